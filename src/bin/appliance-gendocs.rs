@@ -1,0 +1,45 @@
+//! Build-time helper (not installed): writes the man pages and shell completions of the
+//! command-line tools from their clap definitions into the directory given.
+
+#[path = "va-seed/cli.rs"]
+#[allow(dead_code, reason = "only the definitions are used here")]
+mod va_seed;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+fn write(command: clap::Command, out: &Path) -> std::io::Result<()> {
+    let name = command.get_name().to_owned();
+    fs_err::create_dir_all(out.join("man"))?;
+    fs_err::create_dir_all(out.join("completions"))?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut page)?;
+    fs_err::write(out.join("man").join(format!("{name}.1")), page)?;
+    for (shell, file) in [
+        (clap_complete::Shell::Bash, name.clone()),
+        (clap_complete::Shell::Zsh, format!("_{name}")),
+        (clap_complete::Shell::Fish, format!("{name}.fish")),
+    ] {
+        let mut command = command.clone();
+        let mut text = Vec::new();
+        clap_complete::generate(shell, &mut command, &name, &mut text);
+        fs_err::write(out.join("completions").join(file), text)?;
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let Some(out) = std::env::args_os().nth(1) else {
+        eprintln!("usage: appliance-gendocs OUTDIR");
+        return ExitCode::from(2);
+    };
+    match write(va_seed::Cli::command(), Path::new(&out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! `/usr/lib/appliance/trigger`: the dpkg trigger handler of appliance-tools, and the helper the
+//! maintainer scripts that dh_appliance writes call.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use appliance::debconf::SystemTools;
+use clap::{Parser, Subcommand};
+
+/// Keeps the appliance seed registry true after dpkg
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// The system's root directory (default: $DPKG_ROOT, else /)
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply new or changed shipped seeds, reconfigure what was configured too early, forget purged
+    /// appliances (the default)
+    Reconcile,
+    /// Apply the seed read from standard input for PACKAGE at VERSION (appliance preinst)
+    Preinst { package: String, version: String },
+    /// Forget the seed state of PACKAGE (appliance postrm purge)
+    Purge { package: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = common::root(cli.root);
+    let tools = SystemTools::new(&root);
+    let mut reporter = common::AptStyle;
+    let result: anyhow::Result<()> = match cli.command.unwrap_or(Command::Reconcile) {
+        Command::Reconcile => appliance::trigger::reconcile(&root, &tools, &mut reporter)
+            .map(drop)
+            .context("cannot reconcile the appliance seed registry"),
+        Command::Preinst { package, version } => (|| {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the seed on standard input")?;
+            let outcome = appliance::trigger::preinst(&root, &tools, &package, &version, &text)?;
+            if outcome.applied > 0 {
+                println!("{}", appliance::hook::describe(&outcome));
+            }
+            anyhow::Ok(())
+        })()
+        .with_context(|| format!("cannot apply the seed of `{package}`")),
+        Command::Purge { package } => appliance::trigger::purge(&root, &package)
+            .map(drop)
+            .with_context(|| format!("cannot forget the seed state of `{package}`")),
+    };
+    common::finish(result)
+}

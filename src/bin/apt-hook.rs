@@ -1,0 +1,44 @@
+//! `/usr/lib/appliance/apt-hook`: APT's `DPkg::Pre-Install-Pkgs` hook (protocol version 3).
+//! Applies the seeds of the appliances in the transaction; any failure stops APT before dpkg runs.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use appliance::debconf::SystemTools;
+
+fn main() -> ExitCode {
+    if std::env::args_os().len() > 1 {
+        eprintln!("usage: apt-hook  (run by APT with the hook protocol on APT_HOOK_INFO_FD or stdin)");
+        return ExitCode::from(2);
+    }
+    // APT names the descriptor it writes to; 0 when it does not.
+    let fd = std::env::var("APT_HOOK_INFO_FD").unwrap_or_else(|_| "0".into());
+    let mut text = String::new();
+    let read = if fd == "0" {
+        std::io::stdin().read_to_string(&mut text)
+    } else {
+        std::fs::File::open(format!("/proc/self/fd/{fd}")).and_then(|mut f| f.read_to_string(&mut text))
+    };
+    if let Err(error) = read {
+        eprintln!("E: appliance hook: cannot read the hook protocol from descriptor {fd}: {error}");
+        return ExitCode::FAILURE;
+    }
+    let root = std::env::var_os("APPLIANCE_ROOT").map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    let result = appliance::hook::parse(&text)
+        .map_err(appliance::hook::HookError::from)
+        .and_then(|input| {
+            appliance::hook::run(&input, &root, &SystemTools::new(&root), &mut common::AptStyle)
+        });
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("E: {}", appliance::error_chain(&error));
+            eprintln!("E: the appliance hook stopped this transaction before dpkg changed anything");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,34 @@
+// The command line of va-seed; shared with appliance-gendocs for the man page and completions.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Check appliance seed files and the seed registry
+///
+/// A seed holds an appliance's answers to its dependencies' debconf questions, in
+/// debconf-set-selections format. Appliances ship it as /var/lib/appliance/seeds/PACKAGE.seed.
+#[derive(Parser)]
+#[command(name = "va-seed", version)]
+pub struct Cli {
+    /// The system's root directory
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Validate seed files; exit 1 if any is invalid
+    Validate {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Show the answers that changed between two versions of a seed
+    Diff { old: PathBuf, new: PathBuf },
+    /// List the appliances whose seeds were applied, and what is pending
+    Status,
+    /// Reconfigure the packages that were configured before PACKAGE's seed was applied
+    Reconfigure { package: String },
+}

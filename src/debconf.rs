@@ -1,0 +1,171 @@
+//! The system's package tools, through std::process: debconf-set-selections(1) to preseed,
+//! dpkg-query(1) for package states, dpkg-reconfigure(8) to reconfigure. A root other than `/`
+//! runs them under chroot(8).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("cannot run `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{program}` failed ({status}){}", stderr_suffix(.stderr))]
+    Failed {
+        program: String,
+        status: String,
+        stderr: String,
+    },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let stderr = stderr.trim();
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(": {stderr}")
+    }
+}
+
+/// One package as dpkg knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageStatus {
+    /// `installed`, `unpacked`, `half-configured`, `config-files`, `not-installed`, …
+    pub status: String,
+    pub version: String,
+}
+
+impl PackageStatus {
+    /// Configured: dpkg ran its postinst to the end (triggers may still be pending).
+    pub fn is_configured(&self) -> bool {
+        matches!(self.status.as_str(), "installed" | "triggers-pending" | "triggers-awaited")
+    }
+}
+
+/// What appliance-tools asks of the package system. The real one is [`SystemTools`]; unit tests
+/// use a recorder.
+pub trait PackageTools {
+    /// Feeds `selections` (debconf-set-selections input) to debconf; questions are marked seen.
+    fn set_selections(&self, selections: &str) -> Result<(), ToolError>;
+    /// dpkg's status of each of `packages` that it knows; unknown packages are left out.
+    fn statuses(&self, packages: &[&str]) -> Result<HashMap<String, PackageStatus>, ToolError>;
+    /// Runs the package's configuration again with the answers debconf now holds.
+    fn reconfigure(&self, package: &str) -> Result<(), ToolError>;
+}
+
+/// The tools of the system rooted at `root`.
+#[derive(Debug, Clone)]
+pub struct SystemTools {
+    root: PathBuf,
+}
+
+impl SystemTools {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+        }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        if self.root == Path::new("/") {
+            Command::new(program)
+        } else {
+            let mut command = Command::new("chroot");
+            command.arg(&self.root).arg(program);
+            command
+        }
+    }
+}
+
+fn run(mut command: Command, program: &str, input: Option<&str>) -> Result<String, ToolError> {
+    let spawn = |source| ToolError::Spawn {
+        program: program.to_owned(),
+        source,
+    };
+    command
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(spawn)?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(input.as_bytes()).map_err(spawn)?;
+    }
+    let output = child.wait_with_output().map_err(spawn)?;
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // debconf-set-selections reports bad lines on stderr and still exits 0: treat that as failure.
+    if !output.status.success() || (program == "debconf-set-selections" && !stderr.trim().is_empty())
+    {
+        return Err(ToolError::Failed {
+            program: program.to_owned(),
+            status: output.status.to_string(),
+            stderr,
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+impl PackageTools for SystemTools {
+    fn set_selections(&self, selections: &str) -> Result<(), ToolError> {
+        run(
+            self.command("debconf-set-selections"),
+            "debconf-set-selections",
+            Some(selections),
+        )
+        .map(drop)
+    }
+
+    fn statuses(&self, packages: &[&str]) -> Result<HashMap<String, PackageStatus>, ToolError> {
+        if packages.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut command = Command::new("dpkg-query");
+        command
+            .arg(format!("--admindir={}", self.root.join("var/lib/dpkg").display()))
+            .args(["-W", "-f", "${Package}\t${db:Status-Status}\t${Version}\n", "--"])
+            .args(packages);
+        // dpkg-query exits 1 when some package is unknown, and still lists the others.
+        let output = command.output().map_err(|source| ToolError::Spawn {
+            program: "dpkg-query".into(),
+            source,
+        })?;
+        if !matches!(output.status.code(), Some(0 | 1)) {
+            return Err(ToolError::Failed {
+                program: "dpkg-query".into(),
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.splitn(3, '\t');
+                let name = fields.next()?;
+                let status = fields.next()?;
+                let version = fields.next().unwrap_or_default();
+                Some((
+                    name.to_owned(),
+                    PackageStatus {
+                        status: status.to_owned(),
+                        version: version.to_owned(),
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    fn reconfigure(&self, package: &str) -> Result<(), ToolError> {
+        let mut command = self.command("dpkg-reconfigure");
+        command.args(["--frontend=noninteractive", "--", package]);
+        command.env_remove("DEBIAN_HAS_FRONTEND");
+        run(command, "dpkg-reconfigure", None).map(drop)
+    }
+}

@@ -1,0 +1,410 @@
+//! The APT `DPkg::Pre-Install-Pkgs` hook, apt.conf(5): reads the protocol (versions 1, 2 and 3) that
+//! APT sends before it runs dpkg, finds the appliances among the packages to unpack or configure,
+//! and applies their seeds before dpkg-preconfigure and dpkg see any package.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::control::{Stanza, VIRTUAL_APPLIANCE};
+use crate::deb::{self, DebError};
+use crate::debconf::PackageTools;
+use crate::registry::{Registry, RegistryError, valid_package_name};
+use crate::seed::{Seed, SeedError};
+use crate::seeding::{self, AppliedBy, Outcome, SeedingError};
+use crate::Reporter;
+
+/// Where an appliance ships its seed, for package `{}`.
+pub fn seed_install_path(package: &str) -> String {
+    format!("/var/lib/appliance/seeds/{package}.seed")
+}
+
+/// What APT does to one package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Unpack this `.deb`.
+    Unpack(PathBuf),
+    Configure,
+    Remove,
+}
+
+/// One package action line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageAction {
+    /// Empty in version 1, which sends only file names.
+    pub package: String,
+    pub old_version: Option<String>,
+    pub new_version: Option<String>,
+    pub action: Action,
+}
+
+/// The whole input of one hook run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Input {
+    pub version: u32,
+    /// APT's configuration, `%`-decoded, in the order sent.
+    pub config: Vec<(String, String)>,
+    pub actions: Vec<PackageAction>,
+}
+
+impl Input {
+    /// The last value of a configuration key.
+    pub fn config(&self, key: &str) -> Option<&str> {
+        self.config
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtocolError {
+    #[error("line {line}: unsupported protocol version `{version}`")]
+    Version { line: usize, version: String },
+    #[error("line {line}: expected at least {expected} fields, found {found}")]
+    Fields {
+        line: usize,
+        expected: usize,
+        found: usize,
+    },
+    #[error("line {line}: configuration line without `=`")]
+    Config { line: usize },
+}
+
+/// Parses the hook's standard input.
+pub fn parse(text: &str) -> Result<Input, ProtocolError> {
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+    let Some((first_line, first)) = lines.next() else {
+        return Ok(Input::default());
+    };
+    let Some(version) = first.strip_prefix("VERSION ") else {
+        // Version 1: one .deb file name a line.
+        let actions = std::iter::once(first)
+            .chain(lines.map(|(_, l)| l))
+            .filter(|l| !l.trim().is_empty())
+            .map(|file| PackageAction {
+                package: String::new(),
+                old_version: None,
+                new_version: None,
+                action: Action::Unpack(PathBuf::from(file)),
+            })
+            .collect();
+        return Ok(Input {
+            version: 1,
+            config: Vec::new(),
+            actions,
+        });
+    };
+    let version = match version.trim() {
+        "2" => 2,
+        "3" => 3,
+        other => {
+            return Err(ProtocolError::Version {
+                line: first_line,
+                version: other.to_owned(),
+            });
+        }
+    };
+    let mut input = Input {
+        version,
+        ..Input::default()
+    };
+    for (number, line) in lines.by_ref() {
+        if line.is_empty() {
+            break;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .ok_or(ProtocolError::Config { line: number })?;
+        input.config.push((percent_decode(key), percent_decode(value)));
+    }
+    // Version 3 adds an architecture and a multi-arch field after each version.
+    let fixed = if version == 3 { 8 } else { 4 };
+    for (number, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = Vec::with_capacity(fixed);
+        let mut rest = line;
+        for _ in 0..fixed {
+            let trimmed = rest.trim_start_matches(' ');
+            let end = trimmed.find(' ').ok_or(ProtocolError::Fields {
+                line: number,
+                expected: fixed + 1,
+                found: fields.len() + usize::from(!trimmed.is_empty()),
+            })?;
+            fields.push(&trimmed[..end]);
+            rest = &trimmed[end + 1..];
+        }
+        let (old, new) = if version == 3 {
+            (fields[1], fields[5])
+        } else {
+            (fields[1], fields[3])
+        };
+        let version_of = |v: &str| (v != "-").then(|| v.to_owned());
+        let action = match rest {
+            "**CONFIGURE**" => Action::Configure,
+            "**REMOVE**" => Action::Remove,
+            file => Action::Unpack(PathBuf::from(file)),
+        };
+        input.actions.push(PackageAction {
+            package: fields[0].to_owned(),
+            old_version: version_of(old),
+            new_version: version_of(new),
+            action,
+        });
+    }
+    Ok(input)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let (Some(high), Some(low)) = (
+                bytes.get(index + 1).and_then(|b| (*b as char).to_digit(16)),
+                bytes.get(index + 2).and_then(|b| (*b as char).to_digit(16)),
+            )
+        {
+            out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+            index += 3;
+            continue;
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why the hook stops APT.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("cannot read APT's hook protocol")]
+    Protocol(#[from] ProtocolError),
+    #[error("`{package}`: cannot read `{}`", .deb.display())]
+    Deb {
+        package: String,
+        deb: PathBuf,
+        #[source]
+        source: DebError,
+    },
+    #[error("`{package}` provides {VIRTUAL_APPLIANCE} but `{}` holds no seed `{seed}`", .deb.display())]
+    MissingSeed {
+        package: String,
+        deb: PathBuf,
+        seed: String,
+    },
+    #[error("`{package}`: invalid seed `{seed}`{}", .deb.as_ref().map(|d| format!(" in `{}`", d.display())).unwrap_or_default())]
+    Seed {
+        package: String,
+        seed: String,
+        deb: Option<PathBuf>,
+        #[source]
+        source: SeedError,
+    },
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Seeding(#[from] SeedingError),
+}
+
+/// An appliance found in the transaction, with its validated seed.
+#[derive(Debug)]
+struct Found {
+    package: String,
+    version: String,
+    text: String,
+    seed: Seed,
+}
+
+/// Runs the hook on `input` for the system at `root`: validates every appliance's seed, then
+/// applies them all. Returns what was applied; empty when the transaction holds no appliance.
+pub fn run(
+    input: &Input,
+    root: &Path,
+    tools: &dyn PackageTools,
+    reporter: &mut dyn Reporter,
+) -> Result<Vec<Outcome>, HookError> {
+    let registry = Registry::new(root);
+    let mut found = Vec::new();
+    let unpacked = appliances_to_unpack(&input.actions, reporter)?;
+    for (action, stanza) in unpacked {
+        found.push(seed_from_deb(action, &stanza)?);
+    }
+    // A package configured without being unpacked in this run (after `dpkg -i`): its seed is the one
+    // dpkg already put in place.
+    for action in &input.actions {
+        if action.action != Action::Configure
+            || !valid_package_name(&action.package)
+            || found.iter().any(|f| f.package == action.package)
+        {
+            continue;
+        }
+        let Some(bytes) = registry.shipped_seed(&action.package)? else {
+            continue;
+        };
+        let path = registry.seed_path(&action.package)?;
+        let seed_error = |source| HookError::Seed {
+            package: action.package.clone(),
+            seed: path.display().to_string(),
+            deb: None,
+            source,
+        };
+        let seed = Seed::parse_bytes(&bytes).map_err(seed_error)?;
+        found.push(Found {
+            package: action.package.clone(),
+            version: action.new_version.clone().unwrap_or_default(),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            seed,
+        });
+    }
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lock = registry.lock()?;
+    let mut outcomes = Vec::with_capacity(found.len());
+    for appliance in found {
+        let outcome = seeding::apply(
+            &registry,
+            &lock,
+            tools,
+            &appliance.package,
+            &appliance.version,
+            &appliance.text,
+            &appliance.seed,
+            AppliedBy::AptHook,
+        )?;
+        reporter.info(&describe(&outcome));
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// One line for the user about an application.
+pub fn describe(outcome: &Outcome) -> String {
+    let what = if outcome.first_install {
+        "answers"
+    } else {
+        "changed answers"
+    };
+    format!(
+        "Seeding {} {}: {} {what} applied",
+        outcome.package, outcome.version, outcome.applied
+    )
+}
+
+/// Reads the control of every `.deb` to unpack, on all cores, and keeps the appliances.
+fn appliances_to_unpack<'a>(
+    actions: &'a [PackageAction],
+    reporter: &mut dyn Reporter,
+) -> Result<Vec<(&'a PackageAction, Stanza)>, HookError> {
+    let debs: Vec<&PackageAction> = actions
+        .iter()
+        .filter(|a| matches!(a.action, Action::Unpack(_)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, 4)
+        .min(debs.len().max(1));
+    let read_one = |action: &PackageAction| -> Result<Option<Stanza>, (PathBuf, DebError)> {
+        let Action::Unpack(path) = &action.action else {
+            return Ok(None);
+        };
+        let control = deb::read_control(path).map_err(|e| (path.clone(), e))?;
+        // Most packages never mention it: skip the parse.
+        if !control.contains(VIRTUAL_APPLIANCE) {
+            return Ok(None);
+        }
+        let stanza = Stanza::parse(&control).map_err(|error| {
+            (
+                path.clone(),
+                DebError::NotDeb {
+                    path: path.clone(),
+                    reason: format!("its control file is malformed: {error}"),
+                },
+            )
+        })?;
+        Ok(stanza.provides(VIRTUAL_APPLIANCE).then_some(stanza))
+    };
+    let mut results: Vec<(usize, Result<Option<Stanza>, (PathBuf, DebError)>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(action) = debs.get(index) else { break };
+                            mine.push((index, read_one(action)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+    results.sort_by_key(|(index, _)| *index);
+    let mut appliances = Vec::new();
+    for (index, result) in results {
+        match result {
+            Ok(Some(stanza)) => appliances.push((debs[index], stanza)),
+            Ok(None) => {}
+            // dpkg will refuse a broken package itself; only an appliance's seed is ours to guard.
+            Err((path, error)) => reporter.warning(&format!(
+                "cannot read `{}` to look for an appliance: {}",
+                path.display(),
+                crate::error_chain(&error)
+            )),
+        }
+    }
+    Ok(appliances)
+}
+
+fn seed_from_deb(action: &PackageAction, stanza: &Stanza) -> Result<Found, HookError> {
+    let Action::Unpack(deb) = &action.action else {
+        unreachable!("only unpack actions are read")
+    };
+    let package = stanza
+        .get("Package")
+        .filter(|p| valid_package_name(p))
+        .unwrap_or(&action.package)
+        .to_owned();
+    let version = stanza
+        .get("Version")
+        .map(str::to_owned)
+        .or_else(|| action.new_version.clone())
+        .unwrap_or_default();
+    let seed_path = seed_install_path(&package);
+    let bytes = deb::read_data_file(deb, &seed_path)
+        .map_err(|source| HookError::Deb {
+            package: package.clone(),
+            deb: deb.clone(),
+            source,
+        })?
+        .ok_or_else(|| HookError::MissingSeed {
+            package: package.clone(),
+            deb: deb.clone(),
+            seed: seed_path.clone(),
+        })?;
+    let seed = Seed::parse_bytes(&bytes).map_err(|source| HookError::Seed {
+        package: package.clone(),
+        seed: seed_path,
+        deb: Some(deb.clone()),
+        source,
+    })?;
+    Ok(Found {
+        package,
+        version,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        seed,
+    })
+}
+
+#[cfg(test)]
+mod tests;

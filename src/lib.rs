@@ -1,0 +1,49 @@
+//! virtual-appliance-tools: appliances are Debian packages whose seeds answer their dependencies'
+//! debconf questions. This library reads packages and seeds, keeps the seed registry, and applies
+//! seeds from the APT hook, the dpkg trigger and the maintainer scripts. It never prints and never
+//! exits: binaries do, through [`Reporter`].
+
+pub mod control;
+pub mod deb;
+pub mod debconf;
+pub mod hook;
+pub mod registry;
+pub mod seed;
+pub mod seeding;
+pub mod trigger;
+
+/// Where the library reports what it does; each binary decides how to show it.
+pub trait Reporter {
+    /// Something the user may want to know (one line).
+    fn info(&mut self, message: &str);
+    /// Something went wrong but the work goes on (one line).
+    fn warning(&mut self, message: &str);
+}
+
+/// A reporter that keeps what it is told; for tests and for callers that render later.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub infos: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Reporter for Collected {
+    fn info(&mut self, message: &str) {
+        self.infos.push(message.to_owned());
+    }
+    fn warning(&mut self, message: &str) {
+        self.warnings.push(message.to_owned());
+    }
+}
+
+/// An error and its causes on one line, `: `-separated.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,355 @@
+//! Seed files: the answers an appliance gives its dependencies' debconf questions, in the format of
+//! debconf-set-selections(1): `owner question type value`, `#` comments, blank lines, and lines
+//! continued with a final backslash. Types are those of debconf-devel(7) templates, plus `seen`.
+
+use std::collections::HashSet;
+use std::fmt;
+
+/// Question types a seed line may carry.
+pub const TYPES: &[&str] = &[
+    "string",
+    "password",
+    "boolean",
+    "select",
+    "multiselect",
+    "note",
+    "text",
+    "title",
+    "error",
+    "seen",
+];
+
+/// One answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Line of the seed file where the entry starts (1-based).
+    pub line: usize,
+    pub owner: String,
+    pub question: String,
+    pub kind: String,
+    pub value: String,
+}
+
+impl Entry {
+    /// What identifies the answer: a `seen` line and a value line for one question are distinct.
+    fn key(&self) -> (&str, bool) {
+        (&self.question, self.kind == "seen")
+    }
+
+    /// Whether `other` gives the same answer (its line number aside).
+    fn same_answer(&self, other: &Self) -> bool {
+        self.owner == other.owner && self.kind == other.kind && self.value == other.value
+    }
+}
+
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.owner, self.question, self.kind)?;
+        if !self.value.is_empty() {
+            write!(f, " {}", self.value)?;
+        }
+        Ok(())
+    }
+}
+
+/// A parsed and validated seed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seed {
+    pub entries: Vec<Entry>,
+}
+
+/// Why a seed is refused; every variant names the line.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SeedError {
+    #[error("the seed is not UTF-8 text")]
+    NotUtf8,
+    #[error("line {line}: expected `owner question type value`")]
+    Syntax { line: usize },
+    #[error("line {line}: unknown type `{kind}`")]
+    UnknownType { line: usize, kind: String },
+    #[error("line {line}: question `{question}` has no `/` (expected `package/name`)")]
+    QuestionName { line: usize, question: String },
+    #[error("line {line}: `{question}` is `{kind}`, so its value must be `true` or `false`, not `{value}`")]
+    NotBoolean {
+        line: usize,
+        question: String,
+        kind: String,
+        value: String,
+    },
+    #[error("line {line}: `{question}` is answered already on line {first}")]
+    Duplicate {
+        line: usize,
+        first: usize,
+        question: String,
+    },
+    #[error("line {line}: the value ends in white space, which debconf would keep; remove it")]
+    TrailingSpace { line: usize },
+    #[error("line {line}: the file ends inside a continued line")]
+    UnfinishedContinuation { line: usize },
+}
+
+impl SeedError {
+    /// The line the error is about, if any.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Self::NotUtf8 => None,
+            Self::Syntax { line }
+            | Self::UnknownType { line, .. }
+            | Self::QuestionName { line, .. }
+            | Self::NotBoolean { line, .. }
+            | Self::Duplicate { line, .. }
+            | Self::TrailingSpace { line }
+            | Self::UnfinishedContinuation { line } => Some(*line),
+        }
+    }
+}
+
+impl Seed {
+    /// Parses and validates seed bytes.
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Self, SeedError> {
+        Self::parse(std::str::from_utf8(bytes).map_err(|_| SeedError::NotUtf8)?)
+    }
+
+    /// Parses and validates seed text.
+    pub fn parse(text: &str) -> Result<Self, SeedError> {
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut seen = std::collections::HashMap::new();
+        let mut lines = text.lines().enumerate();
+        while let Some((index, first)) = lines.next() {
+            let line = index + 1;
+            let mut logical = first.to_owned();
+            while logical.ends_with('\\') {
+                logical.pop();
+                let Some((_, next)) = lines.next() else {
+                    return Err(SeedError::UnfinishedContinuation { line });
+                };
+                logical.push_str(next);
+            }
+            let trimmed = logical.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let entry = parse_line(line, trimmed)?;
+            if let Some(first) = seen.insert(
+                (entry.question.clone(), entry.kind == "seen"),
+                entry.line,
+            ) {
+                return Err(SeedError::Duplicate {
+                    line,
+                    first,
+                    question: entry.question,
+                });
+            }
+            entries.push(entry);
+        }
+        Ok(Self { entries })
+    }
+
+    /// The packages whose questions the seed answers (the owners), each once, in order.
+    pub fn owners(&self) -> Vec<&str> {
+        let mut owners: Vec<&str> = Vec::new();
+        for entry in &self.entries {
+            for owner in entry.owner.split(',').map(str::trim) {
+                if !owner.is_empty() && !owners.contains(&owner) {
+                    owners.push(owner);
+                }
+            }
+        }
+        owners
+    }
+
+    /// The entries of `self` that `previous` does not give in the same way: what an upgrade from
+    /// `previous` must apply so that an administrator's later answers to other questions survive.
+    pub fn changed_since<'a>(&'a self, previous: &Seed) -> Vec<&'a Entry> {
+        self.entries
+            .iter()
+            .filter(|entry| {
+                !previous
+                    .entries
+                    .iter()
+                    .any(|old| old.key() == entry.key() && old.same_answer(entry))
+            })
+            .collect()
+    }
+
+    /// The entries of `previous` that `self` no longer answers.
+    pub fn removed_since<'a>(&self, previous: &'a Seed) -> Vec<&'a Entry> {
+        let keys: HashSet<(&str, bool)> = self.entries.iter().map(Entry::key).collect();
+        previous
+            .entries
+            .iter()
+            .filter(|old| !keys.contains(&old.key()))
+            .collect()
+    }
+
+    /// debconf-set-selections input for `entries`.
+    pub fn render<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> String {
+        entries.into_iter().fold(String::new(), |mut text, entry| {
+            text.push_str(&entry.to_string());
+            text.push('\n');
+            text
+        })
+    }
+}
+
+fn parse_line(line: usize, text: &str) -> Result<Entry, SeedError> {
+    // As debconf-set-selections does: three words, then one white-space character, then the value.
+    let mut rest = text;
+    let mut words = Vec::with_capacity(3);
+    for _ in 0..3 {
+        rest = rest.trim_start();
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        if end == 0 {
+            return Err(SeedError::Syntax { line });
+        }
+        words.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    let value = rest
+        .char_indices()
+        .next()
+        .map_or("", |(_, c)| &rest[c.len_utf8()..]);
+    let (owner, question, kind) = (words[0], words[1], words[2]);
+    if !TYPES.contains(&kind) {
+        return Err(SeedError::UnknownType {
+            line,
+            kind: kind.to_owned(),
+        });
+    }
+    if !question.contains('/') || question.starts_with('/') || question.ends_with('/') {
+        return Err(SeedError::QuestionName {
+            line,
+            question: question.to_owned(),
+        });
+    }
+    if value.ends_with(char::is_whitespace) {
+        return Err(SeedError::TrailingSpace { line });
+    }
+    if matches!(kind, "boolean" | "seen") && !matches!(value, "true" | "false") {
+        return Err(SeedError::NotBoolean {
+            line,
+            question: question.to_owned(),
+            kind: kind.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    Ok(Entry {
+        line,
+        owner: owner.to_owned(),
+        question: question.to_owned(),
+        kind: kind.to_owned(),
+        value: value.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_format() {
+        let seed = Seed::parse(
+            "# dokuwiki\n\n  dokuwiki dokuwiki/wiki/title string My  Wiki\npostfix postfix/main_mailer_type select Satellite system\nd d/b boolean true\nd d/e string\nd d/p password sec ret\\\n continued\nd d/b seen false\n",
+        )
+        .unwrap();
+        let values: Vec<(&str, &str, &str)> = seed
+            .entries
+            .iter()
+            .map(|e| (e.question.as_str(), e.kind.as_str(), e.value.as_str()))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("dokuwiki/wiki/title", "string", "My  Wiki"),
+                ("postfix/main_mailer_type", "select", "Satellite system"),
+                ("d/b", "boolean", "true"),
+                ("d/e", "string", ""),
+                ("d/p", "password", "sec ret continued"),
+                ("d/b", "seen", "false"),
+            ]
+        );
+        assert_eq!(seed.entries[0].line, 3);
+        assert_eq!(seed.entries[4].line, 7);
+        assert_eq!(seed.owners(), ["dokuwiki", "postfix", "d"]);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases: &[(&str, SeedError)] = &[
+            ("a b/c\n", SeedError::Syntax { line: 1 }),
+            (
+                "\n\na b/c strin x\n",
+                SeedError::UnknownType {
+                    line: 3,
+                    kind: "strin".into(),
+                },
+            ),
+            (
+                "a title string x\n",
+                SeedError::QuestionName {
+                    line: 1,
+                    question: "title".into(),
+                },
+            ),
+            (
+                "a a/b boolean yes\n",
+                SeedError::NotBoolean {
+                    line: 1,
+                    question: "a/b".into(),
+                    kind: "boolean".into(),
+                    value: "yes".into(),
+                },
+            ),
+            (
+                "a a/b string x\n# c\na a/b string y\n",
+                SeedError::Duplicate {
+                    line: 3,
+                    first: 1,
+                    question: "a/b".into(),
+                },
+            ),
+            ("a a/b string x \n", SeedError::TrailingSpace { line: 1 }),
+            (
+                "a a/b string x\\",
+                SeedError::UnfinishedContinuation { line: 1 },
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(Seed::parse(text).as_ref(), Err(expected), "{text:?}");
+            assert_eq!(Seed::parse(text).unwrap_err().line(), expected.line());
+        }
+        assert_eq!(Seed::parse_bytes(&[0xff, 0xfe]), Err(SeedError::NotUtf8));
+        assert!(
+            SeedError::UnknownType {
+                line: 12,
+                kind: "strin".into()
+            }
+            .to_string()
+            .contains("line 12: unknown type `strin`")
+        );
+    }
+
+    #[test]
+    fn diff_between_versions() {
+        let old = Seed::parse("a a/x string 1\na a/y string 2\na a/z boolean true\n").unwrap();
+        let new = Seed::parse("# moved\na a/y string 2\na a/x string 10\na a/w string new\n").unwrap();
+        let changed: Vec<String> = new.changed_since(&old).iter().map(|e| e.to_string()).collect();
+        assert_eq!(changed, ["a a/x string 10", "a a/w string new"]);
+        let removed: Vec<&str> = new
+            .removed_since(&old)
+            .iter()
+            .map(|e| e.question.as_str())
+            .collect();
+        assert_eq!(removed, ["a/z"]);
+        assert!(new.changed_since(&new).is_empty());
+        assert_eq!(new.changed_since(&Seed::default()).len(), 3);
+    }
+
+    #[test]
+    fn render_round_trips() {
+        let seed = Seed::parse("a a/x string 1\nb b/y string\nc c/z password p w\n").unwrap();
+        let text = Seed::render(&seed.entries);
+        assert_eq!(text, "a a/x string 1\nb b/y string\nc c/z password p w\n");
+        assert_eq!(Seed::parse(&text).unwrap().entries.len(), 3);
+    }
+}

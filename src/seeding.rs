@@ -1,0 +1,254 @@
+//! Applying an appliance's seed to debconf, the one step the hook, the trigger, the preinst and
+//! vainstall share: the whole seed on first install; on upgrade only the answers that changed since
+//! the last applied copy, so that an administrator's later `dpkg-reconfigure` survives.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::debconf::{PackageTools, ToolError};
+use crate::registry::{Registry, RegistryError, RegistryLock, State};
+use crate::seed::Seed;
+
+/// Which path applied a seed; recorded in the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppliedBy {
+    AptHook,
+    Trigger,
+    Preinst,
+    Vainstall,
+}
+
+impl AppliedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AptHook => "apt-hook",
+            Self::Trigger => "trigger",
+            Self::Preinst => "preinst",
+            Self::Vainstall => "vainstall",
+        }
+    }
+}
+
+/// What applying did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub package: String,
+    pub version: String,
+    /// No earlier state: the whole seed was applied.
+    pub first_install: bool,
+    /// How many answers went to debconf.
+    pub applied: usize,
+    /// Seeded packages configured before their answers reached debconf.
+    pub reconfigure: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedingError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("cannot apply the seed of `{package}`")]
+    Apply {
+        package: String,
+        #[source]
+        source: ToolError,
+    },
+}
+
+/// Applies `seed` (whose text as shipped is `text`) of appliance `package` at `version`, under the
+/// registry lock, and records it.
+#[expect(clippy::too_many_arguments, reason = "each is one fact of the application")]
+pub fn apply(
+    registry: &Registry,
+    lock: &RegistryLock,
+    tools: &dyn PackageTools,
+    package: &str,
+    version: &str,
+    text: &str,
+    seed: &Seed,
+    applied_by: AppliedBy,
+) -> Result<Outcome, SeedingError> {
+    let previous = registry.state(package)?;
+    let apply_error = |source| SeedingError::Apply {
+        package: package.to_owned(),
+        source,
+    };
+    let (entries, reconfigure) = match &previous {
+        Some(state) => {
+            // A state copy that no longer parses cannot be diffed: apply the whole seed again.
+            let old = Seed::parse(&state.seed).unwrap_or_default();
+            (seed.changed_since(&old), state.reconfigure.clone())
+        }
+        None => {
+            let owners: Vec<&str> = seed
+                .owners()
+                .into_iter()
+                .filter(|owner| *owner != package)
+                .collect();
+            let statuses = tools.statuses(&owners).map_err(apply_error)?;
+            let configured = owners
+                .iter()
+                .filter(|owner| statuses.get(**owner).is_some_and(|s| s.is_configured()))
+                .map(|owner| (*owner).to_owned())
+                .collect();
+            (seed.entries.iter().collect(), configured)
+        }
+    };
+    let unchanged = previous
+        .as_ref()
+        .is_some_and(|state| state.seed == text && state.version == version);
+    if !entries.is_empty() {
+        tools
+            .set_selections(&Seed::render(entries.iter().copied()))
+            .map_err(apply_error)?;
+    }
+    if !unchanged {
+        registry.write_state(
+            lock,
+            &State {
+                package: package.to_owned(),
+                version: version.to_owned(),
+                applied_by: applied_by.as_str().to_owned(),
+                applied_at: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                seed: text.to_owned(),
+                reconfigure: reconfigure.clone(),
+            },
+        )?;
+    }
+    Ok(Outcome {
+        package: package.to_owned(),
+        version: version.to_owned(),
+        first_install: previous.is_none(),
+        applied: entries.len(),
+        reconfigure,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod recorder {
+    //! A [`PackageTools`] that records what it is asked and answers from a table.
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use crate::debconf::{PackageStatus, PackageTools, ToolError};
+
+    #[derive(Default)]
+    pub struct Recorder {
+        pub selections: RefCell<Vec<String>>,
+        pub reconfigured: RefCell<Vec<String>>,
+        pub installed: HashMap<String, String>,
+        pub fail_reconfigure: bool,
+        pub fail_selections: bool,
+    }
+
+    impl Recorder {
+        pub fn with_installed(packages: &[(&str, &str)]) -> Self {
+            Self {
+                installed: packages
+                    .iter()
+                    .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
+                    .collect(),
+                ..Self::default()
+            }
+        }
+    }
+
+    fn failure(program: &str) -> ToolError {
+        ToolError::Failed {
+            program: program.into(),
+            status: "exit status: 1".into(),
+            stderr: "simulated".into(),
+        }
+    }
+
+    impl PackageTools for Recorder {
+        fn set_selections(&self, selections: &str) -> Result<(), ToolError> {
+            if self.fail_selections {
+                return Err(failure("debconf-set-selections"));
+            }
+            self.selections.borrow_mut().push(selections.to_owned());
+            Ok(())
+        }
+
+        fn statuses(
+            &self,
+            packages: &[&str],
+        ) -> Result<HashMap<String, PackageStatus>, ToolError> {
+            Ok(packages
+                .iter()
+                .filter_map(|p| {
+                    self.installed.get(*p).map(|status| {
+                        (
+                            (*p).to_owned(),
+                            PackageStatus {
+                                status: status.clone(),
+                                version: "1".into(),
+                            },
+                        )
+                    })
+                })
+                .collect())
+        }
+
+        fn reconfigure(&self, package: &str) -> Result<(), ToolError> {
+            if self.fail_reconfigure {
+                return Err(failure("dpkg-reconfigure"));
+            }
+            self.reconfigured.borrow_mut().push(package.to_owned());
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recorder::Recorder;
+    use super::*;
+
+    const V1: &str = "postfix postfix/relayhost string [a]:587\npostfix postfix/mailname string a.example\ndokuwiki dokuwiki/wiki/title string Wiki\n";
+    const V2: &str = "postfix postfix/relayhost string [b]:587\npostfix postfix/mailname string a.example\ndokuwiki dokuwiki/wiki/title string Wiki\n";
+
+    #[test]
+    fn first_install_applies_everything_then_upgrades_apply_changes() {
+        let root = tempfile::tempdir().unwrap();
+        let registry = Registry::new(root.path());
+        let lock = registry.lock().unwrap();
+        let tools = Recorder::with_installed(&[("postfix", "installed"), ("dokuwiki", "unpacked")]);
+        let seed = Seed::parse(V1).unwrap();
+        let outcome = apply(&registry, &lock, &tools, "x-appliance", "1", V1, &seed, AppliedBy::AptHook).unwrap();
+        assert!(outcome.first_install);
+        assert_eq!(outcome.applied, 3);
+        assert_eq!(outcome.reconfigure, ["postfix"]);
+        assert_eq!(tools.selections.borrow().as_slice(), [V1]);
+
+        // Same seed again (the preinst after the hook): nothing to apply.
+        let again = apply(&registry, &lock, &tools, "x-appliance", "1", V1, &seed, AppliedBy::Preinst).unwrap();
+        assert_eq!(again.applied, 0);
+        assert_eq!(tools.selections.borrow().len(), 1);
+
+        // Upgrade: only the changed answer.
+        let seed2 = Seed::parse(V2).unwrap();
+        let upgrade = apply(&registry, &lock, &tools, "x-appliance", "2", V2, &seed2, AppliedBy::AptHook).unwrap();
+        assert!(!upgrade.first_install);
+        assert_eq!(upgrade.applied, 1);
+        assert_eq!(tools.selections.borrow()[1], "postfix postfix/relayhost string [b]:587\n");
+        let state = registry.state("x-appliance").unwrap().unwrap();
+        assert_eq!((state.version.as_str(), state.seed.as_str()), ("2", V2));
+        assert_eq!(state.applied_by, "apt-hook");
+    }
+
+    #[test]
+    fn a_failed_application_records_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let registry = Registry::new(root.path());
+        let lock = registry.lock().unwrap();
+        let tools = Recorder {
+            fail_selections: true,
+            ..Recorder::default()
+        };
+        let seed = Seed::parse(V1).unwrap();
+        let error = apply(&registry, &lock, &tools, "x-appliance", "1", V1, &seed, AppliedBy::AptHook).unwrap_err();
+        assert!(error.to_string().contains("x-appliance"), "{error}");
+        assert_eq!(registry.state("x-appliance").unwrap(), None);
+    }
+}

@@ -1,0 +1,310 @@
+//! Keeping the registry true after dpkg, deb-triggers(5): appliance-tools declares interest in
+//! `/var/lib/appliance/seeds`, so dpkg runs [`reconcile`] whenever an appliance's seed is installed,
+//! changed or removed, whatever installed it (`dpkg -i`, an APT run that did not load the hook yet).
+//! The same module serves the appliance `preinst` that dh_appliance writes.
+
+use std::path::Path;
+
+use crate::Reporter;
+use crate::debconf::PackageTools;
+use crate::registry::{Registry, RegistryError, RegistryLock};
+use crate::seed::{Seed, SeedError};
+use crate::seeding::{self, AppliedBy, Outcome, SeedingError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Seeding(#[from] SeedingError),
+    #[error("`{package}`: invalid seed `{seed}`")]
+    Seed {
+        package: String,
+        seed: String,
+        #[source]
+        source: SeedError,
+    },
+    #[error("`{package}` is not an appliance with a recorded seed")]
+    Unknown { package: String },
+    #[error("{count} appliance seed(s) could not be reconciled")]
+    Incomplete { count: usize },
+}
+
+/// The command that finishes what a trigger could not do in place.
+pub fn finish_command(package: &str) -> String {
+    format!("va-seed reconfigure {package}")
+}
+
+/// Brings the registry in line with the seeds dpkg installed: applies seeds that were never applied
+/// or changed, reconfigures seeded packages that were configured before their seed, and forgets
+/// appliances dpkg no longer knows (purged).
+pub fn reconcile(
+    root: &Path,
+    tools: &dyn PackageTools,
+    reporter: &mut dyn Reporter,
+) -> Result<Vec<Outcome>, TriggerError> {
+    let registry = Registry::new(root);
+    let lock = registry.lock()?;
+    let shipped = registry.shipped()?;
+    let names: Vec<&str> = shipped.iter().map(String::as_str).collect();
+    let statuses = tools
+        .statuses(&names)
+        .map_err(|source| SeedingError::Apply {
+            package: names.join(", "),
+            source,
+        })?;
+    let mut outcomes = Vec::new();
+    let mut failures = 0;
+    for package in &shipped {
+        let version = statuses
+            .get(package)
+            .map(|s| s.version.clone())
+            .unwrap_or_default();
+        match reconcile_one(&registry, &lock, tools, package, &version, reporter) {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) => {
+                failures += 1;
+                reporter.warning(&crate::error_chain(&error));
+            }
+        }
+    }
+    // Seeds that dpkg removed: keep the state while the package's configuration remains, forget it
+    // once the package is purged (its postrm normally did that already).
+    let recorded = registry.recorded()?;
+    let gone: Vec<&str> = recorded
+        .iter()
+        .filter(|p| !shipped.contains(p))
+        .map(String::as_str)
+        .collect();
+    let gone_statuses = tools.statuses(&gone).map_err(|source| SeedingError::Apply {
+        package: gone.join(", "),
+        source,
+    })?;
+    for package in gone {
+        let purged = gone_statuses
+            .get(package)
+            .is_none_or(|s| s.status == "not-installed");
+        if purged && registry.remove_state(&lock, package)? {
+            reporter.info(&format!("Forgot the seed state of purged `{package}`"));
+        }
+    }
+    if failures > 0 {
+        return Err(TriggerError::Incomplete { count: failures });
+    }
+    Ok(outcomes)
+}
+
+fn reconcile_one(
+    registry: &Registry,
+    lock: &RegistryLock,
+    tools: &dyn PackageTools,
+    package: &str,
+    version: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<Outcome, TriggerError> {
+    let path = registry.seed_path(package)?;
+    let bytes = registry.shipped_seed(package)?.unwrap_or_default();
+    let seed = Seed::parse_bytes(&bytes).map_err(|source| TriggerError::Seed {
+        package: package.to_owned(),
+        seed: path.display().to_string(),
+        source,
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let outcome = seeding::apply(
+        registry,
+        lock,
+        tools,
+        package,
+        version,
+        &text,
+        &seed,
+        AppliedBy::Trigger,
+    )?;
+    if outcome.applied > 0 {
+        reporter.info(&format!(
+            "Seeding {package} {version}: {} answers applied after dpkg installed the seed",
+            outcome.applied
+        ));
+    }
+    finish(registry, lock, tools, package, reporter)
+}
+
+/// Reconfigures the packages the state of `package` lists as configured before their seed, and
+/// records which ones still need it. Those that cannot be done in place are named, with the command.
+fn finish(
+    registry: &Registry,
+    lock: &RegistryLock,
+    tools: &dyn PackageTools,
+    package: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<Outcome, TriggerError> {
+    let Some(mut state) = registry.state(package)? else {
+        return Err(TriggerError::Unknown {
+            package: package.to_owned(),
+        });
+    };
+    let pending = std::mem::take(&mut state.reconfigure);
+    let names: Vec<&str> = pending.iter().map(String::as_str).collect();
+    let statuses = tools.statuses(&names).map_err(|source| SeedingError::Apply {
+        package: package.to_owned(),
+        source,
+    })?;
+    for name in &pending {
+        // Not configured yet (or gone): its own postinst will read the seeded answers.
+        if !statuses.get(name).is_some_and(|s| s.is_configured()) {
+            continue;
+        }
+        match tools.reconfigure(name) {
+            Ok(()) => reporter.info(&format!(
+                "Reconfigured `{name}`: it was configured before the seed of `{package}` was applied"
+            )),
+            Err(error) => {
+                reporter.warning(&format!(
+                    "`{name}` was configured before the seed of `{package}` was applied and cannot be reconfigured now ({}); run `{}`",
+                    crate::error_chain(&error),
+                    finish_command(package)
+                ));
+                state.reconfigure.push(name.clone());
+            }
+        }
+    }
+    if state.reconfigure != pending {
+        registry.write_state(lock, &state)?;
+    }
+    Ok(Outcome {
+        package: package.to_owned(),
+        version: state.version.clone(),
+        first_install: false,
+        applied: 0,
+        reconfigure: state.reconfigure,
+    })
+}
+
+/// `va-seed reconfigure PACKAGE`: what a trigger could not finish.
+pub fn reconfigure_pending(
+    root: &Path,
+    tools: &dyn PackageTools,
+    package: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<Outcome, TriggerError> {
+    let registry = Registry::new(root);
+    let lock = registry.lock()?;
+    finish(&registry, &lock, tools, package, reporter)
+}
+
+/// The appliance `preinst` (dh_appliance): applies the seed embedded in the script, before dpkg
+/// unpacks the appliance, for the paths where the APT hook did not run.
+pub fn preinst(
+    root: &Path,
+    tools: &dyn PackageTools,
+    package: &str,
+    version: &str,
+    text: &str,
+) -> Result<Outcome, TriggerError> {
+    let seed = Seed::parse(text).map_err(|source| TriggerError::Seed {
+        package: package.to_owned(),
+        seed: "(embedded in the preinst)".to_owned(),
+        source,
+    })?;
+    let registry = Registry::new(root);
+    let lock = registry.lock()?;
+    Ok(seeding::apply(
+        &registry,
+        &lock,
+        tools,
+        package,
+        version,
+        text,
+        &seed,
+        AppliedBy::Preinst,
+    )?)
+}
+
+/// The appliance `postrm purge`: forgets the state.
+pub fn purge(root: &Path, package: &str) -> Result<bool, TriggerError> {
+    let registry = Registry::new(root);
+    let lock = registry.lock()?;
+    Ok(registry.remove_state(&lock, package)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Collected;
+    use crate::seeding::recorder::Recorder;
+
+    const SEED: &str = "postfix postfix/relayhost string [a]:587\n";
+
+    fn ship(root: &Path, package: &str, text: &str) {
+        let registry = Registry::new(root);
+        std::fs::create_dir_all(registry.seeds_dir()).unwrap();
+        std::fs::write(registry.seed_path(package).unwrap(), text).unwrap();
+    }
+
+    #[test]
+    fn reconcile_applies_late_and_reconfigures() {
+        let root = tempfile::tempdir().unwrap();
+        ship(root.path(), "x-appliance", SEED);
+        let tools = Recorder::with_installed(&[("postfix", "installed"), ("x-appliance", "unpacked")]);
+        let mut reporter = Collected::default();
+        let outcomes = reconcile(root.path(), &tools, &mut reporter).unwrap();
+        assert_eq!(outcomes.len(), 1);
+        assert_eq!(tools.selections.borrow().as_slice(), [SEED]);
+        assert_eq!(tools.reconfigured.borrow().as_slice(), ["postfix"]);
+        let state = Registry::new(root.path()).state("x-appliance").unwrap().unwrap();
+        assert!(state.reconfigure.is_empty());
+        // Reconciling again changes nothing.
+        reconcile(root.path(), &tools, &mut reporter).unwrap();
+        assert_eq!(tools.selections.borrow().len(), 1);
+        assert_eq!(tools.reconfigured.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_reconfigure_that_fails_names_the_command() {
+        let root = tempfile::tempdir().unwrap();
+        ship(root.path(), "x-appliance", SEED);
+        let mut tools = Recorder::with_installed(&[("postfix", "installed")]);
+        tools.fail_reconfigure = true;
+        let mut reporter = Collected::default();
+        reconcile(root.path(), &tools, &mut reporter).unwrap();
+        assert!(
+            reporter.warnings[0].contains("run `va-seed reconfigure x-appliance`"),
+            "{:?}",
+            reporter.warnings
+        );
+        let state = Registry::new(root.path()).state("x-appliance").unwrap().unwrap();
+        assert_eq!(state.reconfigure, ["postfix"]);
+        tools.fail_reconfigure = false;
+        reconfigure_pending(root.path(), &tools, "x-appliance", &mut reporter).unwrap();
+        let state = Registry::new(root.path()).state("x-appliance").unwrap().unwrap();
+        assert!(state.reconfigure.is_empty());
+    }
+
+    #[test]
+    fn purged_appliances_are_forgotten_removed_ones_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let tools = Recorder::with_installed(&[("kept-appliance", "config-files")]);
+        preinst(root.path(), &tools, "kept-appliance", "1", SEED).unwrap();
+        preinst(root.path(), &tools, "gone-appliance", "1", SEED).unwrap();
+        let mut reporter = Collected::default();
+        reconcile(root.path(), &tools, &mut reporter).unwrap();
+        let registry = Registry::new(root.path());
+        assert_eq!(registry.recorded().unwrap(), ["kept-appliance"]);
+        assert!(purge(root.path(), "kept-appliance").unwrap());
+        assert!(registry.recorded().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_invalid_shipped_seed_is_reported_with_its_line() {
+        let root = tempfile::tempdir().unwrap();
+        ship(root.path(), "bad-appliance", "a a/b strin x\n");
+        ship(root.path(), "good-appliance", SEED);
+        let tools = Recorder::default();
+        let mut reporter = Collected::default();
+        let error = reconcile(root.path(), &tools, &mut reporter).unwrap_err();
+        assert!(matches!(error, TriggerError::Incomplete { count: 1 }));
+        assert!(reporter.warnings[0].contains("line 1: unknown type `strin`"), "{:?}", reporter.warnings);
+        // The good one was applied all the same.
+        assert_eq!(tools.selections.borrow().len(), 1);
+    }
+}
