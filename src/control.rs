@@ -156,9 +156,11 @@ mod tests {
         );
     }
 
+    type Simple<'a> = (&'a str, Option<&'a str>, Option<(&'a str, &'a str)>);
+
     #[test]
     fn relation_table() {
-        let cases: &[(&str, &[&[(&str, Option<&str>, Option<(&str, &str)>)]])] = &[
+        let cases: &[(&str, &[&[Simple]])] = &[
             ("", &[]),
             ("virtual-appliance", &[&[("virtual-appliance", None, None)]]),
             (
@@ -180,7 +182,7 @@ mod tests {
         ];
         for (input, expected) in cases {
             let parsed = parse_relations(input);
-            let simplified: Vec<Vec<(&str, Option<&str>, Option<(&str, &str)>)>> = parsed
+            let simplified: Vec<Vec<Simple>> = parsed
                 .iter()
                 .map(|group| {
                     group

@@ -1,5 +1,5 @@
-//! The system's package tools, through std::process: debconf-set-selections(1) to preseed,
-//! dpkg-query(1) for package states, dpkg-reconfigure(8) to reconfigure. A root other than `/`
+//! The system's package tools, through `std::process`: `debconf-set-selections(1)` to preseed,
+//! `dpkg-query(1)` for package states, `dpkg-reconfigure(8)` to reconfigure. A root other than `/`
 //! runs them under chroot(8).
 
 use std::collections::HashMap;
@@ -43,7 +43,10 @@ pub struct PackageStatus {
 impl PackageStatus {
     /// Configured: dpkg ran its postinst to the end (triggers may still be pending).
     pub fn is_configured(&self) -> bool {
-        matches!(self.status.as_str(), "installed" | "triggers-pending" | "triggers-awaited")
+        matches!(
+            self.status.as_str(),
+            "installed" | "triggers-pending" | "triggers-awaited"
+        )
     }
 }
 
@@ -102,7 +105,8 @@ fn run(mut command: Command, program: &str, input: Option<&str>) -> Result<Strin
     let output = child.wait_with_output().map_err(spawn)?;
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     // debconf-set-selections reports bad lines on stderr and still exits 0: treat that as failure.
-    if !output.status.success() || (program == "debconf-set-selections" && !stderr.trim().is_empty())
+    if !output.status.success()
+        || (program == "debconf-set-selections" && !stderr.trim().is_empty())
     {
         return Err(ToolError::Failed {
             program: program.to_owned(),
@@ -129,8 +133,16 @@ impl PackageTools for SystemTools {
         }
         let mut command = Command::new("dpkg-query");
         command
-            .arg(format!("--admindir={}", self.root.join("var/lib/dpkg").display()))
-            .args(["-W", "-f", "${Package}\t${db:Status-Status}\t${Version}\n", "--"])
+            .arg(format!(
+                "--admindir={}",
+                self.root.join("var/lib/dpkg").display()
+            ))
+            .args([
+                "-W",
+                "-f",
+                "${Package}\t${db:Status-Status}\t${Version}\n",
+                "--",
+            ])
             .args(packages);
         // dpkg-query exits 1 when some package is unknown, and still lists the others.
         let output = command.output().map_err(|source| ToolError::Spawn {

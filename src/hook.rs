@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::Reporter;
 use crate::control::{Stanza, VIRTUAL_APPLIANCE};
 use crate::deb::{self, DebError};
 use crate::debconf::PackageTools;
 use crate::registry::{Registry, RegistryError, valid_package_name};
 use crate::seed::{Seed, SeedError};
 use crate::seeding::{self, AppliedBy, Outcome, SeedingError};
-use crate::Reporter;
 
 /// Where an appliance ships its seed, for package `{}`.
 pub fn seed_install_path(package: &str) -> String {
@@ -116,7 +116,9 @@ pub fn parse(text: &str) -> Result<Input, ProtocolError> {
         let (key, value) = line
             .split_once('=')
             .ok_or(ProtocolError::Config { line: number })?;
-        input.config.push((percent_decode(key), percent_decode(value)));
+        input
+            .config
+            .push((percent_decode(key), percent_decode(value)));
     }
     // Version 3 adds an architecture and a multi-arch field after each version.
     let fixed = if version == 3 { 8 } else { 4 };
@@ -229,7 +231,7 @@ pub fn run(
 ) -> Result<Vec<Outcome>, HookError> {
     let registry = Registry::new(root);
     let mut found = Vec::new();
-    let unpacked = appliances_to_unpack(&input.actions, reporter)?;
+    let unpacked = appliances_to_unpack(&input.actions, reporter);
     for (action, stanza) in unpacked {
         found.push(seed_from_deb(action, &stanza)?);
     }
@@ -299,7 +301,7 @@ pub fn describe(outcome: &Outcome) -> String {
 fn appliances_to_unpack<'a>(
     actions: &'a [PackageAction],
     reporter: &mut dyn Reporter,
-) -> Result<Vec<(&'a PackageAction, Stanza)>, HookError> {
+) -> Vec<(&'a PackageAction, Stanza)> {
     let debs: Vec<&PackageAction> = actions
         .iter()
         .filter(|a| matches!(a.action, Action::Unpack(_)))
@@ -309,7 +311,7 @@ fn appliances_to_unpack<'a>(
         .map_or(1, std::num::NonZero::get)
         .clamp(1, 4)
         .min(debs.len().max(1));
-    let read_one = |action: &PackageAction| -> Result<Option<Stanza>, (PathBuf, DebError)> {
+    let read_one = |action: &PackageAction| -> ControlRead {
         let Action::Unpack(path) = &action.action else {
             return Ok(None);
         };
@@ -329,26 +331,25 @@ fn appliances_to_unpack<'a>(
         })?;
         Ok(stanza.provides(VIRTUAL_APPLIANCE).then_some(stanza))
     };
-    let mut results: Vec<(usize, Result<Option<Stanza>, (PathBuf, DebError)>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut mine = Vec::new();
-                        loop {
-                            let index = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(action) = debs.get(index) else { break };
-                            mine.push((index, read_one(action)));
-                        }
-                        mine
-                    })
+    let mut results: Vec<(usize, ControlRead)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(action) = debs.get(index) else { break };
+                        mine.push((index, read_one(action)));
+                    }
+                    mine
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
     results.sort_by_key(|(index, _)| *index);
     let mut appliances = Vec::new();
     for (index, result) in results {
@@ -363,8 +364,11 @@ fn appliances_to_unpack<'a>(
             )),
         }
     }
-    Ok(appliances)
+    appliances
 }
+
+/// The control of one `.deb` to unpack: the stanza when it is an appliance.
+type ControlRead = Result<Option<Stanza>, (PathBuf, DebError)>;
 
 fn seed_from_deb(action: &PackageAction, stanza: &Stanza) -> Result<Found, HookError> {
     let Action::Unpack(deb) = &action.action else {

@@ -56,9 +56,9 @@ pub fn valid_package_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     bytes.len() >= 2
         && bytes[0].is_ascii_lowercase() | bytes[0].is_ascii_digit()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+        && bytes.iter().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        })
 }
 
 fn checked(name: &str) -> Result<&str, RegistryError> {
@@ -99,7 +99,10 @@ impl Registry {
             .write(true)
             .open(&path)?;
         file.file().lock().map_err(|error| {
-            std::io::Error::new(error.kind(), format!("cannot lock `{}`: {error}", path.display()))
+            std::io::Error::new(
+                error.kind(),
+                format!("cannot lock `{}`: {error}", path.display()),
+            )
         })?;
         Ok(RegistryLock { _file: file })
     }
@@ -267,7 +270,11 @@ mod tests {
         registry.write_state(&lock, &written).unwrap();
         assert_eq!(registry.state("demo-appliance").unwrap(), Some(written));
         assert_eq!(registry.recorded().unwrap(), ["demo-appliance"]);
-        let info = fs::read_to_string(root.path().join("var/lib/appliance/state/demo-appliance.info")).unwrap();
+        let info = fs::read_to_string(
+            root.path()
+                .join("var/lib/appliance/state/demo-appliance.info"),
+        )
+        .unwrap();
         assert!(info.contains(&format!("Sha256: {}", sha256_hex(b"a a/b string c\n"))));
         assert!(registry.remove_state(&lock, "demo-appliance").unwrap());
         assert!(!registry.remove_state(&lock, "demo-appliance").unwrap());

@@ -69,7 +69,9 @@ pub enum SeedError {
     UnknownType { line: usize, kind: String },
     #[error("line {line}: question `{question}` has no `/` (expected `package/name`)")]
     QuestionName { line: usize, question: String },
-    #[error("line {line}: `{question}` is `{kind}`, so its value must be `true` or `false`, not `{value}`")]
+    #[error(
+        "line {line}: `{question}` is `{kind}`, so its value must be `true` or `false`, not `{value}`"
+    )]
     NotBoolean {
         line: usize,
         question: String,
@@ -130,10 +132,9 @@ impl Seed {
                 continue;
             }
             let entry = parse_line(line, trimmed)?;
-            if let Some(first) = seen.insert(
-                (entry.question.clone(), entry.kind == "seen"),
-                entry.line,
-            ) {
+            if let Some(first) =
+                seen.insert((entry.question.clone(), entry.kind == "seen"), entry.line)
+            {
                 return Err(SeedError::Duplicate {
                     line,
                     first,
@@ -332,8 +333,13 @@ mod tests {
     #[test]
     fn diff_between_versions() {
         let old = Seed::parse("a a/x string 1\na a/y string 2\na a/z boolean true\n").unwrap();
-        let new = Seed::parse("# moved\na a/y string 2\na a/x string 10\na a/w string new\n").unwrap();
-        let changed: Vec<String> = new.changed_since(&old).iter().map(|e| e.to_string()).collect();
+        let new =
+            Seed::parse("# moved\na a/y string 2\na a/x string 10\na a/w string new\n").unwrap();
+        let changed: Vec<String> = new
+            .changed_since(&old)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(changed, ["a a/x string 10", "a a/w string new"]);
         let removed: Vec<&str> = new
             .removed_since(&old)

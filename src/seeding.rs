@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::debconf::{PackageTools, ToolError};
+use crate::debconf::{PackageStatus, PackageTools, ToolError};
 use crate::registry::{Registry, RegistryError, RegistryLock, State};
 use crate::seed::Seed;
 
@@ -55,7 +55,10 @@ pub enum SeedingError {
 
 /// Applies `seed` (whose text as shipped is `text`) of appliance `package` at `version`, under the
 /// registry lock, and records it.
-#[expect(clippy::too_many_arguments, reason = "each is one fact of the application")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one fact of the application"
+)]
 pub fn apply(
     registry: &Registry,
     lock: &RegistryLock,
@@ -71,13 +74,12 @@ pub fn apply(
         package: package.to_owned(),
         source,
     };
-    let (entries, reconfigure) = match &previous {
-        Some(state) => {
-            // A state copy that no longer parses cannot be diffed: apply the whole seed again.
-            let old = Seed::parse(&state.seed).unwrap_or_default();
-            (seed.changed_since(&old), state.reconfigure.clone())
-        }
-        None => {
+    let (entries, reconfigure) = if let Some(state) = &previous {
+        // A state copy that no longer parses cannot be diffed: apply the whole seed again.
+        let old = Seed::parse(&state.seed).unwrap_or_default();
+        (seed.changed_since(&old), state.reconfigure.clone())
+    } else {
+        {
             let owners: Vec<&str> = seed
                 .owners()
                 .into_iter()
@@ -86,7 +88,11 @@ pub fn apply(
             let statuses = tools.statuses(&owners).map_err(apply_error)?;
             let configured = owners
                 .iter()
-                .filter(|owner| statuses.get(**owner).is_some_and(|s| s.is_configured()))
+                .filter(|owner| {
+                    statuses
+                        .get(**owner)
+                        .is_some_and(PackageStatus::is_configured)
+                })
                 .map(|owner| (*owner).to_owned())
                 .collect();
             (seed.entries.iter().collect(), configured)
@@ -170,10 +176,7 @@ pub(crate) mod recorder {
             Ok(())
         }
 
-        fn statuses(
-            &self,
-            packages: &[&str],
-        ) -> Result<HashMap<String, PackageStatus>, ToolError> {
+        fn statuses(&self, packages: &[&str]) -> Result<HashMap<String, PackageStatus>, ToolError> {
             Ok(packages
                 .iter()
                 .filter_map(|p| {
@@ -215,23 +218,56 @@ mod tests {
         let lock = registry.lock().unwrap();
         let tools = Recorder::with_installed(&[("postfix", "installed"), ("dokuwiki", "unpacked")]);
         let seed = Seed::parse(V1).unwrap();
-        let outcome = apply(&registry, &lock, &tools, "x-appliance", "1", V1, &seed, AppliedBy::AptHook).unwrap();
+        let outcome = apply(
+            &registry,
+            &lock,
+            &tools,
+            "x-appliance",
+            "1",
+            V1,
+            &seed,
+            AppliedBy::AptHook,
+        )
+        .unwrap();
         assert!(outcome.first_install);
         assert_eq!(outcome.applied, 3);
         assert_eq!(outcome.reconfigure, ["postfix"]);
         assert_eq!(tools.selections.borrow().as_slice(), [V1]);
 
         // Same seed again (the preinst after the hook): nothing to apply.
-        let again = apply(&registry, &lock, &tools, "x-appliance", "1", V1, &seed, AppliedBy::Preinst).unwrap();
+        let again = apply(
+            &registry,
+            &lock,
+            &tools,
+            "x-appliance",
+            "1",
+            V1,
+            &seed,
+            AppliedBy::Preinst,
+        )
+        .unwrap();
         assert_eq!(again.applied, 0);
         assert_eq!(tools.selections.borrow().len(), 1);
 
         // Upgrade: only the changed answer.
         let seed2 = Seed::parse(V2).unwrap();
-        let upgrade = apply(&registry, &lock, &tools, "x-appliance", "2", V2, &seed2, AppliedBy::AptHook).unwrap();
+        let upgrade = apply(
+            &registry,
+            &lock,
+            &tools,
+            "x-appliance",
+            "2",
+            V2,
+            &seed2,
+            AppliedBy::AptHook,
+        )
+        .unwrap();
         assert!(!upgrade.first_install);
         assert_eq!(upgrade.applied, 1);
-        assert_eq!(tools.selections.borrow()[1], "postfix postfix/relayhost string [b]:587\n");
+        assert_eq!(
+            tools.selections.borrow()[1],
+            "postfix postfix/relayhost string [b]:587\n"
+        );
         let state = registry.state("x-appliance").unwrap().unwrap();
         assert_eq!((state.version.as_str(), state.seed.as_str()), ("2", V2));
         assert_eq!(state.applied_by, "apt-hook");
@@ -247,7 +283,17 @@ mod tests {
             ..Recorder::default()
         };
         let seed = Seed::parse(V1).unwrap();
-        let error = apply(&registry, &lock, &tools, "x-appliance", "1", V1, &seed, AppliedBy::AptHook).unwrap_err();
+        let error = apply(
+            &registry,
+            &lock,
+            &tools,
+            "x-appliance",
+            "1",
+            V1,
+            &seed,
+            AppliedBy::AptHook,
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("x-appliance"), "{error}");
         assert_eq!(registry.state("x-appliance").unwrap(), None);
     }

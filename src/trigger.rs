@@ -1,12 +1,12 @@
 //! Keeping the registry true after dpkg, deb-triggers(5): appliance-tools declares interest in
 //! `/var/lib/appliance/seeds`, so dpkg runs [`reconcile`] whenever an appliance's seed is installed,
 //! changed or removed, whatever installed it (`dpkg -i`, an APT run that did not load the hook yet).
-//! The same module serves the appliance `preinst` that dh_appliance writes.
+//! The same module serves the appliance `preinst` that `dh_appliance` writes.
 
 use std::path::Path;
 
 use crate::Reporter;
-use crate::debconf::PackageTools;
+use crate::debconf::{PackageStatus, PackageTools};
 use crate::registry::{Registry, RegistryError, RegistryLock};
 use crate::seed::{Seed, SeedError};
 use crate::seeding::{self, AppliedBy, Outcome, SeedingError};
@@ -76,10 +76,12 @@ pub fn reconcile(
         .filter(|p| !shipped.contains(p))
         .map(String::as_str)
         .collect();
-    let gone_statuses = tools.statuses(&gone).map_err(|source| SeedingError::Apply {
-        package: gone.join(", "),
-        source,
-    })?;
+    let gone_statuses = tools
+        .statuses(&gone)
+        .map_err(|source| SeedingError::Apply {
+            package: gone.join(", "),
+            source,
+        })?;
     for package in gone {
         let purged = gone_statuses
             .get(package)
@@ -145,13 +147,15 @@ fn finish(
     };
     let pending = std::mem::take(&mut state.reconfigure);
     let names: Vec<&str> = pending.iter().map(String::as_str).collect();
-    let statuses = tools.statuses(&names).map_err(|source| SeedingError::Apply {
-        package: package.to_owned(),
-        source,
-    })?;
+    let statuses = tools
+        .statuses(&names)
+        .map_err(|source| SeedingError::Apply {
+            package: package.to_owned(),
+            source,
+        })?;
     for name in &pending {
         // Not configured yet (or gone): its own postinst will read the seeded answers.
-        if !statuses.get(name).is_some_and(|s| s.is_configured()) {
+        if !statuses.get(name).is_some_and(PackageStatus::is_configured) {
             continue;
         }
         match tools.reconfigure(name) {
@@ -192,7 +196,7 @@ pub fn reconfigure_pending(
     finish(&registry, &lock, tools, package, reporter)
 }
 
-/// The appliance `preinst` (dh_appliance): applies the seed embedded in the script, before dpkg
+/// The appliance `preinst` (`dh_appliance`): applies the seed embedded in the script, before dpkg
 /// unpacks the appliance, for the paths where the APT hook did not run.
 pub fn preinst(
     root: &Path,
@@ -245,13 +249,17 @@ mod tests {
     fn reconcile_applies_late_and_reconfigures() {
         let root = tempfile::tempdir().unwrap();
         ship(root.path(), "x-appliance", SEED);
-        let tools = Recorder::with_installed(&[("postfix", "installed"), ("x-appliance", "unpacked")]);
+        let tools =
+            Recorder::with_installed(&[("postfix", "installed"), ("x-appliance", "unpacked")]);
         let mut reporter = Collected::default();
         let outcomes = reconcile(root.path(), &tools, &mut reporter).unwrap();
         assert_eq!(outcomes.len(), 1);
         assert_eq!(tools.selections.borrow().as_slice(), [SEED]);
         assert_eq!(tools.reconfigured.borrow().as_slice(), ["postfix"]);
-        let state = Registry::new(root.path()).state("x-appliance").unwrap().unwrap();
+        let state = Registry::new(root.path())
+            .state("x-appliance")
+            .unwrap()
+            .unwrap();
         assert!(state.reconfigure.is_empty());
         // Reconciling again changes nothing.
         reconcile(root.path(), &tools, &mut reporter).unwrap();
@@ -272,11 +280,17 @@ mod tests {
             "{:?}",
             reporter.warnings
         );
-        let state = Registry::new(root.path()).state("x-appliance").unwrap().unwrap();
+        let state = Registry::new(root.path())
+            .state("x-appliance")
+            .unwrap()
+            .unwrap();
         assert_eq!(state.reconfigure, ["postfix"]);
         tools.fail_reconfigure = false;
         reconfigure_pending(root.path(), &tools, "x-appliance", &mut reporter).unwrap();
-        let state = Registry::new(root.path()).state("x-appliance").unwrap().unwrap();
+        let state = Registry::new(root.path())
+            .state("x-appliance")
+            .unwrap()
+            .unwrap();
         assert!(state.reconfigure.is_empty());
     }
 
@@ -303,7 +317,11 @@ mod tests {
         let mut reporter = Collected::default();
         let error = reconcile(root.path(), &tools, &mut reporter).unwrap_err();
         assert!(matches!(error, TriggerError::Incomplete { count: 1 }));
-        assert!(reporter.warnings[0].contains("line 1: unknown type `strin`"), "{:?}", reporter.warnings);
+        assert!(
+            reporter.warnings[0].contains("line 1: unknown type `strin`"),
+            "{:?}",
+            reporter.warnings
+        );
         // The good one was applied all the same.
         assert_eq!(tools.selections.borrow().len(), 1);
     }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-fn write(command: clap::Command, out: &Path) -> std::io::Result<()> {
+fn write(command: &clap::Command, out: &Path) -> std::io::Result<()> {
     let name = command.get_name().to_owned();
     fs_err::create_dir_all(out.join("man"))?;
     fs_err::create_dir_all(out.join("completions"))?;
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         eprintln!("usage: appliance-gendocs OUTDIR");
         return ExitCode::from(2);
     };
-    match write(va_seed::Cli::command(), Path::new(&out)) {
+    match write(&va_seed::Cli::command(), Path::new(&out)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

@@ -1,5 +1,5 @@
 //! `/usr/lib/appliance/trigger`: the dpkg trigger handler of appliance-tools, and the helper the
-//! maintainer scripts that dh_appliance writes call.
+//! maintainer scripts that `dh_appliance` writes call.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// The system's root directory (default: $DPKG_ROOT, else /)
+    /// The system's root directory (default: the `DPKG_ROOT` environment variable, else /)
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
     #[command(subcommand)]

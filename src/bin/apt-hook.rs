@@ -12,7 +12,9 @@ use appliance::debconf::SystemTools;
 
 fn main() -> ExitCode {
     if std::env::args_os().len() > 1 {
-        eprintln!("usage: apt-hook  (run by APT with the hook protocol on APT_HOOK_INFO_FD or stdin)");
+        eprintln!(
+            "usage: apt-hook  (run by APT with the hook protocol on APT_HOOK_INFO_FD or stdin)"
+        );
         return ExitCode::from(2);
     }
     // APT names the descriptor it writes to; 0 when it does not.
@@ -21,7 +23,8 @@ fn main() -> ExitCode {
     let read = if fd == "0" {
         std::io::stdin().read_to_string(&mut text)
     } else {
-        std::fs::File::open(format!("/proc/self/fd/{fd}")).and_then(|mut f| f.read_to_string(&mut text))
+        std::fs::File::open(format!("/proc/self/fd/{fd}"))
+            .and_then(|mut f| f.read_to_string(&mut text))
     };
     if let Err(error) = read {
         eprintln!("E: appliance hook: cannot read the hook protocol from descriptor {fd}: {error}");
@@ -31,13 +34,20 @@ fn main() -> ExitCode {
     let result = appliance::hook::parse(&text)
         .map_err(appliance::hook::HookError::from)
         .and_then(|input| {
-            appliance::hook::run(&input, &root, &SystemTools::new(&root), &mut common::AptStyle)
+            appliance::hook::run(
+                &input,
+                &root,
+                &SystemTools::new(&root),
+                &mut common::AptStyle,
+            )
         });
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("E: {}", appliance::error_chain(&error));
-            eprintln!("E: the appliance hook stopped this transaction before dpkg changed anything");
+            eprintln!(
+                "E: the appliance hook stopped this transaction before dpkg changed anything"
+            );
             ExitCode::FAILURE
         }
     }

@@ -53,11 +53,18 @@ impl DebBuilder {
                 .map_or("x", str::trim)
                 .to_owned()
         };
-        let path = dir.join(format!("{}_{}_all.deb", field("Package:"), field("Version:")));
+        let path = dir.join(format!(
+            "{}_{}_all.deb",
+            field("Package:"),
+            field("Version:")
+        ));
         let suffix = self.compression.suffix();
         let control = self.raw_control.clone().unwrap_or_else(|| {
             let tar = tar_of(&[("./control", self.control.as_bytes())]);
-            (format!("control.tar{suffix}"), compress(self.compression, &tar))
+            (
+                format!("control.tar{suffix}"),
+                compress(self.compression, &tar),
+            )
         });
         let data = self.raw_data.clone().unwrap_or_else(|| {
             let entries: Vec<(String, &[u8])> = self
@@ -67,7 +74,10 @@ impl DebBuilder {
                 .collect();
             let borrowed: Vec<(&str, &[u8])> =
                 entries.iter().map(|(n, b)| (n.as_str(), *b)).collect();
-            (format!("data.tar{suffix}"), compress(self.compression, &tar_of(&borrowed)))
+            (
+                format!("data.tar{suffix}"),
+                compress(self.compression, &tar_of(&borrowed)),
+            )
         });
         let file = std::fs::File::create(&path).unwrap();
         let mut builder = ar::Builder::new(file);

@@ -61,12 +61,11 @@ pub fn read_control(path: &Path) -> Result<String, DebError> {
         };
         if let Some(compression) = tar::member_compression(path, &member.name, "control.tar")? {
             let name = member.name.clone();
-            let bytes = tar::find_file(path, &name, compression, member, &["control"])?.ok_or_else(
-                || DebError::NotDeb {
+            let bytes = tar::find_file(path, &name, compression, member, &["control"])?
+                .ok_or_else(|| DebError::NotDeb {
                     path: path.to_owned(),
                     reason: format!("`{name}` holds no `control` file"),
-                },
-            )?;
+                })?;
             return String::from_utf8(bytes).map_err(|_| DebError::ControlNotUtf8 {
                 path: path.to_owned(),
             });
@@ -132,7 +131,10 @@ mod tests {
         ] {
             let deb = DebBuilder::new(CONTROL)
                 .compression(compression)
-                .file("var/lib/appliance/seeds/demo-appliance.seed", b"a b/c string d\n")
+                .file(
+                    "var/lib/appliance/seeds/demo-appliance.seed",
+                    b"a b/c string d\n",
+                )
                 .write(dir.path());
             assert_eq!(read_control(&deb).unwrap(), CONTROL, "{compression:?}");
             let seed = read_data_file(&deb, "/var/lib/appliance/seeds/demo-appliance.seed")
@@ -191,10 +193,7 @@ mod tests {
             .raw_control("control.tar.lz4", b"whatever")
             .write(dir.path());
         let error = read_control(&deb).unwrap_err();
-        assert!(
-            error.to_string().contains("control.tar.lz4"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("control.tar.lz4"), "{error}");
     }
 
     #[test]

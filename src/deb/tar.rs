@@ -70,7 +70,9 @@ pub(super) fn find_file(
         Compression::None => member.reader,
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(member.reader)),
         Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(member.reader)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(member.reader).map_err(damaged)?),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::new(member.reader).map_err(damaged)?)
+        }
     };
     let mut archive = ::tar::Archive::new(reader);
     for entry in archive.entries().map_err(damaged)? {

@@ -12,7 +12,10 @@ fn appliance(dir: &Path, name: &str, version: &str, seed: Option<&str>) -> PathB
     );
     let mut builder = DebBuilder::new(&control).compression(Compression::Zstd);
     if let Some(seed) = seed {
-        builder = builder.file(&format!("var/lib/appliance/seeds/{name}.seed"), seed.as_bytes());
+        builder = builder.file(
+            &format!("var/lib/appliance/seeds/{name}.seed"),
+            seed.as_bytes(),
+        );
     }
     builder.write(dir)
 }
@@ -52,38 +55,71 @@ fn parses_version_3() {
     let summary: Vec<(&str, Option<&str>, Option<&str>, &Action)> = input
         .actions
         .iter()
-        .map(|a| (a.package.as_str(), a.old_version.as_deref(), a.new_version.as_deref(), &a.action))
+        .map(|a| {
+            (
+                a.package.as_str(),
+                a.old_version.as_deref(),
+                a.new_version.as_deref(),
+                &a.action,
+            )
+        })
         .collect();
     assert_eq!(
         summary,
         [
-            ("moinmoin-appliance", None, Some("1.0-1"), &Action::Unpack("/srv/repo/./moinmoin-appliance_1.0-1_all.deb".into())),
-            ("libc6", Some("2.36-9"), Some("2.36-9+deb12u1"), &Action::Unpack("/var/cache/apt/archives/libc6_2.36_amd64.deb".into())),
+            (
+                "moinmoin-appliance",
+                None,
+                Some("1.0-1"),
+                &Action::Unpack("/srv/repo/./moinmoin-appliance_1.0-1_all.deb".into())
+            ),
+            (
+                "libc6",
+                Some("2.36-9"),
+                Some("2.36-9+deb12u1"),
+                &Action::Unpack("/var/cache/apt/archives/libc6_2.36_amd64.deb".into())
+            ),
             ("postfix", Some("3.7"), Some("3.7"), &Action::Configure),
             ("old", Some("1"), None, &Action::Remove),
-            ("spaced", None, Some("1"), &Action::Unpack("/tmp/with space/x.deb".into())),
+            (
+                "spaced",
+                None,
+                Some("1"),
+                &Action::Unpack("/tmp/with space/x.deb".into())
+            ),
         ]
     );
 }
 
 #[test]
 fn parses_versions_1_and_2_and_rejects_others() {
-    let v2 = parse("VERSION 2\nA=b\n\nhello - < 2.10 ./hello_2.10_amd64.deb\nx 1 = 1 **CONFIGURE**\n").unwrap();
+    let v2 =
+        parse("VERSION 2\nA=b\n\nhello - < 2.10 ./hello_2.10_amd64.deb\nx 1 = 1 **CONFIGURE**\n")
+            .unwrap();
     assert_eq!(v2.version, 2);
-    assert_eq!(v2.actions[0].action, Action::Unpack("./hello_2.10_amd64.deb".into()));
+    assert_eq!(
+        v2.actions[0].action,
+        Action::Unpack("./hello_2.10_amd64.deb".into())
+    );
     assert_eq!(v2.actions[1].action, Action::Configure);
     let v1 = parse("/var/cache/apt/archives/a.deb\n/var/cache/apt/archives/b.deb\n").unwrap();
     assert_eq!(v1.version, 1);
     assert_eq!(v1.actions.len(), 2);
     assert_eq!(
         parse("VERSION 9\n"),
-        Err(ProtocolError::Version { line: 1, version: "9".into() })
+        Err(ProtocolError::Version {
+            line: 1,
+            version: "9".into()
+        })
     );
     assert!(matches!(
         parse("VERSION 3\n\nshort - - none\n"),
         Err(ProtocolError::Fields { line: 3, .. })
     ));
-    assert_eq!(parse("VERSION 2\nnovalue\n\n"), Err(ProtocolError::Config { line: 2 }));
+    assert_eq!(
+        parse("VERSION 2\nnovalue\n\n"),
+        Err(ProtocolError::Config { line: 2 })
+    );
     assert_eq!(parse("").unwrap(), Input::default());
     assert_eq!(percent_decode("a%3Db%zz%4"), "a=b%zz%4");
 }
@@ -91,14 +127,25 @@ fn parses_versions_1_and_2_and_rejects_others() {
 #[test]
 fn no_appliance_means_nothing_done() {
     let dir = tempfile::tempdir().unwrap();
-    let debs: Vec<String> = (0..20).map(|i| unpack(&format!("p{i}"), &plain(dir.path(), &format!("p{i}")))).collect();
+    let debs: Vec<String> = (0..20)
+        .map(|i| unpack(&format!("p{i}"), &plain(dir.path(), &format!("p{i}"))))
+        .collect();
     let tools = Recorder::default();
     let mut reporter = Collected::default();
-    let outcomes = run(&parse(&v3(&debs)).unwrap(), dir.path(), &tools, &mut reporter).unwrap();
+    let outcomes = run(
+        &parse(&v3(&debs)).unwrap(),
+        dir.path(),
+        &tools,
+        &mut reporter,
+    )
+    .unwrap();
     assert!(outcomes.is_empty());
     assert!(tools.selections.borrow().is_empty());
     assert!(reporter.infos.is_empty() && reporter.warnings.is_empty());
-    assert!(!dir.path().join("var/lib/appliance").exists(), "no registry without an appliance");
+    assert!(
+        !dir.path().join("var/lib/appliance").exists(),
+        "no registry without an appliance"
+    );
 }
 
 #[test]
@@ -108,12 +155,22 @@ fn an_appliance_is_seeded_before_dpkg() {
     let other = plain(dir.path(), "postfix");
     let tools = Recorder::default();
     let mut reporter = Collected::default();
-    let input = parse(&v3(&[unpack("postfix", &other), unpack("demo-appliance", &deb)])).unwrap();
+    let input = parse(&v3(&[
+        unpack("postfix", &other),
+        unpack("demo-appliance", &deb),
+    ]))
+    .unwrap();
     let outcomes = run(&input, dir.path(), &tools, &mut reporter).unwrap();
     assert_eq!(outcomes.len(), 1);
     assert_eq!(tools.selections.borrow().as_slice(), [SEED]);
-    assert_eq!(reporter.infos, ["Seeding demo-appliance 1.0: 2 answers applied"]);
-    let state = Registry::new(dir.path()).state("demo-appliance").unwrap().unwrap();
+    assert_eq!(
+        reporter.infos,
+        ["Seeding demo-appliance 1.0: 2 answers applied"]
+    );
+    let state = Registry::new(dir.path())
+        .state("demo-appliance")
+        .unwrap()
+        .unwrap();
     assert_eq!(state.seed, SEED);
     assert_eq!(state.applied_by, "apt-hook");
 }
@@ -126,7 +183,10 @@ fn configure_only_reads_the_unpacked_seed() {
     std::fs::write(registry.seed_path("demo-appliance").unwrap(), SEED).unwrap();
     let tools = Recorder::default();
     let mut reporter = Collected::default();
-    let input = parse(&v3(&["demo-appliance - - none < 1.0 all none **CONFIGURE**".into()])).unwrap();
+    let input = parse(&v3(&[
+        "demo-appliance - - none < 1.0 all none **CONFIGURE**".into(),
+    ]))
+    .unwrap();
     run(&input, dir.path(), &tools, &mut reporter).unwrap();
     assert_eq!(tools.selections.borrow().as_slice(), [SEED]);
 }
@@ -134,28 +194,61 @@ fn configure_only_reads_the_unpacked_seed() {
 #[test]
 fn a_bad_seed_stops_apt_naming_package_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let deb = appliance(dir.path(), "bad-appliance", "1.0", Some("postfix postfix/relayhost string x\npostfix postfix/x strin y\n"));
+    let deb = appliance(
+        dir.path(),
+        "bad-appliance",
+        "1.0",
+        Some("postfix postfix/relayhost string x\npostfix postfix/x strin y\n"),
+    );
     let tools = Recorder::default();
-    let error = run(&parse(&v3(&[unpack("bad-appliance", &deb)])).unwrap(), dir.path(), &tools, &mut Collected::default()).unwrap_err();
+    let error = run(
+        &parse(&v3(&[unpack("bad-appliance", &deb)])).unwrap(),
+        dir.path(),
+        &tools,
+        &mut Collected::default(),
+    )
+    .unwrap_err();
     let text = crate::error_chain(&error);
     assert!(text.contains("`bad-appliance`"), "{text}");
-    assert!(text.contains("/var/lib/appliance/seeds/bad-appliance.seed"), "{text}");
+    assert!(
+        text.contains("/var/lib/appliance/seeds/bad-appliance.seed"),
+        "{text}"
+    );
     assert!(text.contains("line 2: unknown type `strin`"), "{text}");
     assert!(tools.selections.borrow().is_empty(), "nothing applied");
-    assert!(Registry::new(dir.path()).state("bad-appliance").unwrap().is_none());
+    assert!(
+        Registry::new(dir.path())
+            .state("bad-appliance")
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
 fn a_missing_seed_or_broken_appliance_stops_apt() {
     let dir = tempfile::tempdir().unwrap();
     let deb = appliance(dir.path(), "empty-appliance", "1.0", None);
-    let error = run(&parse(&v3(&[unpack("empty-appliance", &deb)])).unwrap(), dir.path(), &Recorder::default(), &mut Collected::default()).unwrap_err();
+    let error = run(
+        &parse(&v3(&[unpack("empty-appliance", &deb)])).unwrap(),
+        dir.path(),
+        &Recorder::default(),
+        &mut Collected::default(),
+    )
+    .unwrap_err();
     assert!(matches!(error, HookError::MissingSeed { .. }), "{error}");
 
     // An appliance whose data member is damaged.
     let control = "Package: broken-appliance\nVersion: 1\nProvides: virtual-appliance\n";
-    let broken = DebBuilder::new(control).raw_data("data.tar.xz", b"garbage").write(dir.path());
-    let error = run(&parse(&v3(&[unpack("broken-appliance", &broken)])).unwrap(), dir.path(), &Recorder::default(), &mut Collected::default()).unwrap_err();
+    let broken = DebBuilder::new(control)
+        .raw_data("data.tar.xz", b"garbage")
+        .write(dir.path());
+    let error = run(
+        &parse(&v3(&[unpack("broken-appliance", &broken)])).unwrap(),
+        dir.path(),
+        &Recorder::default(),
+        &mut Collected::default(),
+    )
+    .unwrap_err();
     assert!(matches!(error, HookError::Deb { .. }), "{error}");
 }
 
@@ -164,8 +257,18 @@ fn an_unreadable_ordinary_deb_is_only_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let junk = corrupt(dir.path(), "junk", b"not a deb");
     let mut reporter = Collected::default();
-    let outcomes = run(&parse(&v3(&[unpack("junk", &junk)])).unwrap(), dir.path(), &Recorder::default(), &mut reporter).unwrap();
+    let outcomes = run(
+        &parse(&v3(&[unpack("junk", &junk)])).unwrap(),
+        dir.path(),
+        &Recorder::default(),
+        &mut reporter,
+    )
+    .unwrap();
     assert!(outcomes.is_empty());
     assert_eq!(reporter.warnings.len(), 1);
-    assert!(reporter.warnings[0].contains("junk.deb"), "{:?}", reporter.warnings);
+    assert!(
+        reporter.warnings[0].contains("junk.deb"),
+        "{:?}",
+        reporter.warnings
+    );
 }

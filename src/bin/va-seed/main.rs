@@ -1,8 +1,8 @@
 //! `va-seed`: validate and compare seed files; show and finish the seed registry.
 
+mod cli;
 #[path = "../common/mod.rs"]
 mod common;
-mod cli;
 
 use std::process::ExitCode;
 
@@ -27,7 +27,11 @@ fn main() -> ExitCode {
                     Ok(seed) => println!("{}: {} answers", file.display(), seed.entries.len()),
                     Err(error) => {
                         bad += 1;
-                        eprintln!("{}: {}", file.display(), appliance::error_chain(error.as_ref()));
+                        eprintln!(
+                            "{}: {}",
+                            file.display(),
+                            appliance::error_chain(error.as_ref())
+                        );
                     }
                 }
             }
@@ -40,7 +44,8 @@ fn main() -> ExitCode {
         Command::Diff { old, new } => (|| {
             let read = |path: &std::path::Path| -> anyhow::Result<Seed> {
                 let bytes = fs_err::read(path)?;
-                Seed::parse_bytes(&bytes).with_context(|| format!("invalid seed `{}`", path.display()))
+                Seed::parse_bytes(&bytes)
+                    .with_context(|| format!("invalid seed `{}`", path.display()))
             };
             let (old, new) = (read(&old)?, read(&new)?);
             for entry in new.removed_since(&old) {
