@@ -1,0 +1,75 @@
+# virtual-appliance-tools: `make demo`, `make test`, `make deb`. Run as root on Debian 12.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+BUILD := $(CURDIR)/build
+REPO := $(BUILD)/repo
+SRC := $(BUILD)/src
+export CARGO_TARGET_DIR := $(CURDIR)/target
+# In-tree dh_appliance, so that building our appliances never installs anything on the host.
+APPLIANCE_BUILD_ENV := PATH="$(CURDIR)/dh-appliance:$(CARGO_TARGET_DIR)/release:$$PATH" \
+	PERL5LIB="$(CURDIR)/dh-appliance" DH_DATAFILES="$(CURDIR)/dh-appliance" \
+	APPLIANCE_VA_SEED="$(CARGO_TARGET_DIR)/release/va-seed"
+APPLIANCES := $(notdir $(wildcard appliances/*))
+
+# Debian packages the build, the tests and the demo need on the host (never inside test roots).
+HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap \
+	systemd-container debconf-utils curl uidmap arch-test pkg-config
+
+.PHONY: help deps deb lintian test unit e2e demo demo-stop bench clean
+
+help:
+	@echo "make demo   build the packages, install dokuwiki-appliance in a throwaway Debian root, serve it"
+	@echo "make test   install what the tests need and run every test (root)"
+	@echo "make deb    build the packages into $(REPO)"
+
+deps:
+	@missing=$$(for p in $(HOST_PACKAGES); do dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing on the host: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+deb: deps
+	rm -rf $(SRC) $(REPO)
+	mkdir -p $(SRC)/virtual-appliance-tools $(REPO)
+	tar -C $(CURDIR) --exclude=./target --exclude=./build --exclude=./.git -cf - . \
+		| tar -C $(SRC)/virtual-appliance-tools -xf -
+	cd $(SRC)/virtual-appliance-tools && dpkg-buildpackage -b -uc -us --no-sign >../tools.log 2>&1 \
+		|| { tail -40 ../tools.log; exit 1; }
+	for appliance in $(APPLIANCES); do \
+		cp -aL appliances/$$appliance $(SRC)/$$appliance-appliance; \
+		(cd $(SRC)/$$appliance-appliance && $(APPLIANCE_BUILD_ENV) dpkg-buildpackage -b -uc -us -d --no-sign \
+			>../$$appliance.log 2>&1) || { tail -40 $(SRC)/$$appliance.log; exit 1; }; \
+	done
+	$(MAKE) --no-print-directory lintian
+	mv $(SRC)/*.deb $(REPO)/
+	cd $(REPO) && dpkg-scanpackages --multiversion . /dev/null > Packages 2>/dev/null
+	@ls -1 $(REPO)/*.deb
+
+lintian:
+	lintian --fail-on error,warning --tag-display-limit 0 $(SRC)/*.changes
+
+unit: deps
+	cargo test --locked --lib --bins
+
+e2e: deb
+	APPLIANCE_E2E=1 cargo test --locked --test e2e -- --test-threads=2
+
+# Every test: unit, integration and end-to-end; APPLIANCE_E2E=1 makes a missing need a failure.
+test: deps deb
+	APPLIANCE_E2E=1 cargo test --locked -- --test-threads=2
+
+demo: deb
+	tests/e2e/demo
+
+demo-stop:
+	tests/e2e/debian-root remove /var/tmp/appliance-demo
+
+bench: deb
+	bench/hook-vs-extracttemplates
+
+clean:
+	rm -rf $(BUILD)
+	cargo clean
