@@ -1,1 +1,5 @@
-//! placeholder
+//! End-to-end tests: appliances installed with real apt, dpkg and debconf in fresh Debian roots.
+//! Needs: root, mmdebstrap, systemd-nspawn, the packages built by `make deb` (see harness.rs).
+
+mod harness;
+mod seeds;

@@ -1,0 +1,165 @@
+//! The end-to-end harness: what a test needs, and fresh Debian roots made by `debian-root`.
+//!
+//! Run by hand without a need (not root, no mmdebstrap, no packages built), a test skips and says
+//! why; under `make test` (`APPLIANCE_E2E=1`) a missing need fails, so CI cannot pass by skipping.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const TREE: &str = env!("CARGO_MANIFEST_DIR");
+
+pub fn script() -> PathBuf {
+    Path::new(TREE).join("tests/e2e/debian-root")
+}
+
+pub fn repo() -> PathBuf {
+    std::env::var_os("APPLIANCE_REPO").map_or_else(|| Path::new(TREE).join("build/repo"), PathBuf::from)
+}
+
+fn on_path(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Checks the needs of an end-to-end test: `true` to go on, `false` to skip.
+pub fn needs(test: &str, programs: &[&str]) -> bool {
+    let mut missing = Vec::new();
+    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if uid.as_deref().ok() != Some("0") {
+        missing.push("root".to_owned());
+    }
+    for program in ["mmdebstrap", "systemd-nspawn", "dpkg-deb"].iter().chain(programs) {
+        if !on_path(program) {
+            missing.push(format!("`{program}`"));
+        }
+    }
+    if !repo().join("Packages").exists() {
+        missing.push(format!("the packages in `{}` (make deb)", repo().display()));
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("{test}: needs {}", missing.join(", "));
+    assert!(std::env::var_os("APPLIANCE_E2E").is_none(), "{message} (APPLIANCE_E2E is set: a missing need is a failure)");
+    eprintln!("skipped: {message}");
+    false
+}
+
+/// A throwaway Debian root, deleted on drop.
+pub struct Root {
+    pub path: PathBuf,
+}
+
+pub fn output_text(output: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+impl Root {
+    /// A fresh copy of the cached base root, with the local repository of our packages.
+    pub fn fresh(name: &str) -> Root {
+        let dir = Path::new("/var/tmp/appliance-e2e").join(format!("{name}-{}", std::process::id()));
+        let _ = Command::new(script()).arg("remove").arg(&dir).status();
+        let output = Command::new(script()).arg("fresh").arg(&dir).output().expect("run debian-root");
+        assert!(output.status.success(), "cannot make a root:\n{}", output_text(&output));
+        Root { path: dir }
+    }
+
+    /// Runs a shell script inside the root; returns its output whatever the status.
+    pub fn run(&self, script_text: &str) -> Output {
+        Command::new(script())
+            .arg("run")
+            .arg(&self.path)
+            .args(["bash", "-c", script_text])
+            .output()
+            .expect("run debian-root")
+    }
+
+    /// Runs a shell script inside the root, which must succeed; returns its stdout.
+    pub fn ok(&self, script_text: &str) -> String {
+        let output = self.run(script_text);
+        assert!(output.status.success(), "`{script_text}` failed:\n{}", output_text(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Where `path` of the root is on the host, following symbolic links inside the root (an
+    /// absolute link target is relative to the root, not to the host).
+    pub fn host_path(&self, path: &str) -> PathBuf {
+        let mut resolved = self.path.clone();
+        let mut pending: Vec<String> = path.split('/').filter(|c| !c.is_empty()).rev().map(str::to_owned).collect();
+        let mut hops = 0;
+        while let Some(component) = pending.pop() {
+            match component.as_str() {
+                "." => continue,
+                ".." => {
+                    if resolved != self.path {
+                        resolved.pop();
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let next = resolved.join(&component);
+            match std::fs::read_link(&next) {
+                Ok(target) if hops < 40 => {
+                    hops += 1;
+                    let target = target.to_string_lossy().into_owned();
+                    if target.starts_with('/') {
+                        resolved = self.path.clone();
+                    }
+                    pending.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(str::to_owned));
+                }
+                _ => resolved = next,
+            }
+        }
+        resolved
+    }
+
+    /// A file of the root, read from outside.
+    pub fn read(&self, path: &str) -> String {
+        let full = self.host_path(path);
+        std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("cannot read {path} ({}): {e}", full.display()))
+    }
+
+    pub fn exists(&self, path: &str) -> bool {
+        self.host_path(path).exists()
+    }
+
+    /// Copies a file from the host into the root (its /var/tmp: /tmp is a fresh tmpfs in every run).
+    pub fn put(&self, file: &Path) -> String {
+        let name = file.file_name().expect("a file name").to_string_lossy().into_owned();
+        std::fs::copy(file, self.path.join("var/tmp").join(&name)).expect("copy into the root");
+        format!("/var/tmp/{name}")
+    }
+
+    /// `Package Status Version` of every package dpkg knows, sorted.
+    pub fn dpkg_state(&self) -> String {
+        self.ok("dpkg-query -W -f '${Package} ${db:Status-Abbrev} ${Version}\\n' | sort")
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        if std::env::var_os("APPLIANCE_E2E_KEEP").is_none() {
+            let _ = Command::new(script()).arg("remove").arg(&self.path).status();
+        }
+    }
+}
+
+/// Builds a binary package from a directory tree laid out for `dpkg-deb --build` (with DEBIAN/).
+pub fn build_deb(tree: &Path, out: &Path) -> PathBuf {
+    let status = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-Zxz", "--build"])
+        .arg(tree)
+        .arg(out)
+        .output()
+        .expect("run dpkg-deb");
+    assert!(status.status.success(), "dpkg-deb --build failed:\n{}", output_text(&status));
+    out.to_owned()
+}
