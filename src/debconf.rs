@@ -132,11 +132,14 @@ impl PackageTools for SystemTools {
             return Ok(HashMap::new());
         }
         let mut command = Command::new("dpkg-query");
-        command
-            .arg(format!(
+        // On the running system dpkg-query finds its database itself (and honours DPKG_ADMINDIR).
+        if self.root != Path::new("/") {
+            command.arg(format!(
                 "--admindir={}",
                 self.root.join("var/lib/dpkg").display()
-            ))
+            ));
+        }
+        command
             .args([
                 "-W",
                 "-f",

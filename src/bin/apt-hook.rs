@@ -30,17 +30,13 @@ fn main() -> ExitCode {
         eprintln!("E: appliance hook: cannot read the hook protocol from descriptor {fd}: {error}");
         return ExitCode::FAILURE;
     }
+    // APT runs the hook inside the system it installs into: the tools are this system's. The
+    // registry's root can be moved (for tests) with APPLIANCE_ROOT.
     let root = std::env::var_os("APPLIANCE_ROOT").map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    let tools = SystemTools::new(std::path::Path::new("/"));
     let result = appliance::hook::parse(&text)
         .map_err(appliance::hook::HookError::from)
-        .and_then(|input| {
-            appliance::hook::run(
-                &input,
-                &root,
-                &SystemTools::new(&root),
-                &mut common::AptStyle,
-            )
-        });
+        .and_then(|input| appliance::hook::run(&input, &root, &tools, &mut common::AptStyle));
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {

@@ -13,7 +13,8 @@ pub fn script() -> PathBuf {
 }
 
 pub fn repo() -> PathBuf {
-    std::env::var_os("APPLIANCE_REPO").map_or_else(|| Path::new(TREE).join("build/repo"), PathBuf::from)
+    std::env::var_os("APPLIANCE_REPO")
+        .map_or_else(|| Path::new(TREE).join("build/repo"), PathBuf::from)
 }
 
 fn on_path(program: &str) -> bool {
@@ -26,11 +27,17 @@ fn on_path(program: &str) -> bool {
 /// Checks the needs of an end-to-end test: `true` to go on, `false` to skip.
 pub fn needs(test: &str, programs: &[&str]) -> bool {
     let mut missing = Vec::new();
-    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     if uid.as_deref().ok() != Some("0") {
         missing.push("root".to_owned());
     }
-    for program in ["mmdebstrap", "systemd-nspawn", "dpkg-deb"].iter().chain(programs) {
+    for program in ["mmdebstrap", "systemd-nspawn", "dpkg-deb"]
+        .iter()
+        .chain(programs)
+    {
         if !on_path(program) {
             missing.push(format!("`{program}`"));
         }
@@ -42,7 +49,10 @@ pub fn needs(test: &str, programs: &[&str]) -> bool {
         return true;
     }
     let message = format!("{test}: needs {}", missing.join(", "));
-    assert!(std::env::var_os("APPLIANCE_E2E").is_none(), "{message} (APPLIANCE_E2E is set: a missing need is a failure)");
+    assert!(
+        std::env::var_os("APPLIANCE_E2E").is_none(),
+        "{message} (APPLIANCE_E2E is set: a missing need is a failure)"
+    );
     eprintln!("skipped: {message}");
     false
 }
@@ -64,10 +74,19 @@ pub fn output_text(output: &Output) -> String {
 impl Root {
     /// A fresh copy of the cached base root, with the local repository of our packages.
     pub fn fresh(name: &str) -> Root {
-        let dir = Path::new("/var/tmp/appliance-e2e").join(format!("{name}-{}", std::process::id()));
+        let dir =
+            Path::new("/var/tmp/appliance-e2e").join(format!("{name}-{}", std::process::id()));
         let _ = Command::new(script()).arg("remove").arg(&dir).status();
-        let output = Command::new(script()).arg("fresh").arg(&dir).output().expect("run debian-root");
-        assert!(output.status.success(), "cannot make a root:\n{}", output_text(&output));
+        let output = Command::new(script())
+            .arg("fresh")
+            .arg(&dir)
+            .output()
+            .expect("run debian-root");
+        assert!(
+            output.status.success(),
+            "cannot make a root:\n{}",
+            output_text(&output)
+        );
         Root { path: dir }
     }
 
@@ -84,7 +103,11 @@ impl Root {
     /// Runs a shell script inside the root, which must succeed; returns its stdout.
     pub fn ok(&self, script_text: &str) -> String {
         let output = self.run(script_text);
-        assert!(output.status.success(), "`{script_text}` failed:\n{}", output_text(&output));
+        assert!(
+            output.status.success(),
+            "`{script_text}` failed:\n{}",
+            output_text(&output)
+        );
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
@@ -92,7 +115,12 @@ impl Root {
     /// absolute link target is relative to the root, not to the host).
     pub fn host_path(&self, path: &str) -> PathBuf {
         let mut resolved = self.path.clone();
-        let mut pending: Vec<String> = path.split('/').filter(|c| !c.is_empty()).rev().map(str::to_owned).collect();
+        let mut pending: Vec<String> = path
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .rev()
+            .map(str::to_owned)
+            .collect();
         let mut hops = 0;
         while let Some(component) = pending.pop() {
             match component.as_str() {
@@ -113,7 +141,13 @@ impl Root {
                     if target.starts_with('/') {
                         resolved = self.path.clone();
                     }
-                    pending.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(str::to_owned));
+                    pending.extend(
+                        target
+                            .split('/')
+                            .filter(|c| !c.is_empty())
+                            .rev()
+                            .map(str::to_owned),
+                    );
                 }
                 _ => resolved = next,
             }
@@ -124,7 +158,8 @@ impl Root {
     /// A file of the root, read from outside.
     pub fn read(&self, path: &str) -> String {
         let full = self.host_path(path);
-        std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("cannot read {path} ({}): {e}", full.display()))
+        std::fs::read_to_string(&full)
+            .unwrap_or_else(|e| panic!("cannot read {path} ({}): {e}", full.display()))
     }
 
     pub fn exists(&self, path: &str) -> bool {
@@ -133,21 +168,28 @@ impl Root {
 
     /// Copies a file from the host into the root (its /var/tmp: /tmp is a fresh tmpfs in every run).
     pub fn put(&self, file: &Path) -> String {
-        let name = file.file_name().expect("a file name").to_string_lossy().into_owned();
+        let name = file
+            .file_name()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
         std::fs::copy(file, self.path.join("var/tmp").join(&name)).expect("copy into the root");
         format!("/var/tmp/{name}")
     }
 
-    /// `Package Status Version` of every package dpkg knows, sorted.
+    /// `Package Status Version` of every package dpkg knows, sorted (`dokuwiki installed 1.0`).
     pub fn dpkg_state(&self) -> String {
-        self.ok("dpkg-query -W -f '${Package} ${db:Status-Abbrev} ${Version}\\n' | sort")
+        self.ok("dpkg-query -W -f '${Package} ${db:Status-Status} ${Version}\\n' | sort")
     }
 }
 
 impl Drop for Root {
     fn drop(&mut self) {
         if std::env::var_os("APPLIANCE_E2E_KEEP").is_none() {
-            let _ = Command::new(script()).arg("remove").arg(&self.path).status();
+            let _ = Command::new(script())
+                .arg("remove")
+                .arg(&self.path)
+                .status();
         }
     }
 }
@@ -160,6 +202,10 @@ pub fn build_deb(tree: &Path, out: &Path) -> PathBuf {
         .arg(out)
         .output()
         .expect("run dpkg-deb");
-    assert!(status.status.success(), "dpkg-deb --build failed:\n{}", output_text(&status));
+    assert!(
+        status.status.success(),
+        "dpkg-deb --build failed:\n{}",
+        output_text(&status)
+    );
     out.to_owned()
 }

@@ -1,0 +1,231 @@
+//! The real binaries against real tools: `va-seed` on our seeds, and `apt-hook` fed the APT
+//! protocol, applying seeds with the real `debconf-set-selections` into a throwaway debconf
+//! database (`DEBCONF_SYSTEMRC`), with packages built by the real `dpkg-deb`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const TREE: &str = env!("CARGO_MANIFEST_DIR");
+
+fn has(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn va_seed_validates_the_shipped_seeds() {
+    let seeds: Vec<PathBuf> = std::fs::read_dir(Path::new(TREE).join("seeds"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seed"))
+        .collect();
+    assert!(!seeds.is_empty());
+    let output = Command::new(env!("CARGO_BIN_EXE_va-seed"))
+        .arg("validate")
+        .args(&seeds)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+}
+
+#[test]
+fn va_seed_reports_the_line_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.seed");
+    std::fs::write(&bad, "a a/b string x\n\na a/c boolean maybe\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_va-seed"))
+        .arg("validate")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 3:") && stderr.contains("`true` or `false`, not `maybe`"),
+        "{stderr}"
+    );
+    let usage = Command::new(env!("CARGO_BIN_EXE_va-seed"))
+        .arg("frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn va_seed_diff_shows_what_an_upgrade_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("old.seed"), dir.path().join("new.seed"));
+    std::fs::write(&old, "p p/a string 1\np p/b string 2\n").unwrap();
+    std::fs::write(&new, "p p/a string 1\np p/b string 3\np p/c string 4\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_va-seed"))
+        .arg("diff")
+        .arg(&old)
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "+ p p/b string 3\n+ p p/c string 4\n"
+    );
+}
+
+/// A throwaway system: a root for the registry and dpkg-query, and a debconf database of its own.
+struct System {
+    dir: tempfile::TempDir,
+}
+
+impl System {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+        std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
+        let db = dir.path().join("debconf");
+        std::fs::create_dir_all(&db).unwrap();
+        std::fs::write(
+            dir.path().join("debconf.conf"),
+            format!(
+                "Config: configdb\nTemplates: templatedb\n\nName: configdb\nDriver: File\nFilename: {0}/config.dat\n\nName: templatedb\nDriver: File\nFilename: {0}/templates.dat\n",
+                db.display()
+            ),
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn config_dat(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("debconf/config.dat")).unwrap_or_default()
+    }
+
+    fn hook(&self, input: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_apt-hook"))
+            .env("APPLIANCE_ROOT", self.root())
+            .env("DEBCONF_SYSTEMRC", self.dir.path().join("debconf.conf"))
+            .env("DPKG_ADMINDIR", self.root().join("var/lib/dpkg"))
+            .env_remove("APT_HOOK_INFO_FD")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+/// Builds `tests/fixtures/NAME` with dpkg-deb.
+fn fixture(name: &str, out: &Path) -> PathBuf {
+    let tree = out.join(name);
+    assert!(
+        Command::new("cp")
+            .arg("-a")
+            .arg(Path::new(TREE).join("tests/fixtures").join(name))
+            .arg(&tree)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deb = out.join(format!("{name}_1_all.deb"));
+    let output = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-Zzstd", "--build"])
+        .arg(&tree)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    deb
+}
+
+fn v3_line(package: &str, deb: &Path) -> String {
+    format!(
+        "VERSION 3\nAPT::Architecture=amd64\n\n{package} - - none < 1 all none {}\n",
+        deb.display()
+    )
+}
+
+#[test]
+fn apt_hook_applies_a_seed_with_real_debconf() {
+    if !has("debconf-set-selections") || !has("dpkg-deb") {
+        eprintln!("skipped: needs debconf-set-selections and dpkg-deb");
+        return;
+    }
+    let system = System::new();
+    let work = tempfile::tempdir().unwrap();
+    let deb = fixture("other-appliance", work.path());
+    let output = system.hook(&v3_line("other-appliance", &deb));
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Seeding other-appliance 1: 1 answers applied\n"
+    );
+    let db = system.config_dat();
+    assert!(
+        db.contains("Name: other-appliance/greeting")
+            && db.contains("Value: hello")
+            && db.contains("Flags: seen"),
+        "{db}"
+    );
+    let state = std::fs::read_to_string(
+        system
+            .root()
+            .join("var/lib/appliance/state/other-appliance.info"),
+    )
+    .unwrap();
+    assert!(state.contains("Applied-By: apt-hook"), "{state}");
+}
+
+#[test]
+fn apt_hook_stays_silent_without_an_appliance() {
+    let system = System::new();
+    let input = "VERSION 3\nA=b\n\nhello - - none < 2.10 amd64 none /nonexistent/hello_2.10_amd64.deb\nx 1 amd64 none = 1 amd64 none **CONFIGURE**\n";
+    let output = system.hook(input);
+    assert!(output.status.success(), "{}", text(&output));
+    // The unreadable .deb is dpkg's business: a warning, not a failure.
+    assert!(output.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .starts_with("W: cannot read `/nonexistent/hello_2.10_amd64.deb`")
+    );
+    assert!(!system.root().join("var/lib/appliance").exists());
+}
+
+#[test]
+fn apt_hook_stops_apt_on_a_malformed_seed() {
+    if !has("dpkg-deb") {
+        eprintln!("skipped: needs dpkg-deb");
+        return;
+    }
+    let system = System::new();
+    let work = tempfile::tempdir().unwrap();
+    let deb = fixture("broken-appliance", work.path());
+    let output = system.hook(&v3_line("broken-appliance", &deb));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("E: `broken-appliance`: invalid seed `/var/lib/appliance/seeds/broken-appliance.seed` in `"), "{stderr}");
+    assert!(stderr.contains("line 3: unknown type `strin`"), "{stderr}");
+    assert!(system.config_dat().is_empty());
+    let garbage = system.hook("VERSION 7\n");
+    assert_eq!(garbage.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&garbage.stderr).contains("unsupported protocol version `7`"));
+}
