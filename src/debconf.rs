@@ -57,8 +57,10 @@ pub trait PackageTools {
     fn set_selections(&self, selections: &str) -> Result<(), ToolError>;
     /// dpkg's status of each of `packages` that it knows; unknown packages are left out.
     fn statuses(&self, packages: &[&str]) -> Result<HashMap<String, PackageStatus>, ToolError>;
-    /// Runs the package's configuration again with the answers debconf now holds.
-    fn reconfigure(&self, package: &str) -> Result<(), ToolError>;
+    /// Runs the package's configuration again with the answers debconf now holds; `questions` are
+    /// the seeded ones, flagged `changed` first (postfix's postinst, among others, applies only the
+    /// answers a frontend flagged changed, and the noninteractive frontend flags none).
+    fn reconfigure(&self, package: &str, questions: &[&str]) -> Result<(), ToolError>;
 }
 
 /// The tools of the system rooted at `root`.
@@ -134,10 +136,7 @@ impl PackageTools for SystemTools {
         let mut command = Command::new("dpkg-query");
         // On the running system dpkg-query finds its database itself (and honours DPKG_ADMINDIR).
         if self.root != Path::new("/") {
-            command.arg(format!(
-                "--admindir={}",
-                self.root.join("var/lib/dpkg").display()
-            ));
+            command.arg(format!("--root={}", self.root.display()));
         }
         command
             .args([
@@ -177,7 +176,23 @@ impl PackageTools for SystemTools {
             .collect())
     }
 
-    fn reconfigure(&self, package: &str) -> Result<(), ToolError> {
+    fn reconfigure(&self, package: &str, questions: &[&str]) -> Result<(), ToolError> {
+        if !questions.is_empty() {
+            let flags = questions.iter().fold(String::new(), |mut text, q| {
+                text.push_str("FSET ");
+                text.push_str(q);
+                text.push_str(" changed true\n");
+                text
+            });
+            let mut command = self.command("debconf-communicate");
+            command.arg(package).env_remove("DEBIAN_HAS_FRONTEND");
+            // Best effort: a question the package no longer registers answers an error code, and
+            // debconf-communicate exits with the last one. dpkg-reconfigure below is what counts.
+            match run(command, "debconf-communicate", Some(&flags)) {
+                Ok(_) | Err(ToolError::Failed { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
         let mut command = self.command("dpkg-reconfigure");
         command.args(["--frontend=noninteractive", "--", package]);
         command.env_remove("DEBIAN_HAS_FRONTEND");

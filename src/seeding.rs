@@ -193,7 +193,7 @@ pub(crate) mod recorder {
                 .collect())
         }
 
-        fn reconfigure(&self, package: &str) -> Result<(), ToolError> {
+        fn reconfigure(&self, package: &str, _questions: &[&str]) -> Result<(), ToolError> {
             if self.fail_reconfigure {
                 return Err(failure("dpkg-reconfigure"));
             }

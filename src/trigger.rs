@@ -146,6 +146,7 @@ fn finish(
         });
     };
     let pending = std::mem::take(&mut state.reconfigure);
+    let seed = Seed::parse(&state.seed).unwrap_or_default();
     let names: Vec<&str> = pending.iter().map(String::as_str).collect();
     let statuses = tools
         .statuses(&names)
@@ -158,7 +159,13 @@ fn finish(
         if !statuses.get(name).is_some_and(PackageStatus::is_configured) {
             continue;
         }
-        match tools.reconfigure(name) {
+        let questions: Vec<&str> = seed
+            .entries
+            .iter()
+            .filter(|e| e.kind != "seen" && e.owner.split(',').any(|o| o.trim() == name))
+            .map(|e| e.question.as_str())
+            .collect();
+        match tools.reconfigure(name, &questions) {
             Ok(()) => reporter.info(&format!(
                 "Reconfigured `{name}`: it was configured before the seed of `{package}` was applied"
             )),

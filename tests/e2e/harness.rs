@@ -139,7 +139,7 @@ impl Root {
                     hops += 1;
                     let target = target.to_string_lossy().into_owned();
                     if target.starts_with('/') {
-                        resolved = self.path.clone();
+                        resolved.clone_from(&self.path);
                     }
                     pending.extend(
                         target

@@ -1,4 +1,4 @@
-//! The seeds issue: the APT hook, the dpkg trigger and dh_appliance, with dokuwiki-appliance.
+//! The seeds issue: the APT hook, the dpkg trigger and `dh_appliance`, with dokuwiki-appliance.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -80,8 +80,10 @@ fn debconf_value(root: &Root, question: &str) -> String {
             l.trim_start_matches(['*', ' '])
                 .strip_prefix(&format!("{question}:"))
         })
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|| panic!("debconf-show has no {question}:\n{shown}"))
+        .map_or_else(
+            || panic!("debconf-show has no {question}:\n{shown}"),
+            |v| v.trim().to_owned(),
+        )
 }
 
 /// A fixture package from `tests/fixtures/NAME`, built now.
@@ -97,7 +99,7 @@ fn fixture_deb(name: &str, out: &Path) -> PathBuf {
     build_deb(&tree, &out.join(format!("{name}_1_all.deb")))
 }
 
-/// dokuwiki-appliance at `version`, built with dh_appliance from a copy of the tree's sources whose
+/// dokuwiki-appliance at `version`, built with `dh_appliance` from a copy of the tree's sources whose
 /// seed `edit` changes.
 fn appliance_version(version: &str, edit: impl Fn(&str) -> String, out: &Path) -> PathBuf {
     let source = out.join("dokuwiki-appliance");
@@ -471,4 +473,26 @@ fn two_apt_runs_at_once_leave_a_whole_registry() {
     } else {
         assert!(!root.exists("/var/lib/appliance/state/dokuwiki-appliance.info"));
     }
+}
+
+#[test]
+fn a_package_configured_before_the_seed_is_reconfigured() {
+    if !needs("a_package_configured_before_the_seed_is_reconfigured", &[]) {
+        return;
+    }
+    let root = Root::fresh("configured-before");
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q postfix appliance-tools"
+    ));
+    assert!(
+        !root
+            .read("/etc/postfix/main.cf")
+            .contains("smtp.example.org")
+    );
+    let output = root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q dokuwiki-appliance 2>&1"
+    ));
+    assert!(output.contains("Reconfigured `postfix`"), "{output}");
+    assert_seeded(&root);
+    assert!(state_field(&root, "Reconfigure").trim().is_empty());
 }
