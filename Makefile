@@ -59,7 +59,8 @@ e2e: deb
 
 # Every test: unit, integration and end-to-end; APPLIANCE_E2E=1 makes a missing need a failure.
 test: deps deb
-	APPLIANCE_E2E=1 cargo test --locked -- --test-threads=2
+	APPLIANCE_E2E=1 cargo test --locked -- --test-threads=2 2>&1 | tee $(BUILD)/test.log
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\ntests: %d passed, %d failed\n", p, f }' $(BUILD)/test.log
 
 demo: deb
 	tests/e2e/demo
