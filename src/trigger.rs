@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::Reporter;
-use crate::debconf::{PackageStatus, PackageTools};
+use crate::debconf::{PackageStatus, PackageTools, ToolError};
 use crate::registry::{Registry, RegistryError, RegistryLock};
 use crate::seed::{Seed, SeedError};
 use crate::seeding::{self, AppliedBy, Outcome, SeedingError};
@@ -17,6 +17,8 @@ pub enum TriggerError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Seeding(#[from] SeedingError),
+    #[error(transparent)]
+    Tool(#[from] ToolError),
     #[error("`{package}`: invalid seed `{seed}`")]
     Seed {
         package: String,
@@ -148,12 +150,7 @@ fn finish(
     let pending = std::mem::take(&mut state.reconfigure);
     let seed = Seed::parse(&state.seed).unwrap_or_default();
     let names: Vec<&str> = pending.iter().map(String::as_str).collect();
-    let statuses = tools
-        .statuses(&names)
-        .map_err(|source| SeedingError::Apply {
-            package: package.to_owned(),
-            source,
-        })?;
+    let statuses = tools.statuses(&names)?;
     for name in &pending {
         // Not configured yet (or gone): its own postinst will read the seeded answers.
         if !statuses.get(name).is_some_and(PackageStatus::is_configured) {
