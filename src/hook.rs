@@ -284,6 +284,36 @@ pub fn run(
     Ok(outcomes)
 }
 
+/// `vainstall`: applies the seed of the appliance `.deb` at `deb`, as the hook would, for a system
+/// where the hook does not run.
+pub fn seed_from_package(
+    deb: &Path,
+    root: &Path,
+    tools: &dyn PackageTools,
+) -> Result<Outcome, HookError> {
+    let control = deb::read_control(deb).map_err(|source| HookError::Deb {
+        package: String::new(),
+        deb: deb.to_owned(),
+        source,
+    })?;
+    let stanza = Stanza::parse(&control).unwrap_or_default();
+    let package = stanza.get("Package").unwrap_or_default().to_owned();
+    let version = stanza.get("Version").unwrap_or_default().to_owned();
+    let found = read_seed(deb, package, version)?;
+    let registry = Registry::new(root);
+    let lock = registry.lock()?;
+    Ok(seeding::apply(
+        &registry,
+        &lock,
+        tools,
+        &found.package,
+        &found.version,
+        &found.text,
+        &found.seed,
+        AppliedBy::Vainstall,
+    )?)
+}
+
 /// One line for the user about an application.
 pub fn describe(outcome: &Outcome) -> String {
     let what = if outcome.first_install {
@@ -384,22 +414,27 @@ fn seed_from_deb(action: &PackageAction, stanza: &Stanza) -> Result<Found, HookE
         .map(str::to_owned)
         .or_else(|| action.new_version.clone())
         .unwrap_or_default();
+    read_seed(deb, package, version)
+}
+
+/// Reads and validates the seed that the appliance `.deb` at `deb` ships.
+fn read_seed(deb: &Path, package: String, version: String) -> Result<Found, HookError> {
     let seed_path = seed_install_path(&package);
     let bytes = deb::read_data_file(deb, &seed_path)
         .map_err(|source| HookError::Deb {
             package: package.clone(),
-            deb: deb.clone(),
+            deb: deb.to_owned(),
             source,
         })?
         .ok_or_else(|| HookError::MissingSeed {
             package: package.clone(),
-            deb: deb.clone(),
+            deb: deb.to_owned(),
             seed: seed_path.clone(),
         })?;
     let seed = Seed::parse_bytes(&bytes).map_err(|source| HookError::Seed {
         package: package.clone(),
         seed: seed_path,
-        deb: Some(deb.clone()),
+        deb: Some(deb.to_owned()),
         source,
     })?;
     Ok(Found {

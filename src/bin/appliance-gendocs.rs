@@ -5,6 +5,14 @@
 #[allow(dead_code, reason = "only the definitions are used here")]
 mod va_seed;
 
+#[path = "valist/cli.rs"]
+#[allow(dead_code, reason = "only the definitions are used here")]
+mod valist;
+
+#[path = "vainstall/cli.rs"]
+#[allow(dead_code, reason = "only the definitions are used here")]
+mod vainstall;
+
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -35,7 +43,12 @@ fn main() -> ExitCode {
         eprintln!("usage: appliance-gendocs OUTDIR");
         return ExitCode::from(2);
     };
-    match write(&va_seed::Cli::command(), Path::new(&out)) {
+    let commands = [
+        va_seed::Cli::command(),
+        valist::Cli::command(),
+        vainstall::Cli::command(),
+    ];
+    match commands.iter().try_for_each(|c| write(c, Path::new(&out))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

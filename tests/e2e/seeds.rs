@@ -5,10 +5,10 @@ use std::process::Command;
 
 use crate::harness::{Root, TREE, build_deb, needs, output_text};
 
-const NONINTERACTIVE: &str = "export DEBIAN_FRONTEND=noninteractive;";
+pub const NONINTERACTIVE: &str = "export DEBIAN_FRONTEND=noninteractive;";
 
 /// What the seed of dokuwiki-appliance makes of dokuwiki, apache2 and postfix.
-fn assert_seeded(root: &Root) {
+pub fn assert_seeded(root: &Root) {
     let main_cf = root.read("/etc/postfix/main.cf");
     assert!(
         main_cf.contains("relayhost = [smtp.example.org]:587"),
@@ -63,7 +63,7 @@ fn assert_seeded(root: &Root) {
     }
 }
 
-fn state_field(root: &Root, field: &str) -> String {
+pub fn state_field(root: &Root, field: &str) -> String {
     let info = root.read("/var/lib/appliance/state/dokuwiki-appliance.info");
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}: ")))

@@ -34,6 +34,7 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
 }
 
 /// Speaks like APT: information on stdout, `W: …` on stderr.
+#[allow(dead_code, reason = "not every binary uses it")]
 pub struct AptStyle;
 
 impl appliance::Reporter for AptStyle {

@@ -1,0 +1,66 @@
+//! `vainstall APPLIANCE`: download, seed, then `apt-get install`, for systems without the hook.
+
+mod cli;
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+use appliance::catalog::{Catalog, CatalogError};
+use appliance::debconf::SystemTools;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    common::finish(run(&cli))
+}
+
+fn run(cli: &cli::Cli) -> anyhow::Result<()> {
+    let root = cli.root.as_deref().unwrap_or(Path::new("/"));
+    let catalog = Catalog::open(cli.root.as_deref()).context("cannot read APT's package cache")?;
+    if let Err(error) = catalog.find(&cli.appliance) {
+        let names: Vec<String> = catalog.appliances().into_iter().map(|a| a.name).collect();
+        let known = if names.is_empty() {
+            "APT knows no appliance (is the repository in its sources? run apt-get update)"
+                .to_owned()
+        } else {
+            format!("the appliances APT knows: {}", names.join(", "))
+        };
+        let hint = match &error {
+            CatalogError::Unknown { .. } | CatalogError::NotAppliance { .. } => known,
+            _ => String::new(),
+        };
+        common::print_error(
+            &anyhow::Error::new(error).context(format!("cannot install `{}`", cli.appliance)),
+            Some(&hint),
+        );
+        std::process::exit(1);
+    }
+    let mut progress = rust_apt::progress::AcquireProgress::apt();
+    let deb = catalog
+        .fetch(&cli.appliance, &mut progress)
+        .with_context(|| format!("cannot download `{}`", cli.appliance))?;
+    drop(catalog);
+    let outcome = appliance::hook::seed_from_package(&deb, root, &SystemTools::new(root))
+        .with_context(|| format!("cannot apply the seed of `{}`", cli.appliance))?;
+    println!("{}", appliance::hook::describe(&outcome));
+    let mut command = if root == Path::new("/") {
+        Command::new("apt-get")
+    } else {
+        let mut command = Command::new("chroot");
+        command.arg(root).arg("apt-get");
+        command
+    };
+    command.arg("install");
+    if cli.yes {
+        command.arg("--yes");
+    }
+    command.arg("--").arg(&cli.appliance);
+    let status = command.status().context("cannot run `apt-get`")?;
+    if !status.success() {
+        bail!("`apt-get install {}` failed ({status})", cli.appliance);
+    }
+    Ok(())
+}

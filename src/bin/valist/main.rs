@@ -1,0 +1,57 @@
+//! `valist`: the appliances APT knows, available and installed.
+
+mod cli;
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use appliance::catalog::Catalog;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    common::finish(run(&cli))
+}
+
+fn run(cli: &cli::Cli) -> anyhow::Result<()> {
+    let catalog = Catalog::open(cli.root.as_deref()).context("cannot list the appliances")?;
+    let mut appliances = catalog.appliances();
+    if cli.installed {
+        appliances.retain(|a| a.installed.is_some());
+    }
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        serde_json::to_writer_pretty(&mut out, &appliances)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if appliances.is_empty() {
+        eprintln!(
+            "No appliance is known to APT{}.",
+            if cli.installed { " as installed" } else { "" }
+        );
+        return Ok(());
+    }
+    let width = appliances.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    let version_width = appliances
+        .iter()
+        .map(|a| a.version.len())
+        .max()
+        .unwrap_or(0);
+    for appliance in &appliances {
+        let state = match &appliance.installed {
+            Some(v) if *v == appliance.version => "[installed]".to_owned(),
+            Some(v) => format!("[installed: {v}]"),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "{:width$}  {:version_width$}  {:11}  {}",
+            appliance.name, appliance.version, state, appliance.summary
+        )?;
+    }
+    Ok(())
+}

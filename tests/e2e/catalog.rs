@@ -1,0 +1,102 @@
+//! The catalog issue: valist and vainstall against APT's real cache of a Debian root.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::{Root, TREE, needs, output_text};
+use crate::seeds::{NONINTERACTIVE, assert_seeded, state_field};
+
+/// `valist --json` run from outside, on the root's APT cache.
+fn valist_outside(root: &Root, args: &[&str]) -> Value {
+    let output = Command::new(Path::new(TREE).join("target/release/valist"))
+        .arg("--root")
+        .arg(&root.path)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", output_text(&output));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", output_text(&output)))
+}
+
+#[test]
+fn valist_and_vainstall_without_the_hook() {
+    if !needs("valist_and_vainstall_without_the_hook", &[]) {
+        return;
+    }
+    let root = Root::fresh("vainstall");
+    // Before: exactly our appliance, available, seeded, not installed.
+    let listed = valist_outside(&root, &["--json"]);
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dokuwiki-appliance"], "{listed}");
+    assert_eq!(listed[0]["version"], "1.0");
+    assert_eq!(listed[0]["installed"], Value::Null);
+    assert_eq!(listed[0]["seed"], true);
+    assert_eq!(
+        valist_outside(&root, &["--json", "--installed"]),
+        Value::Array(vec![])
+    );
+
+    // appliance-tools without its hook: vainstall seeds, then apt-get installs.
+    root.ok(&format!("{NONINTERACTIVE} apt-get install -y -q appliance-tools && rm /etc/apt/apt.conf.d/05appliance"));
+    let before = root.dpkg_state();
+
+    // Not an appliance, and a typo: a clear error naming the appliances, nothing installed.
+    let refused = root.run(&format!("{NONINTERACTIVE} vainstall -y postfix"));
+    assert_eq!(refused.status.code(), Some(1), "{}", output_text(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("`postfix` is a package, but not an appliance"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: the appliances APT knows: dokuwiki-appliance"),
+        "{stderr}"
+    );
+    let typo = root.run(&format!("{NONINTERACTIVE} vainstall -y dokuwiki-applance"));
+    assert_eq!(typo.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(
+        stderr.contains("did you mean `dokuwiki-appliance`?"),
+        "{stderr}"
+    );
+    let unknown = root.run(&format!(
+        "{NONINTERACTIVE} vainstall -y no-such-thing-at-all"
+    ));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not a package APT knows"));
+    assert_eq!(
+        root.dpkg_state(),
+        before,
+        "a refused vainstall changed the system"
+    );
+
+    let output = root.ok(&format!(
+        "{NONINTERACTIVE} vainstall -y dokuwiki-appliance 2>&1"
+    ));
+    assert!(
+        output.contains("Seeding dokuwiki-appliance 1.0: 27 answers applied"),
+        "{output}"
+    );
+    assert_seeded(&root);
+    assert_eq!(state_field(&root, "Applied-By"), "vainstall");
+
+    // After: installed, as the packaged valist inside the root and the one outside both say.
+    let inside = root.ok("valist");
+    assert!(
+        inside
+            .lines()
+            .any(|l| l.starts_with("dokuwiki-appliance") && l.contains("[installed]")),
+        "{inside}"
+    );
+    let installed = valist_outside(&root, &["--json", "--installed"]);
+    assert_eq!(installed[0]["name"], "dokuwiki-appliance");
+    assert_eq!(installed[0]["installed"], "1.0");
+}
