@@ -160,7 +160,23 @@ impl Catalog {
         name: &str,
         progress: &mut rust_apt::progress::AcquireProgress,
     ) -> Result<PathBuf, CatalogError> {
-        let appliance = self.find(name)?;
+        self.fetch_closure(name, progress)?
+            .into_iter()
+            .find_map(|(package, deb)| (package == name).then_some(deb))
+            .ok_or_else(|| CatalogError::Fetch {
+                name: name.to_owned(),
+                reason: "APT would not install it".into(),
+            })
+    }
+
+    /// Downloads the appliance `name` with every package APT would install with it on this
+    /// system; returns each package's name and `.deb`.
+    pub fn fetch_closure(
+        &self,
+        name: &str,
+        progress: &mut rust_apt::progress::AcquireProgress,
+    ) -> Result<Vec<(String, PathBuf)>, CatalogError> {
+        self.find(name)?;
         let fetch_error = |reason: String| CatalogError::Fetch {
             name: name.to_owned(),
             reason,
@@ -169,9 +185,6 @@ impl Catalog {
             .cache
             .get(name)
             .ok_or_else(|| fetch_error("gone from the cache".into()))?;
-        let version = package
-            .candidate()
-            .ok_or_else(|| fetch_error("APT has no version to install".into()))?;
         package.mark_install(true, true);
         package.protect();
         self.cache
@@ -180,21 +193,38 @@ impl Catalog {
         self.cache
             .get_archives(progress)
             .map_err(|error| fetch_error(error.to_string()))?;
-        // A file: repository is used in place; anything else lands in APT's archive directory.
-        if let Some(local) = version
-            .uris()
-            .find_map(|uri| uri.strip_prefix("file:").map(str::to_owned))
-        {
-            return Ok(PathBuf::from(local));
-        }
         let archives = Config::new().dir("Dir::Cache::Archives", "/var/cache/apt/archives/");
-        let file = format!(
-            "{}_{}_{}.deb",
-            appliance.name,
-            appliance.version.replace(':', "%3a"),
-            version.arch()
-        );
-        Ok(Path::new(&archives).join(file))
+        let mut debs = Vec::new();
+        for changed in self.cache.get_changes(true) {
+            if !changed.marked_install() && !changed.marked_upgrade() {
+                continue;
+            }
+            let Some(version) = changed.install_version() else {
+                continue;
+            };
+            // A file: repository is used in place; anything else lands in the archive directory.
+            let local = version
+                .uris()
+                .find_map(|uri| uri.strip_prefix("file:").map(PathBuf::from));
+            let deb = local.unwrap_or_else(|| {
+                Path::new(&archives).join(format!(
+                    "{}_{}_{}.deb",
+                    changed.name(),
+                    version.version().replace(':', "%3a"),
+                    version.arch()
+                ))
+            });
+            if !deb.exists() {
+                let uri = version.uris().next().unwrap_or_default();
+                return Err(fetch_error(format!(
+                    "APT did not download `{}` (from `{uri}`) to `{}`",
+                    changed.name(),
+                    deb.display()
+                )));
+            }
+            debs.push((changed.name().to_owned(), deb));
+        }
+        Ok(debs)
     }
 }
 

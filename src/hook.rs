@@ -314,12 +314,18 @@ pub fn seed_from_package(
     )?)
 }
 
+/// The validated seed that the appliance `.deb` at `deb` ships.
+pub fn seed_from_deb_file(deb: &Path, package: &str) -> Result<Seed, HookError> {
+    Ok(read_seed(deb, package.to_owned(), String::new())?.seed)
+}
+
 /// One line for the user about an application.
 pub fn describe(outcome: &Outcome) -> String {
+    let plural = if outcome.applied == 1 { "" } else { "s" };
     let what = if outcome.first_install {
-        "answers"
+        format!("answer{plural}")
     } else {
-        "changed answers"
+        format!("changed answer{plural}")
     };
     format!(
         "Seeding {} {}: {} {what} applied",

@@ -10,7 +10,9 @@ pub mod debconf;
 pub mod hook;
 pub mod registry;
 pub mod seed;
+pub mod seedcheck;
 pub mod seeding;
+pub mod templates;
 pub mod trigger;
 
 /// Where the library reports what it does; each binary decides how to show it.

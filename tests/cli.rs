@@ -177,7 +177,7 @@ fn apt_hook_applies_a_seed_with_real_debconf() {
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "Seeding other-appliance 1: 1 answers applied\n"
+        "Seeding other-appliance 1: 1 answer applied\n"
     );
     let db = system.config_dat();
     assert!(

@@ -79,6 +79,22 @@ pub fn read_control(path: &Path) -> Result<String, DebError> {
     }
 }
 
+/// Reads the files among `names` (`templates`, `config`, `postinst`…) of the control member.
+pub fn read_control_files(path: &Path, names: &[&str]) -> Result<Vec<(String, Vec<u8>)>, DebError> {
+    let file = open(path)?;
+    let mut archive = ar::Members::new(path, file)?;
+    while let Some(member) = archive.next_member()? {
+        if let Some(compression) = tar::member_compression(path, &member.name, "control.tar")? {
+            let name = member.name.clone();
+            return tar::collect_files(path, &name, compression, member, names);
+        }
+    }
+    Err(DebError::MissingMember {
+        path: path.to_owned(),
+        member: "control.tar",
+    })
+}
+
 /// Reads one regular file of the package's data member, given by its absolute path in the installed
 /// system (`/var/lib/appliance/seeds/x.seed`). `Ok(None)` when the package does not hold it.
 pub fn read_data_file(path: &Path, installed_path: &str) -> Result<Option<Vec<u8>>, DebError> {

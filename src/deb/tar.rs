@@ -100,3 +100,49 @@ pub(super) fn find_file(
     }
     Ok(None)
 }
+
+/// Every regular file among `wanted` in the tar member, in archive order.
+pub(super) fn collect_files(
+    path: &Path,
+    member_name: &str,
+    compression: Compression,
+    member: Member<'_>,
+    wanted: &[&str],
+) -> Result<Vec<(String, Vec<u8>)>, DebError> {
+    let damaged = |source: std::io::Error| DebError::Member {
+        path: path.to_owned(),
+        member: member_name.to_owned(),
+        source,
+    };
+    let reader: Box<dyn Read + '_> = match compression {
+        Compression::None => member.reader,
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(member.reader)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(member.reader)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::new(member.reader).map_err(damaged)?)
+        }
+    };
+    let mut archive = ::tar::Archive::new(reader);
+    let mut found = Vec::new();
+    for entry in archive.entries().map_err(damaged)? {
+        let mut entry = entry.map_err(damaged)?;
+        let name = String::from_utf8_lossy(&entry.path_bytes())
+            .trim_start_matches("./")
+            .to_owned();
+        if !wanted.contains(&name.as_str()) || !entry.header().entry_type().is_file() {
+            continue;
+        }
+        if entry.header().size().map_err(damaged)? > MAX_MEMBER_FILE {
+            return Err(DebError::TooLarge {
+                path: path.to_owned(),
+                member: member_name.to_owned(),
+                file: name,
+                limit: MAX_MEMBER_FILE,
+            });
+        }
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(damaged)?;
+        found.push((name, bytes));
+    }
+    Ok(found)
+}

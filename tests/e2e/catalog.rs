@@ -82,7 +82,7 @@ fn valist_and_vainstall_without_the_hook() {
         "{NONINTERACTIVE} vainstall -y dokuwiki-appliance 2>&1"
     ));
     assert!(
-        output.contains("Seeding dokuwiki-appliance 1.0: 27 answers applied"),
+        output.contains("Seeding dokuwiki-appliance 1.0: 29 answers applied"),
         "{output}"
     );
     assert_seeded(&root);
@@ -99,4 +99,77 @@ fn valist_and_vainstall_without_the_hook() {
     let installed = valist_outside(&root, &["--json", "--installed"]);
     assert_eq!(installed[0]["name"], "dokuwiki-appliance");
     assert_eq!(installed[0]["installed"], "1.0");
+}
+
+#[test]
+fn the_seed_check_passes_our_seeds_and_finds_each_problem() {
+    if !needs(
+        "the_seed_check_passes_our_seeds_and_finds_each_problem",
+        &[],
+    ) {
+        return;
+    }
+    let root = Root::fresh("seed-check");
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
+    ));
+    // Every appliance whose seed we ship passes.
+    for entry in std::fs::read_dir(Path::new(TREE).join("seeds")).unwrap() {
+        let path = entry.unwrap().path();
+        let appliance = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let output = root.run(&format!("va-seed check {appliance}"));
+        assert!(
+            output.status.success(),
+            "the shipped seed of {appliance} fails:\n{}",
+            output_text(&output)
+        );
+    }
+    let shipped =
+        std::fs::read_to_string(Path::new(TREE).join("seeds/dokuwiki-appliance.seed")).unwrap();
+    let cases: [(&str, String, &str); 3] = [
+        (
+            "missing",
+            shipped
+                .lines()
+                .filter(|l| !l.contains("postfix/relayhost"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            "postfix: `postfix/relayhost` (priority high) is not answered",
+        ),
+        (
+            "misspelt",
+            shipped.replace("dokuwiki/wiki/title", "dokuwiki/wiki/titel"),
+            "no package APT would install owns `dokuwiki/wiki/titel` (seeded for `dokuwiki`)",
+        ),
+        (
+            "invalid",
+            shipped.replace(
+                "dokuwiki/wiki/policy select public",
+                "dokuwiki/wiki/policy select everyone",
+            ),
+            "dokuwiki: `everyone` is not a choice of `dokuwiki/wiki/policy`",
+        ),
+    ];
+    for (name, seed, expected) in cases {
+        std::fs::write(root.path.join(format!("var/tmp/{name}.seed")), seed).unwrap();
+        let output = root.run(&format!(
+            "va-seed check --seed /var/tmp/{name}.seed dokuwiki-appliance"
+        ));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{name}:\n{}",
+            output_text(&output)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains(expected),
+            "{name}: expected `{expected}` in:\n{stdout}"
+        );
+        assert_eq!(
+            stdout.lines().count(),
+            1,
+            "{name}: one problem only:\n{stdout}"
+        );
+    }
 }

@@ -164,7 +164,7 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
         "{NONINTERACTIVE} apt-get install -y -q dokuwiki-appliance 2>&1"
     ));
     assert!(
-        install.contains("Seeding dokuwiki-appliance 1.0: 27 answers applied"),
+        install.contains("Seeding dokuwiki-appliance 1.0: 29 answers applied"),
         "{install}"
     );
     assert_seeded(&root);
@@ -200,7 +200,7 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
         "{NONINTERACTIVE} apt-get install -y -q {upgrade} 2>&1"
     ));
     assert!(
-        output.contains("Seeding dokuwiki-appliance 1.1: 1 changed answers applied"),
+        output.contains("Seeding dokuwiki-appliance 1.1: 1 changed answer applied"),
         "{output}"
     );
     assert_eq!(
@@ -220,7 +220,7 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
         "{NONINTERACTIVE} apt-get install -y -q dokuwiki-appliance=1.0 2>&1"
     ));
     assert!(
-        again.contains("Seeding dokuwiki-appliance 1.0: 27 answers applied"),
+        again.contains("Seeding dokuwiki-appliance 1.0: 29 answers applied"),
         "{again}"
     );
     assert_eq!(

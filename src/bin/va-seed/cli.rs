@@ -31,4 +31,17 @@ pub enum Command {
     Status,
     /// Reconfigure the packages that were configured before PACKAGE's seed was applied
     Reconfigure { package: String },
+    /// Check an appliance's seed against the packages APT would install with it
+    ///
+    /// Downloads the appliance and its dependencies as APT would install them on the system at
+    /// --root, reads every debconf template and the priorities the maintainer scripts ask them
+    /// at, and reports each question of priority high or critical that the seed leaves
+    /// unanswered (with its default), each seeded question no package owns, and each value that
+    /// is not a choice of its select or multiselect question. Exits 1 if it finds any.
+    Check {
+        appliance: String,
+        /// Check this seed file instead of the one the appliance ships
+        #[arg(long, value_name = "FILE")]
+        seed: Option<PathBuf>,
+    },
 }

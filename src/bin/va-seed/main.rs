@@ -73,6 +73,11 @@ fn main() -> ExitCode {
             }
             Ok(())
         })(),
+        Command::Check { appliance, seed } => match check(&root, &appliance, seed.as_deref()) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => Err(error),
+        },
         Command::Reconfigure { package } => appliance::trigger::reconfigure_pending(
             &root,
             &SystemTools::new(&root),
@@ -83,4 +88,36 @@ fn main() -> ExitCode {
         .with_context(|| format!("cannot finish the seeding of `{package}`")),
     };
     common::finish(result)
+}
+
+/// `va-seed check`: prints each finding; `Ok(false)` when there are any.
+fn check(
+    root: &std::path::Path,
+    appliance: &str,
+    seed: Option<&std::path::Path>,
+) -> anyhow::Result<bool> {
+    let seed = seed
+        .map(|path| -> anyhow::Result<Seed> {
+            let bytes = fs_err::read(path)?;
+            Seed::parse_bytes(&bytes).with_context(|| format!("invalid seed `{}`", path.display()))
+        })
+        .transpose()?;
+    let mut progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        rust_apt::progress::AcquireProgress::apt()
+    } else {
+        rust_apt::progress::AcquireProgress::quiet()
+    };
+    let report =
+        appliance::seedcheck::check_appliance(root, appliance, seed.as_ref(), &mut progress)
+            .with_context(|| format!("cannot check the seed of `{appliance}`"))?;
+    for finding in &report.findings {
+        println!("{finding}");
+    }
+    eprintln!(
+        "{appliance}: {} packages, {} with debconf questions: {} problem(s)",
+        report.packages,
+        report.with_questions,
+        report.findings.len()
+    );
+    Ok(report.findings.is_empty())
 }
