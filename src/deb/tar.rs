@@ -52,6 +52,16 @@ pub(super) fn member_compression(
     Ok(Some(compression))
 }
 
+/// The member's bytes, decompressed.
+fn decoder(compression: Compression, member: Member<'_>) -> std::io::Result<Box<dyn Read + '_>> {
+    Ok(match compression {
+        Compression::None => member.reader,
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(member.reader)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(member.reader)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(member.reader)?),
+    })
+}
+
 /// Finds the first regular file among `wanted` (paths without `./`) in the tar member and returns its
 /// bytes; stops reading the member there.
 pub(super) fn find_file(
@@ -66,15 +76,7 @@ pub(super) fn find_file(
         member: member_name.to_owned(),
         source,
     };
-    let reader: Box<dyn Read + '_> = match compression {
-        Compression::None => member.reader,
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(member.reader)),
-        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(member.reader)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::new(member.reader).map_err(damaged)?)
-        }
-    };
-    let mut archive = ::tar::Archive::new(reader);
+    let mut archive = ::tar::Archive::new(decoder(compression, member).map_err(damaged)?);
     for entry in archive.entries().map_err(damaged)? {
         let mut entry = entry.map_err(damaged)?;
         let name = {
@@ -114,15 +116,7 @@ pub(super) fn collect_files(
         member: member_name.to_owned(),
         source,
     };
-    let reader: Box<dyn Read + '_> = match compression {
-        Compression::None => member.reader,
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(member.reader)),
-        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(member.reader)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::new(member.reader).map_err(damaged)?)
-        }
-    };
-    let mut archive = ::tar::Archive::new(reader);
+    let mut archive = ::tar::Archive::new(decoder(compression, member).map_err(damaged)?);
     let mut found = Vec::new();
     for entry in archive.entries().map_err(damaged)? {
         let mut entry = entry.map_err(damaged)?;
