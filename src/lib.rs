@@ -3,6 +3,7 @@
 //! seeds from the APT hook, the dpkg trigger and the maintainer scripts. It never prints and never
 //! exits: binaries do, through [`Reporter`].
 
+pub mod backup;
 pub mod catalog;
 pub mod control;
 pub mod deb;

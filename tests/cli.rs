@@ -229,3 +229,97 @@ fn apt_hook_stops_apt_on_a_malformed_seed() {
     assert_eq!(garbage.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&garbage.stderr).contains("unsupported protocol version `7`"));
 }
+
+#[test]
+fn backups_we_write_read_with_unzip_zipinfo_tar_and_python() {
+    use appliance::backup::info::Info;
+    if !has("unzip") || !has("zipinfo") || !has("python3") {
+        assert!(
+            std::env::var_os("APPLIANCE_E2E").is_none(),
+            "needs unzip, zipinfo and python3"
+        );
+        eprintln!("skipped: needs unzip, zipinfo and python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("system");
+    std::fs::create_dir_all(system.join("etc/moin")).unwrap();
+    std::fs::create_dir_all(system.join("var/lib/moin/wiki/data/pages")).unwrap();
+    std::fs::write(system.join("etc/moin/wikiconfig.py"), "sitename = 'x'\n").unwrap();
+    std::fs::write(
+        system.join("var/lib/moin/wiki/data/pages/p"),
+        vec![7u8; 100_000],
+    )
+    .unwrap();
+    let info = Info {
+        appliance: "moinmoin-appliance".into(),
+        appdata_dirs: vec!["/var/lib/moin/wiki/data".into()],
+        sysconf_dirs: vec!["/etc/moin".into()],
+        timestamp: "2026-11-26T03:00:00Z".into(),
+        version: "2.0".into(),
+        package_version: None,
+        plugin: None,
+    };
+    let abf = dir.path().join("b.abf");
+    appliance::backup::write::create(&system, &info, &abf).unwrap();
+    let run = |program: &str, args: &[&str]| {
+        let output = Command::new(program)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}",
+            text(&output)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(run("unzip", &["-t", "b.abf"]).contains("No errors detected"));
+    let listing = run("zipinfo", &["-1", "b.abf"]);
+    assert_eq!(
+        listing.lines().collect::<Vec<_>>(),
+        [
+            "version",
+            "info.yaml",
+            "sysconfig.tar.gz",
+            "appdata.tar.gz",
+            "sha256sums",
+            "sha1sums"
+        ]
+    );
+    run("unzip", &["-q", "b.abf", "-d", "x"]);
+    // The original format's own check: sha1sum -c over the extracted members.
+    let checked = Command::new("sha1sum")
+        .args(["-c", "sha1sums"])
+        .current_dir(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{}", text(&checked));
+    let checked = Command::new("sha256sum")
+        .args(["-c", "sha256sums"])
+        .current_dir(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{}", text(&checked));
+    let sysconf = run("tar", &["-tzf", "x/sysconfig.tar.gz"]);
+    assert!(
+        sysconf.lines().any(|l| l == "etc/moin/wikiconfig.py"),
+        "{sysconf}"
+    );
+    let appdata = run("tar", &["-tzf", "x/appdata.tar.gz"]);
+    assert!(
+        appdata
+            .lines()
+            .any(|l| l == "var/lib/moin/wiki/data/pages/p"),
+        "{appdata}"
+    );
+    let python = run(
+        "python3",
+        &[
+            "-c",
+            "import zipfile,sys; z=zipfile.ZipFile('b.abf'); assert z.testzip() is None; print(z.read('version').decode().strip())",
+        ],
+    );
+    assert_eq!(python.trim(), "2");
+}

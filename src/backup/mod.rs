@@ -1,0 +1,13 @@
+//! The `.abf` backup format (ARCHITECTURE.md section 5): a zip holding `version`, `info.yaml`,
+//! `sysconfig.tar.gz`, `appdata.tar.gz`, `sha256sums` (of those four) and `sha1sums` (of every
+//! other member, in `sha1sum -c` format, as the original format asks).
+
+pub mod info;
+pub mod paths;
+pub mod read;
+pub mod write;
+
+/// The format this code writes.
+pub const FORMAT_VERSION: &str = "2";
+/// The members `sha256sums` covers, in the order they are written.
+pub const DATA_MEMBERS: [&str; 4] = ["version", "info.yaml", "sysconfig.tar.gz", "appdata.tar.gz"];

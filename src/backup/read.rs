@@ -1,0 +1,494 @@
+//! Reading a backup without trusting it: the zip's central directory is read by hand first
+//! (duplicate names, encryption, compression methods other than stored and deflate), then every
+//! checksum, then every tar entry's path and type; nothing is extracted here.
+
+use std::collections::HashSet;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use super::info::{Info, InfoError};
+use super::paths::{self, PathError};
+use super::{DATA_MEMBERS, FORMAT_VERSION};
+
+/// Which format a backup is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// Ours, `2`.
+    Current,
+    /// The 2009 prototype's (`1`, `0.1`): absolute paths, no `sha256sums`.
+    Original(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read `{path}`")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not a zip file, or it is truncated: {reason}")]
+    NotZip { path: PathBuf, reason: String },
+    #[error("`{path}` holds the member `{member}` twice")]
+    DuplicateMember { path: PathBuf, member: String },
+    #[error("`{path}`: member `{member}` is encrypted")]
+    Encrypted { path: PathBuf, member: String },
+    #[error(
+        "`{path}`: member `{member}` uses compression method {method} (only stored and deflate are read)"
+    )]
+    Method {
+        path: PathBuf,
+        member: String,
+        method: u16,
+    },
+    #[error("`{path}` has no member `{member}`")]
+    MissingMember { path: PathBuf, member: String },
+    #[error(
+        "`{path}`: unknown backup format version `{version}` (this reads 2 and the original format)"
+    )]
+    UnknownVersion { path: PathBuf, version: String },
+    #[error("`{path}`: {source}")]
+    Info {
+        path: PathBuf,
+        #[source]
+        source: InfoError,
+    },
+    #[error(
+        "`{path}`: the checksum of `{member}` does not match ({sum}: expected {expected}, computed {computed})"
+    )]
+    Checksum {
+        path: PathBuf,
+        member: String,
+        sum: &'static str,
+        expected: String,
+        computed: String,
+    },
+    #[error("`{path}`: `{sums}` does not list `{member}`")]
+    Unlisted {
+        path: PathBuf,
+        sums: &'static str,
+        member: String,
+    },
+    #[error("`{path}`: `{member}` entry `{entry}`: {reason}")]
+    Entry {
+        path: PathBuf,
+        member: String,
+        entry: String,
+        reason: String,
+    },
+    #[error("`{path}`: `{member}` entry refused")]
+    EntryPath {
+        path: PathBuf,
+        member: String,
+        #[source]
+        source: PathError,
+    },
+}
+
+/// An opened backup whose container and `info.yaml` were checked.
+pub struct Backup {
+    path: PathBuf,
+    /// Member names, from the central directory (each once).
+    names: Vec<String>,
+    archive: zip::ZipArchive<std::fs::File>,
+    pub format: Format,
+    pub info: Info,
+}
+
+/// One entry of a tarball, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Normalized archive path (`etc/moin/wikiconfig.py`).
+    pub path: String,
+    pub kind: EntryKind,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Directory,
+    /// A symbolic link and its target, which stays inside the roots.
+    Symlink(String),
+    /// A hard link to an earlier entry (normalized archive path).
+    HardLink(String),
+}
+
+/// The names in the zip's central directory, checked for duplicates, encryption and methods.
+fn central_directory(path: &Path, file: &mut std::fs::File) -> Result<Vec<String>, ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let not_zip = |reason: &str| ReadError::NotZip {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let length = file.seek(SeekFrom::End(0)).map_err(io)?;
+    let tail_length = length.min(65_557);
+    file.seek(SeekFrom::Start(length - tail_length))
+        .map_err(io)?;
+    let mut tail = vec![0; usize::try_from(tail_length).unwrap_or(0)];
+    file.read_exact(&mut tail).map_err(io)?;
+    let end = tail
+        .windows(4)
+        .rposition(|w| w == [0x50, 0x4b, 0x05, 0x06])
+        .ok_or_else(|| not_zip("no end of central directory"))?;
+    let record = &tail[end..];
+    if record.len() < 22 {
+        return Err(not_zip("end of central directory cut short"));
+    }
+    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let u64_at = |b: &[u8], at: usize| {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    let mut count = u64::from(u16_at(record, 10));
+    let mut size = u64::from(u32_at(record, 12));
+    let mut offset = u64::from(u32_at(record, 16));
+    if count == 0xffff || size == 0xffff_ffff || offset == 0xffff_ffff {
+        // Zip64: the locator stands just before the classic record.
+        let locator = end
+            .checked_sub(20)
+            .ok_or_else(|| not_zip("zip64 locator missing"))?;
+        if tail[locator..locator + 4] != [0x50, 0x4b, 0x06, 0x07] {
+            return Err(not_zip("zip64 locator missing"));
+        }
+        let record64_at = u64_at(&tail, locator + 8);
+        let mut record64 = [0; 56];
+        file.seek(SeekFrom::Start(record64_at)).map_err(io)?;
+        file.read_exact(&mut record64)
+            .map_err(|_| not_zip("zip64 record cut short"))?;
+        if record64[..4] != [0x50, 0x4b, 0x06, 0x06] {
+            return Err(not_zip("zip64 record damaged"));
+        }
+        count = u64_at(&record64, 32);
+        size = u64_at(&record64, 40);
+        offset = u64_at(&record64, 48);
+    }
+    if offset.saturating_add(size) > length || size > 16 * 1024 * 1024 || count > 4096 {
+        return Err(not_zip("central directory out of bounds"));
+    }
+    let mut directory = vec![0; usize::try_from(size).unwrap_or(0)];
+    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    file.read_exact(&mut directory)
+        .map_err(|_| not_zip("central directory cut short"))?;
+    let mut names = Vec::new();
+    let mut seen = HashSet::new();
+    let mut at = 0;
+    for _ in 0..count {
+        if at + 46 > directory.len() || directory[at..at + 4] != [0x50, 0x4b, 0x01, 0x02] {
+            return Err(not_zip("central directory damaged"));
+        }
+        let flags = u16_at(&directory, at + 8);
+        let method = u16_at(&directory, at + 10);
+        let name_length = usize::from(u16_at(&directory, at + 28));
+        let extra_length = usize::from(u16_at(&directory, at + 30));
+        let comment_length = usize::from(u16_at(&directory, at + 32));
+        let name_end = at + 46 + name_length;
+        if name_end > directory.len() {
+            return Err(not_zip("central directory damaged"));
+        }
+        let name = String::from_utf8_lossy(&directory[at + 46..name_end]).into_owned();
+        if flags & 1 != 0 {
+            return Err(ReadError::Encrypted {
+                path: path.to_owned(),
+                member: name,
+            });
+        }
+        if method != 0 && method != 8 {
+            return Err(ReadError::Method {
+                path: path.to_owned(),
+                member: name,
+                method,
+            });
+        }
+        if !seen.insert(name.clone()) {
+            return Err(ReadError::DuplicateMember {
+                path: path.to_owned(),
+                member: name,
+            });
+        }
+        names.push(name);
+        at = name_end + extra_length + comment_length;
+    }
+    Ok(names)
+}
+
+impl Backup {
+    /// Opens and checks the container, the format version and `info.yaml`.
+    pub fn open(path: &Path) -> Result<Self, ReadError> {
+        let io = |source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let names = central_directory(path, &mut file)?;
+        let archive = zip::ZipArchive::new(file).map_err(|error| ReadError::NotZip {
+            path: path.to_owned(),
+            reason: error.to_string(),
+        })?;
+        let mut backup = Self {
+            path: path.to_owned(),
+            names: names.clone(),
+            archive,
+            format: Format::Current,
+            info: Info {
+                appliance: String::new(),
+                appdata_dirs: Vec::new(),
+                sysconf_dirs: Vec::new(),
+                timestamp: String::new(),
+                version: String::new(),
+                package_version: None,
+                plugin: None,
+            },
+        };
+        for member in DATA_MEMBERS.iter().chain(&["sha1sums"]) {
+            if !names.iter().any(|n| n == member) {
+                return Err(backup.missing(member));
+            }
+        }
+        let version = String::from_utf8_lossy(&backup.member_bytes("version", 64)?)
+            .trim()
+            .to_owned();
+        backup.format = if version == FORMAT_VERSION {
+            Format::Current
+        } else if version
+            .parse::<f64>()
+            .is_ok_and(|v| (0.0..2.0).contains(&v))
+        {
+            Format::Original(version)
+        } else {
+            return Err(ReadError::UnknownVersion {
+                path: path.to_owned(),
+                version,
+            });
+        };
+        if backup.format == Format::Current && !names.iter().any(|n| n == "sha256sums") {
+            return Err(backup.missing("sha256sums"));
+        }
+        let info =
+            String::from_utf8_lossy(&backup.member_bytes("info.yaml", 1024 * 1024)?).into_owned();
+        backup.info = Info::parse(&info).map_err(|source| ReadError::Info {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(backup)
+    }
+
+    fn missing(&self, member: &str) -> ReadError {
+        ReadError::MissingMember {
+            path: self.path.clone(),
+            member: member.to_owned(),
+        }
+    }
+
+    fn member_bytes(&mut self, member: &str, limit: u64) -> Result<Vec<u8>, ReadError> {
+        let path = self.path.clone();
+        let missing = self.missing(member);
+        let mut entry = self.archive.by_name(member).map_err(|_| missing)?;
+        let mut bytes = Vec::new();
+        (&mut entry)
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|source| ReadError::Io { path, source })?;
+        Ok(bytes)
+    }
+
+    /// Digests (SHA-256, SHA-1) of a member, streamed.
+    fn digests(&mut self, member: &str) -> Result<(String, String), ReadError> {
+        let path = self.path.clone();
+        let missing = self.missing(member);
+        let mut entry = self.archive.by_name(member).map_err(|_| missing)?;
+        let (mut sha256, mut sha1) = (Sha256::new(), Sha1::new());
+        let mut buffer = vec![0; 256 * 1024];
+        loop {
+            let read = entry.read(&mut buffer).map_err(|source| ReadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if read == 0 {
+                break;
+            }
+            sha256.update(&buffer[..read]);
+            sha1.update(&buffer[..read]);
+        }
+        Ok((hex::encode(sha256.finalize()), hex::encode(sha1.finalize())))
+    }
+
+    /// Checks every checksum: `sha256sums` (format 2) and `sha1sums`, which must list every member.
+    pub fn verify(&mut self) -> Result<(), ReadError> {
+        let names = self.names.clone();
+        let sha1sums = parse_sums(&self.member_bytes("sha1sums", 1024 * 1024)?);
+        let sha256sums = if self.format == Format::Current {
+            Some(parse_sums(&self.member_bytes("sha256sums", 1024 * 1024)?))
+        } else {
+            None
+        };
+        for member in names.iter().filter(|n| *n != "sha1sums") {
+            let (sha256, sha1) = self.digests(member)?;
+            self.compare(&sha1sums, "sha1sums", member, &sha1)?;
+            if let Some(sums) = &sha256sums
+                && DATA_MEMBERS.contains(&&**member)
+            {
+                self.compare(sums, "sha256sums", member, &sha256)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn compare(
+        &self,
+        sums: &[(String, String)],
+        name: &'static str,
+        member: &str,
+        computed: &str,
+    ) -> Result<(), ReadError> {
+        let expected = sums
+            .iter()
+            .find(|(_, m)| m == member)
+            .map(|(h, _)| h.to_ascii_lowercase())
+            .ok_or_else(|| ReadError::Unlisted {
+                path: self.path.clone(),
+                sums: name,
+                member: member.to_owned(),
+            })?;
+        if expected != computed {
+            return Err(ReadError::Checksum {
+                path: self.path.clone(),
+                member: member.to_owned(),
+                sum: name,
+                expected,
+                computed: computed.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every entry of `member` (`sysconfig.tar.gz` or `appdata.tar.gz`), each path checked against
+    /// the roots `info.yaml` gives for it and each type against what a restore writes.
+    pub fn entries(&mut self, member: &str) -> Result<Vec<Entry>, ReadError> {
+        let roots = if member == "sysconfig.tar.gz" {
+            self.info.sysconf_roots()
+        } else {
+            self.info.appdata_roots()
+        }
+        .map_err(|source| ReadError::EntryPath {
+            path: self.path.clone(),
+            member: member.to_owned(),
+            source,
+        })?;
+        let absolute_allowed = self.format != Format::Current;
+        let path = self.path.clone();
+        let refused = |entry: &str, reason: String| ReadError::Entry {
+            path: path.clone(),
+            member: member.to_owned(),
+            entry: entry.to_owned(),
+            reason,
+        };
+        let bad_path = |source| ReadError::EntryPath {
+            path: path.clone(),
+            member: member.to_owned(),
+            source,
+        };
+        let zip_entry = self
+            .archive
+            .by_name(member)
+            .map_err(|_| ReadError::MissingMember {
+                path: path.clone(),
+                member: member.to_owned(),
+            })?;
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(zip_entry));
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut seen = HashSet::new();
+        let damaged = |source: std::io::Error| ReadError::Io {
+            path: path.clone(),
+            source,
+        };
+        for entry in tar.entries().map_err(damaged)? {
+            let entry = entry.map_err(damaged)?;
+            let raw = String::from_utf8(entry.path_bytes().into_owned())
+                .map_err(|_| refused("(not UTF-8)", "the name is not UTF-8".into()))?;
+            let normalized = paths::check(&raw, &roots, absolute_allowed).map_err(bad_path)?;
+            let header = entry.header();
+            let size = header.size().map_err(damaged)?;
+            let kind = match header.entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+                tar::EntryType::Directory => EntryKind::Directory,
+                tar::EntryType::Symlink => {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|t| String::from_utf8_lossy(&t).into_owned())
+                        .unwrap_or_default();
+                    // Resolve against the link's directory; the result must stay inside the roots.
+                    let resolved = if target.starts_with('/') {
+                        target.clone()
+                    } else {
+                        let parent = normalized.rsplit_once('/').map_or("", |(p, _)| p);
+                        format!("{parent}/{target}")
+                    };
+                    paths::check(&resolved, &roots, true)
+                        .map_err(|e| refused(&raw, format!("symbolic link to `{target}`: {e}")))?;
+                    EntryKind::Symlink(target)
+                }
+                tar::EntryType::Link => {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|t| String::from_utf8_lossy(&t).into_owned())
+                        .unwrap_or_default();
+                    let target = paths::check(&target, &roots, absolute_allowed)
+                        .map_err(|e| refused(&raw, format!("hard link to `{target}`: {e}")))?;
+                    if !entries
+                        .iter()
+                        .any(|e| e.path == target && e.kind == EntryKind::File)
+                    {
+                        return Err(refused(
+                            &raw,
+                            format!("hard link to `{target}`, which is not an earlier file"),
+                        ));
+                    }
+                    EntryKind::HardLink(target)
+                }
+                other => {
+                    return Err(refused(
+                        &raw,
+                        format!(
+                            "entries of type {other:?} (devices, fifos, sparse files) are not restored"
+                        ),
+                    ));
+                }
+            };
+            if !seen.insert(normalized.clone()) && kind != EntryKind::Directory {
+                return Err(refused(&raw, "the archive holds it twice".into()));
+            }
+            entries.push(Entry {
+                path: normalized,
+                kind,
+                size,
+            });
+        }
+        Ok(entries)
+    }
+}
+
+/// `sha1sum`-style lines: `HASH  NAME` (or `HASH *NAME`).
+fn parse_sums(bytes: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter_map(|line| {
+            let (hash, name) = line.split_once(' ')?;
+            Some((
+                hash.to_owned(),
+                name.trim_start_matches([' ', '*']).to_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
