@@ -5,6 +5,7 @@
 pub mod info;
 pub mod paths;
 pub mod read;
+pub mod restore;
 pub mod write;
 
 /// The format this code writes.

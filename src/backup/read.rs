@@ -370,6 +370,19 @@ impl Backup {
         Ok(())
     }
 
+    /// A fresh reader of the tarball `member`, for a second pass after [`Backup::entries`].
+    pub fn tar_reader(
+        &mut self,
+        member: &str,
+    ) -> Result<
+        tar::Archive<flate2::read::GzDecoder<zip::read::ZipFile<'_, std::fs::File>>>,
+        ReadError,
+    > {
+        let missing = self.missing(member);
+        let entry = self.archive.by_name(member).map_err(|_| missing)?;
+        Ok(tar::Archive::new(flate2::read::GzDecoder::new(entry)))
+    }
+
     /// Every entry of `member` (`sysconfig.tar.gz` or `appdata.tar.gz`), each path checked against
     /// the roots `info.yaml` gives for it and each type against what a restore writes.
     pub fn entries(&mut self, member: &str) -> Result<Vec<Entry>, ReadError> {

@@ -3,7 +3,9 @@
 //! temporary name, synced, and renamed only when complete.
 
 use fs_err::os::unix::fs::OpenOptionsExt;
+use std::collections::HashMap;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use sha1::Sha1;
@@ -128,7 +130,7 @@ fn write_to(system_root: &Path, info: &Info, path: &Path) -> Result<(), WriteErr
                 if !source.is_dir() {
                     return Err(WriteError::MissingDirectory(source));
                 }
-                tar.append_dir_all(&archive_name, &source)?;
+                append_tree(&mut tar, &source, &archive_name, &mut HashMap::new())?;
             }
             tar.into_inner()?.finish()?;
         }
@@ -163,4 +165,37 @@ pub fn sums_file<'a>(lines: impl Iterator<Item = (&'a str, &'a str)>) -> String 
         text.push('\n');
         text
     })
+}
+
+/// Appends the tree at `source` as `name`, in sorted order; a file met again through another hard
+/// link (same device and inode) is stored as a link to the first name, as GNU tar does.
+fn append_tree<W: Write>(
+    tar: &mut tar::Builder<W>,
+    source: &Path,
+    name: &str,
+    seen: &mut HashMap<(u64, u64), String>,
+) -> std::io::Result<()> {
+    let metadata = fs_err::symlink_metadata(source)?;
+    if metadata.is_file() && metadata.nlink() > 1 {
+        if let Some(first) = seen.get(&(metadata.dev(), metadata.ino())) {
+            let mut header = tar::Header::new_gnu();
+            header.set_metadata_in_mode(&metadata, tar::HeaderMode::Complete);
+            header.set_entry_type(tar::EntryType::Link);
+            header.set_size(0);
+            return tar.append_link(&mut header, name, first);
+        }
+        seen.insert((metadata.dev(), metadata.ino()), name.to_owned());
+    }
+    tar.append_path_with_name(source, name)?;
+    if metadata.is_dir() {
+        let mut children: Vec<_> = fs_err::read_dir(source)?
+            .map(|entry| entry.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        children.sort();
+        for child in children {
+            let child_name = format!("{name}/{}", child.to_string_lossy());
+            append_tree(tar, &source.join(&child), &child_name, seen)?;
+        }
+    }
+    Ok(())
 }
