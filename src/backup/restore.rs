@@ -140,6 +140,15 @@ pub fn restore(
         }
         Ok(())
     })();
+    // Everything staged reaches the disk before the first swap: one syncfs per file system rather
+    // than an fsync per file.
+    let result = result.and_then(|()| {
+        for swap in &swaps {
+            let directory = std::fs::File::open(&swap.staged)?;
+            nix::unistd::syncfs(&directory).map_err(std::io::Error::from)?;
+        }
+        Ok(())
+    });
     if let Err(error) = result {
         for swap in &swaps {
             let _ = std::fs::remove_dir_all(&swap.staged);
@@ -211,7 +220,6 @@ fn extract(
                     );
                 }
                 file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-                file.sync_all()?;
             }
             EntryKind::Symlink(target) => {
                 if let Some(parent) = destination.parent() {

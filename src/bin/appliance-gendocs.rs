@@ -9,6 +9,10 @@ mod va_seed;
 #[allow(dead_code, reason = "only the definitions are used here")]
 mod valist;
 
+#[path = "va-backup/cli.rs"]
+#[allow(dead_code, reason = "only the definitions are used here")]
+mod va_backup;
+
 #[path = "vainstall/cli.rs"]
 #[allow(dead_code, reason = "only the definitions are used here")]
 mod vainstall;
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         va_seed::Cli::command(),
         valist::Cli::command(),
         vainstall::Cli::command(),
+        va_backup::Cli::command(),
     ];
     match commands.iter().try_for_each(|c| write(c, Path::new(&out))) {
         Ok(()) => ExitCode::SUCCESS,
