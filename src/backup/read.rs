@@ -105,6 +105,11 @@ pub struct Entry {
     pub path: String,
     pub kind: EntryKind,
     pub size: u64,
+    /// Permission bits, owner and group numbers and modification time, as recorded.
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -370,23 +375,9 @@ impl Backup {
         Ok(())
     }
 
-    /// A fresh reader of the tarball `member`, for a second pass after [`Backup::entries`].
-    pub fn tar_reader(
-        &mut self,
-        member: &str,
-    ) -> Result<
-        tar::Archive<flate2::read::GzDecoder<zip::read::ZipFile<'_, std::fs::File>>>,
-        ReadError,
-    > {
-        let missing = self.missing(member);
-        let entry = self.archive.by_name(member).map_err(|_| missing)?;
-        Ok(tar::Archive::new(flate2::read::GzDecoder::new(entry)))
-    }
-
-    /// Every entry of `member` (`sysconfig.tar.gz` or `appdata.tar.gz`), each path checked against
-    /// the roots `info.yaml` gives for it and each type against what a restore writes.
-    pub fn entries(&mut self, member: &str) -> Result<Vec<Entry>, ReadError> {
-        let roots = if member == "sysconfig.tar.gz" {
+    /// The roots (archive form) that the tarball `member` may hold, from `info.yaml`.
+    pub fn roots_of(&self, member: &str) -> Result<Vec<String>, ReadError> {
+        if member == "sysconfig.tar.gz" {
             self.info.sysconf_roots()
         } else {
             self.info.appdata_roots()
@@ -395,97 +386,212 @@ impl Backup {
             path: self.path.clone(),
             member: member.to_owned(),
             source,
+        })
+    }
+
+    /// Every entry of `member` (`sysconfig.tar.gz` or `appdata.tar.gz`), each path checked against
+    /// the roots `info.yaml` gives for it and each type against what a restore writes.
+    pub fn entries(&mut self, member: &str) -> Result<Vec<Entry>, ReadError> {
+        let mut entries = Vec::new();
+        self.walk(member, |entry, _| {
+            entries.push(entry.clone());
+            Ok::<(), ReadError>(())
         })?;
-        let absolute_allowed = self.format != Format::Current;
+        Ok(entries)
+    }
+
+    /// Reads the tarball `member` once: checks each entry and hands it, with its contents, to
+    /// `visit`; returns the SHA-256 and SHA-1 of the member's bytes, for [`Backup::check_digests`].
+    pub fn walk<E: From<ReadError>>(
+        &mut self,
+        member: &str,
+        mut visit: impl FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
+    ) -> Result<(String, String), E> {
+        let mut checker = EntryChecker {
+            roots: self.roots_of(member)?,
+            absolute_allowed: self.format != Format::Current,
+            files: HashSet::new(),
+            seen: HashSet::new(),
+        };
         let path = self.path.clone();
-        let refused = |entry: &str, reason: String| ReadError::Entry {
-            path: path.clone(),
-            member: member.to_owned(),
-            entry: entry.to_owned(),
-            reason,
-        };
-        let bad_path = |source| ReadError::EntryPath {
-            path: path.clone(),
-            member: member.to_owned(),
-            source,
-        };
-        let zip_entry = self
-            .archive
-            .by_name(member)
-            .map_err(|_| ReadError::MissingMember {
-                path: path.clone(),
-                member: member.to_owned(),
-            })?;
-        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(zip_entry));
-        let mut entries: Vec<Entry> = Vec::new();
-        let mut seen = HashSet::new();
         let damaged = |source: std::io::Error| ReadError::Io {
             path: path.clone(),
             source,
         };
+        let missing = self.missing(member);
+        let zip_entry = self.archive.by_name(member).map_err(|_| missing)?;
+        let hashing = HashingReader {
+            inner: zip_entry,
+            sha256: Sha256::new(),
+            sha1: Sha1::new(),
+        };
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(hashing));
         for entry in tar.entries().map_err(damaged)? {
-            let entry = entry.map_err(damaged)?;
-            let raw = String::from_utf8(entry.path_bytes().into_owned())
-                .map_err(|_| refused("(not UTF-8)", "the name is not UTF-8".into()))?;
-            let normalized = paths::check(&raw, &roots, absolute_allowed).map_err(bad_path)?;
-            let header = entry.header();
-            let size = header.size().map_err(damaged)?;
-            let kind = match header.entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
-                tar::EntryType::Directory => EntryKind::Directory,
-                tar::EntryType::Symlink => {
-                    let target = entry
-                        .link_name_bytes()
-                        .map(|t| String::from_utf8_lossy(&t).into_owned())
-                        .unwrap_or_default();
-                    // Resolve against the link's directory; the result must stay inside the roots.
-                    let resolved = if target.starts_with('/') {
-                        target.clone()
-                    } else {
-                        let parent = normalized.rsplit_once('/').map_or("", |(p, _)| p);
-                        format!("{parent}/{target}")
-                    };
-                    paths::check(&resolved, &roots, true)
-                        .map_err(|e| refused(&raw, format!("symbolic link to `{target}`: {e}")))?;
-                    EntryKind::Symlink(target)
-                }
-                tar::EntryType::Link => {
-                    let target = entry
-                        .link_name_bytes()
-                        .map(|t| String::from_utf8_lossy(&t).into_owned())
-                        .unwrap_or_default();
-                    let target = paths::check(&target, &roots, absolute_allowed)
-                        .map_err(|e| refused(&raw, format!("hard link to `{target}`: {e}")))?;
-                    if !entries
-                        .iter()
-                        .any(|e| e.path == target && e.kind == EntryKind::File)
-                    {
-                        return Err(refused(
-                            &raw,
-                            format!("hard link to `{target}`, which is not an earlier file"),
-                        ));
-                    }
-                    EntryKind::HardLink(target)
-                }
-                other => {
-                    return Err(refused(
-                        &raw,
-                        format!(
-                            "entries of type {other:?} (devices, fifos, sparse files) are not restored"
-                        ),
-                    ));
-                }
-            };
-            if !seen.insert(normalized.clone()) && kind != EntryKind::Directory {
-                return Err(refused(&raw, "the archive holds it twice".into()));
-            }
-            entries.push(Entry {
-                path: normalized,
-                kind,
-                size,
-            });
+            let mut entry = entry.map_err(damaged)?;
+            let valid = checker
+                .check(&entry)
+                .map_err(|(name, problem)| match problem {
+                    Problem::Path(source) => ReadError::EntryPath {
+                        path: path.clone(),
+                        member: member.to_owned(),
+                        source,
+                    },
+                    Problem::Refused(reason) => ReadError::Entry {
+                        path: path.clone(),
+                        member: member.to_owned(),
+                        entry: name,
+                        reason,
+                    },
+                    Problem::Io(source) => damaged(source),
+                })?;
+            visit(&valid, &mut entry)?;
         }
-        Ok(entries)
+        // The digest covers the whole member, padding after the tar's end included.
+        let mut gzip = tar.into_inner();
+        std::io::copy(&mut gzip, &mut std::io::sink()).map_err(damaged)?;
+        let mut hashing = gzip.into_inner();
+        std::io::copy(&mut hashing, &mut std::io::sink()).map_err(damaged)?;
+        Ok((
+            hex::encode(hashing.sha256.finalize()),
+            hex::encode(hashing.sha1.finalize()),
+        ))
+    }
+
+    /// Compares digests computed by [`Backup::walk`] with the member's sums.
+    pub fn check_digests(
+        &mut self,
+        member: &str,
+        sha256: &str,
+        sha1: &str,
+    ) -> Result<(), ReadError> {
+        let sha1sums = parse_sums(&self.member_bytes("sha1sums", 1024 * 1024)?);
+        self.compare(&sha1sums, "sha1sums", member, sha1)?;
+        if self.format == Format::Current {
+            let sha256sums = parse_sums(&self.member_bytes("sha256sums", 1024 * 1024)?);
+            self.compare(&sha256sums, "sha256sums", member, sha256)?;
+        }
+        Ok(())
+    }
+
+    /// [`Backup::verify`] for every member but `skip` (the tarballs a restore checks as it reads).
+    pub fn verify_except(&mut self, skip: &[&str]) -> Result<(), ReadError> {
+        let names: Vec<String> = self
+            .names
+            .iter()
+            .filter(|n| !skip.contains(&n.as_str()))
+            .cloned()
+            .collect();
+        for member in names.iter().filter(|n| *n != "sha1sums") {
+            let (sha256, sha1) = self.digests(member)?;
+            if DATA_MEMBERS.contains(&&**member) {
+                self.check_digests(member, &sha256, &sha1)?;
+            } else {
+                let sha1sums = parse_sums(&self.member_bytes("sha1sums", 1024 * 1024)?);
+                self.compare(&sha1sums, "sha1sums", member, &sha1)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A reader that hashes what it reads.
+struct HashingReader<R: Read> {
+    inner: R,
+    sha256: Sha256,
+    sha1: Sha1,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.sha256.update(&buffer[..read]);
+        self.sha1.update(&buffer[..read]);
+        Ok(read)
+    }
+}
+
+enum Problem {
+    Path(PathError),
+    Refused(String),
+    Io(std::io::Error),
+}
+
+/// The checks every tar entry passes, with what earlier entries tell.
+struct EntryChecker {
+    roots: Vec<String>,
+    absolute_allowed: bool,
+    /// Regular files so far: the only targets a hard link may have.
+    files: HashSet<String>,
+    seen: HashSet<String>,
+}
+
+impl EntryChecker {
+    fn check<R: Read>(&mut self, entry: &tar::Entry<'_, R>) -> Result<Entry, (String, Problem)> {
+        let raw = String::from_utf8(entry.path_bytes().into_owned()).map_err(|_| {
+            (
+                "(not UTF-8)".to_owned(),
+                Problem::Refused("the name is not UTF-8".into()),
+            )
+        })?;
+        let refused = |reason: String| (raw.clone(), Problem::Refused(reason));
+        let normalized = paths::check(&raw, &self.roots, self.absolute_allowed)
+            .map_err(|e| (raw.clone(), Problem::Path(e)))?;
+        let header = entry.header();
+        let size = header.size().map_err(|e| (raw.clone(), Problem::Io(e)))?;
+        let link_target = || {
+            entry
+                .link_name_bytes()
+                .map(|t| String::from_utf8_lossy(&t).into_owned())
+                .unwrap_or_default()
+        };
+        let kind = match header.entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+            tar::EntryType::Directory => EntryKind::Directory,
+            tar::EntryType::Symlink => {
+                let target = link_target();
+                // Resolve against the link's directory; the result must stay inside the roots.
+                let resolved = if target.starts_with('/') {
+                    target.clone()
+                } else {
+                    let parent = normalized.rsplit_once('/').map_or("", |(p, _)| p);
+                    format!("{parent}/{target}")
+                };
+                paths::check(&resolved, &self.roots, true)
+                    .map_err(|e| refused(format!("symbolic link to `{target}`: {e}")))?;
+                EntryKind::Symlink(target)
+            }
+            tar::EntryType::Link => {
+                let target = link_target();
+                let target = paths::check(&target, &self.roots, self.absolute_allowed)
+                    .map_err(|e| refused(format!("hard link to `{target}`: {e}")))?;
+                if !self.files.contains(&target) {
+                    return Err(refused(format!(
+                        "hard link to `{target}`, which is not an earlier file"
+                    )));
+                }
+                EntryKind::HardLink(target)
+            }
+            other => {
+                return Err(refused(format!(
+                    "entries of type {other:?} (devices, fifos, sparse files) are not restored"
+                )));
+            }
+        };
+        if !self.seen.insert(normalized.clone()) && kind != EntryKind::Directory {
+            return Err(refused("the archive holds it twice".into()));
+        }
+        if kind == EntryKind::File {
+            self.files.insert(normalized.clone());
+        }
+        Ok(Entry {
+            path: normalized,
+            kind,
+            size,
+            mode: header.mode().unwrap_or(0o644) & 0o7777,
+            uid: header.uid().unwrap_or(0),
+            gid: header.gid().unwrap_or(0),
+            mtime: header.mtime().unwrap_or(0),
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 use super::paths::containing_root;
-use super::read::{Backup, EntryKind, ReadError};
+use super::read::{Backup, Entry, EntryKind, ReadError};
 use crate::registry::write_atomic;
 
 /// Where the journal lives, relative to the system's root.
@@ -63,29 +63,18 @@ fn sibling(target: &Path, suffix: &str) -> PathBuf {
     target.with_file_name(format!(".{name}.appliance-{suffix}"))
 }
 
-/// Restores `backup` into the system at `system_root`.
+/// The tarballs of a backup, in the order they are restored.
+const TARBALLS: [&str; 2] = ["sysconfig.tar.gz", "appdata.tar.gz"];
+
+/// Restores `backup` into the system at `system_root`. One pass over each tarball: checked,
+/// extracted into staging and hashed together; nothing is swapped in before every checksum matched.
 pub fn restore(
     backup: &mut Backup,
     system_root: &Path,
     options: &Options,
 ) -> Result<(), RestoreError> {
     recover(system_root)?;
-    backup.verify()?;
-    let mut plan: Vec<(&'static str, Vec<super::read::Entry>, Vec<String>)> = Vec::new();
-    for member in ["sysconfig.tar.gz", "appdata.tar.gz"] {
-        let entries = backup.entries(member)?;
-        let roots = if member == "sysconfig.tar.gz" {
-            backup.info.sysconf_roots()
-        } else {
-            backup.info.appdata_roots()
-        }
-        .map_err(|source| ReadError::EntryPath {
-            path: PathBuf::new(),
-            member: member.to_owned(),
-            source,
-        })?;
-        plan.push((member, entries, roots));
-    }
+    backup.verify_except(&TARBALLS)?;
     let target_of = |root: &str| -> PathBuf {
         let moved = options
             .moves
@@ -94,33 +83,13 @@ pub fn restore(
             .map(|(_, to)| to.trim_start_matches('/').to_owned());
         system_root.join(moved.unwrap_or_else(|| root.to_owned()))
     };
-    // The size every entry declares, against the limit.
-    let needed: u64 = plan
-        .iter()
-        .flat_map(|(_, entries, _)| entries)
-        .map(|e| e.size)
-        .sum();
-    let first_target = plan
-        .iter()
-        .flat_map(|(_, _, roots)| roots)
-        .next()
-        .map_or_else(|| system_root.to_owned(), |r| target_of(r));
-    let limit = match options.max_size {
-        Some(limit) => limit,
-        None => free_space(&first_target)?,
-    };
-    if needed > limit {
-        return Err(RestoreError::TooLarge {
-            needed,
-            limit,
-            target: first_target,
-        });
-    }
-    // Stage every root.
-    let mut swaps = Vec::new();
+    let mut swaps: Vec<Swap> = Vec::new();
     let result = (|| -> Result<(), RestoreError> {
-        for (member, entries, roots) in &plan {
-            for root in roots {
+        let mut budget: Option<Budget> = None;
+        for member in TARBALLS {
+            let roots = backup.roots_of(member)?;
+            let first = swaps.len();
+            for root in &roots {
                 let target = target_of(root);
                 let staged = sibling(&target, "staged");
                 if staged.exists() {
@@ -136,19 +105,39 @@ pub fn restore(
                     staged,
                 });
             }
-            extract(backup, member, entries, roots, &swaps)?;
+            let budget = match &mut budget {
+                Some(budget) => budget,
+                None => budget.insert(Budget {
+                    used: 0,
+                    limit: match options.max_size {
+                        Some(limit) => limit,
+                        None => free_space(&swaps[first].staged)?,
+                    },
+                    target: swaps[first].target.clone(),
+                }),
+            };
+            let mut stage = Stage {
+                roots: &roots,
+                swaps: &swaps[first..],
+                links: HashSet::new(),
+                budget,
+                directories: Vec::new(),
+            };
+            let (sha256, sha1) =
+                backup.walk(member, |entry, contents| stage.extract(entry, contents))?;
+            for (directory, mode) in stage.directories.iter().rev() {
+                std::fs::set_permissions(directory, std::fs::Permissions::from_mode(*mode))?;
+            }
+            backup.check_digests(member, &sha256, &sha1)?;
         }
-        Ok(())
-    })();
-    // Everything staged reaches the disk before the first swap: one syncfs per file system rather
-    // than an fsync per file.
-    let result = result.and_then(|()| {
+        // Everything staged reaches the disk before the first swap: one syncfs per file system
+        // rather than an fsync per file.
         for swap in &swaps {
             let directory = std::fs::File::open(&swap.staged)?;
             nix::unistd::syncfs(&directory).map_err(std::io::Error::from)?;
         }
         Ok(())
-    });
+    })();
     if let Err(error) = result {
         for swap in &swaps {
             let _ = std::fs::remove_dir_all(&swap.staged);
@@ -158,100 +147,107 @@ pub fn restore(
     swap_in(system_root, &swaps)
 }
 
-/// Extracts `member`'s entries into the staging directories of their roots.
-fn extract(
-    backup: &mut Backup,
-    member: &str,
-    entries: &[super::read::Entry],
-    roots: &[String],
-    swaps: &[Swap],
-) -> Result<(), RestoreError> {
-    let mut links: HashSet<&str> = HashSet::new();
-    let staged_of = |path: &str| -> Option<PathBuf> {
-        let root = containing_root(path, roots)?;
-        let index = roots.iter().position(|r| r == root)?;
-        let swap = swaps.get(swaps.len() - roots.len() + index)?;
+/// The bytes a restore may write, and what it wrote so far.
+struct Budget {
+    used: u64,
+    limit: u64,
+    target: PathBuf,
+}
+
+/// Extraction of one tarball into the staging directories of its roots.
+struct Stage<'a> {
+    roots: &'a [String],
+    swaps: &'a [Swap],
+    /// Symbolic links this backup made: nothing is written through them.
+    links: HashSet<String>,
+    budget: &'a mut Budget,
+    /// Directories and their recorded modes, applied after the extraction.
+    directories: Vec<(PathBuf, u32)>,
+}
+
+impl Stage<'_> {
+    fn staged_path(&self, path: &str) -> Option<PathBuf> {
+        let root = containing_root(path, self.roots)?;
+        let index = self.roots.iter().position(|r| r == root)?;
+        let staged = &self.swaps.get(index)?.staged;
         let relative = path[root.len()..].trim_start_matches('/');
         Some(if relative.is_empty() {
-            swap.staged.clone()
+            staged.clone()
         } else {
-            swap.staged.join(relative)
+            staged.join(relative)
         })
-    };
-    let mut reader = backup.tar_reader(member)?;
-    let mut tar_entries = reader.entries()?;
-    for checked in entries {
-        let mut entry = tar_entries
-            .next()
-            .ok_or_else(|| std::io::Error::other("the tarball changed while reading"))??;
-        // Never write through a link this backup made.
-        if let Some(link) = links
+    }
+
+    fn extract(&mut self, entry: &Entry, contents: &mut dyn Read) -> Result<(), RestoreError> {
+        if let Some(link) = self
+            .links
             .iter()
-            .find(|l| checked.path.starts_with(&format!("{l}/")))
+            .find(|l| entry.path.starts_with(&format!("{l}/")))
         {
             return Err(RestoreError::ThroughLink {
-                entry: checked.path.clone(),
-                link: (*link).to_owned(),
+                entry: entry.path.clone(),
+                link: link.clone(),
             });
         }
         // Directories above a root hold nothing of ours.
-        let Some(destination) = staged_of(&checked.path) else {
-            continue;
+        let Some(destination) = self.staged_path(&entry.path) else {
+            return Ok(());
         };
-        let header = entry.header().clone();
-        let mode = header.mode().unwrap_or(0o644) & 0o7777;
-        match &checked.kind {
+        // The size the header declares, before a byte of it is written.
+        self.budget.used = self.budget.used.saturating_add(entry.size);
+        if self.budget.used > self.budget.limit {
+            return Err(RestoreError::TooLarge {
+                needed: self.budget.used,
+                limit: self.budget.limit,
+                target: self.budget.target.clone(),
+            });
+        }
+        if let Some(parent) = destination.parent()
+            && entry.kind != EntryKind::Directory
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+        match &entry.kind {
             EntryKind::Directory => {
+                // Its mode is set once its contents are in (a read-only directory would refuse them).
                 std::fs::create_dir_all(&destination)?;
-                std::fs::set_permissions(&destination, std::fs::Permissions::from_mode(mode))?;
+                self.directories.push((destination.clone(), entry.mode));
             }
             EntryKind::File => {
-                if let Some(parent) = destination.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
                 let mut file = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .open(&destination)?;
-                let copied = std::io::copy(&mut (&mut entry).take(checked.size), &mut file)?;
-                if copied != checked.size {
+                let copied = std::io::copy(&mut contents.take(entry.size), &mut file)?;
+                if copied != entry.size {
                     return Err(
-                        std::io::Error::other(format!("`{}` is cut short", checked.path)).into(),
+                        std::io::Error::other(format!("`{}` is cut short", entry.path)).into(),
                     );
                 }
-                file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+                file.set_permissions(std::fs::Permissions::from_mode(entry.mode))?;
+                file.set_modified(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.mtime),
+                )?;
             }
             EntryKind::Symlink(target) => {
-                if let Some(parent) = destination.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
                 symlink(target, &destination)?;
-                links.insert(checked.path.as_str());
+                self.links.insert(entry.path.clone());
             }
             EntryKind::HardLink(target) => {
-                let source = staged_of(target)
+                let source = self
+                    .staged_path(target)
                     .ok_or_else(|| std::io::Error::other("hard link outside the roots"))?;
                 std::fs::hard_link(source, &destination)?;
             }
         }
         // Owners by number, as recorded; only root can give files away.
-        if let (Ok(uid), Ok(gid)) = (header.uid(), header.gid())
-            && nix::unistd::geteuid().is_root()
-        {
-            let uid = u32::try_from(uid).ok();
-            let gid = u32::try_from(gid).ok();
+        if nix::unistd::geteuid().is_root() {
+            let uid = u32::try_from(entry.uid).ok();
+            let gid = u32::try_from(entry.gid).ok();
             std::os::unix::fs::lchown(&destination, uid, gid)?;
         }
-        if let Ok(mtime) = header.mtime()
-            && !matches!(checked.kind, EntryKind::Symlink(_))
-        {
-            let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime);
-            std::fs::File::open(&destination)
-                .and_then(|f| f.set_modified(time))
-                .ok();
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn journal_text(state: &str, swaps: &[Swap]) -> String {
