@@ -70,6 +70,8 @@ demo-stop:
 
 bench: deb
 	bench/hook-vs-extracttemplates
+	bench/valist-vs-apt-cache
+	bench/backup-vs-tar
 
 clean:
 	rm -rf $(BUILD)
