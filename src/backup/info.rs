@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::paths::{PathError, root_in_archive};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Info {
     /// The appliance the backup was made on (`moinmoin-appliance`; `moinmoin` in 2009).
     pub appliance: String,

@@ -243,15 +243,8 @@ impl Backup {
             names: names.clone(),
             archive,
             format: Format::Current,
-            info: Info {
-                appliance: String::new(),
-                appdata_dirs: Vec::new(),
-                sysconf_dirs: Vec::new(),
-                timestamp: String::new(),
-                version: String::new(),
-                package_version: None,
-                plugin: None,
-            },
+            // Filled in below, once the version member has said how to read it.
+            info: Info::default(),
         };
         for member in DATA_MEMBERS.iter().chain(&["sha1sums"]) {
             if !names.iter().any(|n| n == member) {
@@ -328,21 +321,36 @@ impl Backup {
 
     /// Checks every checksum: `sha256sums` (format 2) and `sha1sums`, which must list every member.
     pub fn verify(&mut self) -> Result<(), ReadError> {
-        let names = self.names.clone();
+        self.verify_except(&[])
+    }
+
+    /// The parsed `sha1sums` and, in format 2, `sha256sums`.
+    fn sums(&mut self) -> Result<Sums, ReadError> {
         let sha1sums = parse_sums(&self.member_bytes("sha1sums", 1024 * 1024)?);
         let sha256sums = if self.format == Format::Current {
             Some(parse_sums(&self.member_bytes("sha256sums", 1024 * 1024)?))
         } else {
             None
         };
-        for member in names.iter().filter(|n| *n != "sha1sums") {
-            let (sha256, sha1) = self.digests(member)?;
-            self.compare(&sha1sums, "sha1sums", member, &sha1)?;
-            if let Some(sums) = &sha256sums
-                && DATA_MEMBERS.contains(&&**member)
-            {
-                self.compare(sums, "sha256sums", member, &sha256)?;
-            }
+        Ok(Sums {
+            sha1: sha1sums,
+            sha256: sha256sums,
+        })
+    }
+
+    /// Compares digests of `member` with both sums files (SHA-256 only for the four data members).
+    fn compare_both(
+        &self,
+        sums: &Sums,
+        member: &str,
+        sha256: &str,
+        sha1: &str,
+    ) -> Result<(), ReadError> {
+        self.compare(&sums.sha1, "sha1sums", member, sha1)?;
+        if let Some(sha256sums) = &sums.sha256
+            && DATA_MEMBERS.contains(&member)
+        {
+            self.compare(sha256sums, "sha256sums", member, sha256)?;
         }
         Ok(())
     }
@@ -464,34 +472,31 @@ impl Backup {
         sha256: &str,
         sha1: &str,
     ) -> Result<(), ReadError> {
-        let sha1sums = parse_sums(&self.member_bytes("sha1sums", 1024 * 1024)?);
-        self.compare(&sha1sums, "sha1sums", member, sha1)?;
-        if self.format == Format::Current {
-            let sha256sums = parse_sums(&self.member_bytes("sha256sums", 1024 * 1024)?);
-            self.compare(&sha256sums, "sha256sums", member, sha256)?;
-        }
-        Ok(())
+        let sums = self.sums()?;
+        self.compare_both(&sums, member, sha256, sha1)
     }
 
     /// [`Backup::verify`] for every member but `skip` (the tarballs a restore checks as it reads).
     pub fn verify_except(&mut self, skip: &[&str]) -> Result<(), ReadError> {
+        let sums = self.sums()?;
         let names: Vec<String> = self
             .names
             .iter()
-            .filter(|n| !skip.contains(&n.as_str()))
+            .filter(|n| *n != "sha1sums" && !skip.contains(&n.as_str()))
             .cloned()
             .collect();
-        for member in names.iter().filter(|n| *n != "sha1sums") {
+        for member in &names {
             let (sha256, sha1) = self.digests(member)?;
-            if DATA_MEMBERS.contains(&&**member) {
-                self.check_digests(member, &sha256, &sha1)?;
-            } else {
-                let sha1sums = parse_sums(&self.member_bytes("sha1sums", 1024 * 1024)?);
-                self.compare(&sha1sums, "sha1sums", member, &sha1)?;
-            }
+            self.compare_both(&sums, member, &sha256, &sha1)?;
         }
         Ok(())
     }
+}
+
+/// The checksum files, as `(hash, member)` pairs; `sha256` only in format 2.
+struct Sums {
+    sha1: Vec<(String, String)>,
+    sha256: Option<Vec<(String, String)>>,
 }
 
 /// A reader that hashes what it reads.
