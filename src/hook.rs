@@ -296,15 +296,29 @@ pub fn seed_from_package(
         deb: deb.to_owned(),
         source,
     })?;
-    let stanza = Stanza::parse(&control).unwrap_or_default();
-    let package = stanza.get("Package").unwrap_or_default().to_owned();
+    let not_an_appliance = |reason: String| HookError::Deb {
+        package: String::new(),
+        deb: deb.to_owned(),
+        source: DebError::NotDeb {
+            path: deb.to_owned(),
+            reason,
+        },
+    };
+    let stanza = Stanza::parse(&control)
+        .map_err(|error| not_an_appliance(format!("its control file is malformed: {error}")))?;
+    let package = stanza
+        .get("Package")
+        .filter(|p| valid_package_name(p))
+        .ok_or_else(|| not_an_appliance("its control file names no valid package".into()))?;
+    if !stanza.provides(VIRTUAL_APPLIANCE) {
+        return Err(not_an_appliance(format!(
+            "`{package}` does not provide {VIRTUAL_APPLIANCE}"
+        )));
+    }
     let version = stanza.get("Version").unwrap_or_default().to_owned();
-    let found = read_seed(deb, package, version)?;
-    let registry = Registry::new(root);
-    let lock = registry.lock()?;
-    Ok(seeding::apply(
-        &registry,
-        &lock,
+    let found = read_seed(deb, package.to_owned(), version)?;
+    Ok(seeding::apply_locked(
+        root,
         tools,
         &found.package,
         &found.version,

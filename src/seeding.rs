@@ -130,6 +130,24 @@ pub fn apply(
     })
 }
 
+/// [`apply`] on the registry of the system at `root`, under the lock, for the callers that seed a
+/// single appliance (the preinst, vainstall).
+pub fn apply_locked(
+    root: &std::path::Path,
+    tools: &dyn PackageTools,
+    package: &str,
+    version: &str,
+    text: &str,
+    seed: &Seed,
+    applied_by: AppliedBy,
+) -> Result<Outcome, SeedingError> {
+    let registry = Registry::new(root);
+    let lock = registry.lock()?;
+    apply(
+        &registry, &lock, tools, package, version, text, seed, applied_by,
+    )
+}
+
 #[cfg(test)]
 pub(crate) mod recorder {
     //! A [`PackageTools`] that records what it is asked and answers from a table.

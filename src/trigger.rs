@@ -214,11 +214,8 @@ pub fn preinst(
         seed: "(embedded in the preinst)".to_owned(),
         source,
     })?;
-    let registry = Registry::new(root);
-    let lock = registry.lock()?;
-    Ok(seeding::apply(
-        &registry,
-        &lock,
+    Ok(seeding::apply_locked(
+        root,
         tools,
         package,
         version,
