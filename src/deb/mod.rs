@@ -61,11 +61,11 @@ pub fn read_control(path: &Path) -> Result<String, DebError> {
         };
         if let Some(compression) = tar::member_compression(path, &member.name, "control.tar")? {
             let name = member.name.clone();
-            let bytes = tar::find_file(path, &name, compression, member, &["control"])?
-                .ok_or_else(|| DebError::NotDeb {
-                    path: path.to_owned(),
-                    reason: format!("`{name}` holds no `control` file"),
-                })?;
+            let files = tar::read_files(path, &name, compression, member, &["control"], true)?;
+            let bytes = first(files).ok_or_else(|| DebError::NotDeb {
+                path: path.to_owned(),
+                reason: format!("`{name}` holds no `control` file"),
+            })?;
             return String::from_utf8(bytes).map_err(|_| DebError::ControlNotUtf8 {
                 path: path.to_owned(),
             });
@@ -86,7 +86,7 @@ pub fn read_control_files(path: &Path, names: &[&str]) -> Result<Vec<(String, Ve
     while let Some(member) = archive.next_member()? {
         if let Some(compression) = tar::member_compression(path, &member.name, "control.tar")? {
             let name = member.name.clone();
-            return tar::collect_files(path, &name, compression, member, names);
+            return tar::read_files(path, &name, compression, member, names, false);
         }
     }
     Err(DebError::MissingMember {
@@ -104,13 +104,24 @@ pub fn read_data_file(path: &Path, installed_path: &str) -> Result<Option<Vec<u8
     while let Some(member) = archive.next_member()? {
         if let Some(compression) = tar::member_compression(path, &member.name, "data.tar")? {
             let name = member.name.clone();
-            return tar::find_file(path, &name, compression, member, &[wanted]);
+            return Ok(first(tar::read_files(
+                path,
+                &name,
+                compression,
+                member,
+                &[wanted],
+                true,
+            )?));
         }
     }
     Err(DebError::MissingMember {
         path: path.to_owned(),
         member: "data.tar",
     })
+}
+
+fn first(files: Vec<(String, Vec<u8>)>) -> Option<Vec<u8>> {
+    files.into_iter().next().map(|(_, bytes)| bytes)
 }
 
 fn open(path: &Path) -> Result<std::fs::File, DebError> {

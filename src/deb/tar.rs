@@ -62,54 +62,16 @@ fn decoder(compression: Compression, member: Member<'_>) -> std::io::Result<Box<
     })
 }
 
-/// Finds the first regular file among `wanted` (paths without `./`) in the tar member and returns its
-/// bytes; stops reading the member there.
-pub(super) fn find_file(
+/// Reads the regular files among `wanted` (paths without `./`) from the tar member, in archive
+/// order; with `first_only`, stops reading the member at the first one (the hook needs only
+/// `control`, which comes early).
+pub(super) fn read_files(
     path: &Path,
     member_name: &str,
     compression: Compression,
     member: Member<'_>,
     wanted: &[&str],
-) -> Result<Option<Vec<u8>>, DebError> {
-    let damaged = |source: std::io::Error| DebError::Member {
-        path: path.to_owned(),
-        member: member_name.to_owned(),
-        source,
-    };
-    let mut archive = ::tar::Archive::new(decoder(compression, member).map_err(damaged)?);
-    for entry in archive.entries().map_err(damaged)? {
-        let mut entry = entry.map_err(damaged)?;
-        let name = {
-            let raw = entry.path_bytes();
-            let text = String::from_utf8_lossy(&raw);
-            text.trim_start_matches("./").to_owned()
-        };
-        if !wanted.contains(&name.as_str()) || !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let size = entry.header().size().map_err(damaged)?;
-        if size > MAX_MEMBER_FILE {
-            return Err(DebError::TooLarge {
-                path: path.to_owned(),
-                member: member_name.to_owned(),
-                file: name,
-                limit: MAX_MEMBER_FILE,
-            });
-        }
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        entry.read_to_end(&mut bytes).map_err(damaged)?;
-        return Ok(Some(bytes));
-    }
-    Ok(None)
-}
-
-/// Every regular file among `wanted` in the tar member, in archive order.
-pub(super) fn collect_files(
-    path: &Path,
-    member_name: &str,
-    compression: Compression,
-    member: Member<'_>,
-    wanted: &[&str],
+    first_only: bool,
 ) -> Result<Vec<(String, Vec<u8>)>, DebError> {
     let damaged = |source: std::io::Error| DebError::Member {
         path: path.to_owned(),
@@ -126,7 +88,8 @@ pub(super) fn collect_files(
         if !wanted.contains(&name.as_str()) || !entry.header().entry_type().is_file() {
             continue;
         }
-        if entry.header().size().map_err(damaged)? > MAX_MEMBER_FILE {
+        let size = entry.header().size().map_err(damaged)?;
+        if size > MAX_MEMBER_FILE {
             return Err(DebError::TooLarge {
                 path: path.to_owned(),
                 member: member_name.to_owned(),
@@ -134,9 +97,12 @@ pub(super) fn collect_files(
                 limit: MAX_MEMBER_FILE,
             });
         }
-        let mut bytes = Vec::new();
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         entry.read_to_end(&mut bytes).map_err(damaged)?;
         found.push((name, bytes));
+        if first_only {
+            break;
+        }
     }
     Ok(found)
 }
