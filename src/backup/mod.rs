@@ -6,6 +6,7 @@ pub mod info;
 pub mod paths;
 pub mod read;
 pub mod restore;
+pub mod store;
 pub mod write;
 
 /// The format this code writes.

@@ -49,7 +49,7 @@ pub enum Command {
     Restore {
         file: PathBuf,
         /// The most the backup may write, e.g. 1G or 500M (default: the free space of the target)
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        #[arg(long, value_name = "SIZE", value_parser = appliance::backup::store::parse_size)]
         max_size: Option<u64>,
         /// Restore the backup's directory FROM into TO on this system (repeatable)
         #[arg(long = "move", value_name = "FROM=TO")]
@@ -60,35 +60,4 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         keep: usize,
     },
-}
-
-/// `1G`, `500M`, `64K`, `1024`: bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size like 1G, 500M or 4096"))?;
-    let factor: u64 = match unit
-        .to_ascii_uppercase()
-        .trim_end_matches("IB")
-        .trim_end_matches('B')
-    {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        "T" => 1 << 40,
-        _ => {
-            return Err(format!(
-                "`{text}`: unknown unit `{unit}` (use K, M, G or T)"
-            ));
-        }
-    };
-    number
-        .checked_mul(factor)
-        .ok_or_else(|| format!("`{text}` is too large"))
 }

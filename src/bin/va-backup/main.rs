@@ -5,19 +5,17 @@ mod cli;
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use appliance::backup::info::Info;
 use appliance::backup::read::{Backup, Format};
-use appliance::backup::{restore, write};
+use appliance::backup::{restore, store, write};
 use appliance::debconf::{PackageTools, SystemTools};
 use clap::Parser;
 use cli::{Cli, Command};
-
-const BACKUP_DIR: &str = "var/backups/appliance";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -80,17 +78,14 @@ fn create(
         appliance: appliance.to_owned(),
         appdata_dirs: appdata.to_vec(),
         sysconf_dirs: sysconf.to_vec(),
-        timestamp: rfc3339(now),
+        timestamp: store::rfc3339(now),
         version: version.clone().unwrap_or_else(|| "unknown".into()),
         package_version: version,
         plugin: None,
     };
-    let path = if let Some(path) = output {
-        path.to_owned()
-    } else {
-        let dir = root.join(BACKUP_DIR);
-        fs_err::create_dir_all(&dir)?;
-        dir.join(format!("{appliance}-{}.abf", rfc3339(now).replace(':', "")))
+    let path = match output {
+        Some(path) => path.to_owned(),
+        None => store::default_path(root, appliance, now)?,
     };
     write::create(root, &info, &path)
         .with_context(|| format!("cannot write the backup `{}`", path.display()))?;
@@ -149,22 +144,22 @@ fn show(cli: &Cli, out: &mut impl Write, file: &Path) -> anyhow::Result<()> {
 }
 
 fn list_command(cli: &Cli, out: &mut impl Write) -> anyhow::Result<()> {
-    let listed = list(&cli.root)?;
+    let listed = store::list(&cli.root)?;
     if cli.json {
         let json: Vec<_> = listed
             .iter()
-            .map(|(path, info)| {
+            .map(|listed| {
                 serde_json::json!({
-                    "path": path,
-                    "appliance": info.as_ref().map(|i| &i.appliance),
-                    "timestamp": info.as_ref().map(|i| &i.timestamp),
+                    "path": listed.path,
+                    "appliance": listed.info.as_ref().map(|i| &i.appliance),
+                    "timestamp": listed.info.as_ref().map(|i| &i.timestamp),
                 })
             })
             .collect();
         writeln!(out, "{}", serde_json::Value::Array(json))?;
         return Ok(());
     }
-    for (path, info) in &listed {
+    for store::Listed { path, info } in &listed {
         match info {
             Some(info) => writeln!(
                 out,
@@ -216,22 +211,8 @@ fn restore_command(
 }
 
 fn prune(root: &Path, out: &mut impl Write, keep: usize) -> anyhow::Result<()> {
-    let mut by_appliance: std::collections::BTreeMap<String, Vec<(PathBuf, String)>> =
-        std::collections::BTreeMap::new();
-    for (path, info) in list(root)? {
-        if let Some(info) = info {
-            by_appliance
-                .entry(info.appliance)
-                .or_default()
-                .push((path, info.timestamp));
-        }
-    }
-    for backups in by_appliance.values_mut() {
-        backups.sort_by(|a, b| b.1.cmp(&a.1));
-        for (path, _) in backups.iter().skip(keep) {
-            fs_err::remove_file(path)?;
-            writeln!(out, "removed {}", path.display())?;
-        }
+    for path in store::prune(root, keep).context("cannot prune the backups")? {
+        writeln!(out, "removed {}", path.display())?;
     }
     Ok(())
 }
@@ -250,48 +231,4 @@ fn check(backup: &mut Backup, file: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("`{}` is not sound", file.display()))?;
     }
     Ok(())
-}
-
-/// The backups under the root's backup directory, oldest name first, with their info if readable.
-fn list(root: &Path) -> anyhow::Result<Vec<(PathBuf, Option<Info>)>> {
-    let dir = root.join(BACKUP_DIR);
-    let mut paths: Vec<PathBuf> = match fs_err::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "abf"))
-            .collect(),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(error) => bail!(error),
-    };
-    paths.sort();
-    Ok(paths
-        .into_iter()
-        .map(|p| {
-            let info = Backup::open(&p).ok().map(|b| b.info);
-            (p, info)
-        })
-        .collect())
-}
-
-/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
-fn rfc3339(seconds: u64) -> String {
-    let days = i64::try_from(seconds / 86_400).unwrap_or(0);
-    let rest = seconds % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
 }
