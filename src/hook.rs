@@ -341,8 +341,13 @@ pub fn describe(outcome: &Outcome) -> String {
     } else {
         format!("changed answer{plural}")
     };
+    let warning = if outcome.state_unreadable {
+        " (the record of the last applied seed was unreadable: the whole seed was applied again, over any later answers)"
+    } else {
+        ""
+    };
     format!(
-        "Seeding {} {}: {} {what} applied",
+        "Seeding {} {}: {} {what} applied{warning}",
         outcome.package, outcome.version, outcome.applied
     )
 }

@@ -39,6 +39,9 @@ pub struct Outcome {
     pub applied: usize,
     /// Seeded packages configured before their answers reached debconf.
     pub reconfigure: Vec<String>,
+    /// The recorded copy of the last applied seed no longer parsed, so the whole seed was applied
+    /// again (an administrator's later answers to seeded questions are overwritten).
+    pub state_unreadable: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,9 +77,11 @@ pub fn apply(
         package: package.to_owned(),
         source,
     };
+    let old = previous.as_ref().map(|state| Seed::parse(&state.seed));
+    let state_unreadable = matches!(old, Some(Err(_)));
     let (entries, reconfigure) = if let Some(state) = &previous {
-        // A state copy that no longer parses cannot be diffed: apply the whole seed again.
-        let old = Seed::parse(&state.seed).unwrap_or_default();
+        // A state copy that no longer parses cannot be diffed: apply the whole seed again, and say so.
+        let old = old.and_then(Result::ok).unwrap_or_default();
         (seed.changed_since(&old), state.reconfigure.clone())
     } else {
         {
@@ -127,6 +132,7 @@ pub fn apply(
         first_install: previous.is_none(),
         applied: entries.len(),
         reconfigure,
+        state_unreadable,
     })
 }
 
@@ -289,6 +295,28 @@ mod tests {
         let state = registry.state("x-appliance").unwrap().unwrap();
         assert_eq!((state.version.as_str(), state.seed.as_str()), ("2", V2));
         assert_eq!(state.applied_by, "apt-hook");
+        assert!(!upgrade.state_unreadable);
+
+        // A damaged copy of the applied seed: the whole seed again, and the outcome says so.
+        let copy = root.path().join("var/lib/appliance/state/x-appliance.seed");
+        std::fs::write(&copy, "garbage without a type\n").unwrap();
+        let damaged = apply(
+            &registry,
+            &lock,
+            &tools,
+            "x-appliance",
+            "2",
+            V2,
+            &seed2,
+            AppliedBy::Trigger,
+        )
+        .unwrap();
+        assert!(damaged.state_unreadable);
+        assert_eq!(damaged.applied, 3);
+        assert!(
+            crate::hook::describe(&damaged)
+                .contains("the record of the last applied seed was unreadable")
+        );
     }
 
     #[test]

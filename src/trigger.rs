@@ -126,8 +126,8 @@ fn reconcile_one(
     )?;
     if outcome.applied > 0 {
         reporter.info(&format!(
-            "Seeding {package} {version}: {} answers applied after dpkg installed the seed",
-            outcome.applied
+            "{}, after dpkg installed the seed",
+            crate::hook::describe(&outcome)
         ));
     }
     finish(registry, lock, tools, package, reporter)
@@ -185,6 +185,7 @@ fn finish(
         first_install: false,
         applied: 0,
         reconfigure: state.reconfigure,
+        state_unreadable: false,
     })
 }
 

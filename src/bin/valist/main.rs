@@ -24,8 +24,8 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
     }
     let mut out = std::io::stdout().lock();
     if cli.json {
-        serde_json::to_writer_pretty(&mut out, &appliances)?;
-        writeln!(out)?;
+        // Rendered first, so that a closed pipe is an io::Error that exits quietly.
+        writeln!(out, "{}", serde_json::to_string_pretty(&appliances)?)?;
         return Ok(());
     }
     if appliances.is_empty() {
