@@ -8,6 +8,19 @@ use std::process::{Command, Output, Stdio};
 
 const TREE: &str = env!("CARGO_MANIFEST_DIR");
 
+/// Whether the programs a test needs are here. Run by hand without them, the test skips and says
+/// so; under `make test` (`APPLIANCE_E2E=1`) a missing one is a failure.
+fn needs(test: &str, programs: &[&str]) -> bool {
+    let missing: Vec<&str> = programs.iter().copied().filter(|p| !has(p)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("{test}: needs {}", missing.join(", "));
+    assert!(std::env::var_os("APPLIANCE_E2E").is_none(), "{message}");
+    eprintln!("skipped: {message}");
+    false
+}
+
 fn has(program: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
@@ -166,8 +179,10 @@ fn v3_line(package: &str, deb: &Path) -> String {
 
 #[test]
 fn apt_hook_applies_a_seed_with_real_debconf() {
-    if !has("debconf-set-selections") || !has("dpkg-deb") {
-        eprintln!("skipped: needs debconf-set-selections and dpkg-deb");
+    if !needs(
+        "apt_hook_applies_a_seed_with_real_debconf",
+        &["debconf-set-selections", "dpkg-deb"],
+    ) {
         return;
     }
     let system = System::new();
@@ -212,8 +227,7 @@ fn apt_hook_stays_silent_without_an_appliance() {
 
 #[test]
 fn apt_hook_stops_apt_on_a_malformed_seed() {
-    if !has("dpkg-deb") {
-        eprintln!("skipped: needs dpkg-deb");
+    if !needs("apt_hook_stops_apt_on_a_malformed_seed", &["dpkg-deb"]) {
         return;
     }
     let system = System::new();
@@ -233,12 +247,10 @@ fn apt_hook_stops_apt_on_a_malformed_seed() {
 #[test]
 fn backups_we_write_read_with_unzip_zipinfo_tar_and_python() {
     use appliance::backup::info::Info;
-    if !has("unzip") || !has("zipinfo") || !has("python3") {
-        assert!(
-            std::env::var_os("APPLIANCE_E2E").is_none(),
-            "needs unzip, zipinfo and python3"
-        );
-        eprintln!("skipped: needs unzip, zipinfo and python3");
+    if !needs(
+        "backups_we_write_read_with_unzip_zipinfo_tar_and_python",
+        &["unzip", "zipinfo", "python3", "tar", "sha1sum", "sha256sum"],
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
