@@ -106,10 +106,11 @@ fn run(mut command: Command, program: &str, input: Option<&str>) -> Result<Strin
     }
     let output = child.wait_with_output().map_err(spawn)?;
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    // debconf-set-selections reports bad lines on stderr and still exits 0: treat that as failure.
-    if !output.status.success()
-        || (program == "debconf-set-selections" && !stderr.trim().is_empty())
-    {
+    // debconf-set-selections reports a line it skips (`warning: Unknown type …, skipping line 3`)
+    // or cannot apply (`error: …`) on stderr and still exits 0: those are failures. Other stderr,
+    // such as perl's locale warnings, is not.
+    let rejected = program == "debconf-set-selections" && selections_rejected(&stderr);
+    if !output.status.success() || rejected {
         return Err(ToolError::Failed {
             program: program.to_owned(),
             status: output.status.to_string(),
@@ -117,6 +118,13 @@ fn run(mut command: Command, program: &str, input: Option<&str>) -> Result<Strin
         });
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Whether debconf-set-selections' stderr says it skipped or could not apply a line.
+fn selections_rejected(stderr: &str) -> bool {
+    stderr
+        .lines()
+        .any(|l| l.starts_with("error: ") || l.starts_with("warning: "))
 }
 
 impl PackageTools for SystemTools {
@@ -197,5 +205,21 @@ impl PackageTools for SystemTools {
         command.args(["--frontend=noninteractive", "--", package]);
         command.env_remove("DEBIAN_HAS_FRONTEND");
         run(command, "dpkg-reconfigure", None).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_debconfs_own_complaints_fail_a_seeding() {
+        assert!(selections_rejected(
+            "warning: Unknown type strin, skipping line 1\n"
+        ));
+        assert!(selections_rejected("error: Cannot find a question\n"));
+        let locale = "perl: warning: Setting locale failed.\nperl: warning: Please check that your locale settings:\n\tLANGUAGE = (unset),\nperl: warning: Falling back to the standard locale (\"C\").\n";
+        assert!(!selections_rejected(locale));
+        assert!(!selections_rejected(""));
     }
 }

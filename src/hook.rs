@@ -402,7 +402,11 @@ fn appliances_to_unpack<'a>(
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            // A worker that panicked must not make an appliance look absent: carry the panic on.
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     results.sort_by_key(|(index, _)| *index);
