@@ -273,7 +273,7 @@ fn backups_we_write_read_with_unzip_zipinfo_tar_and_python() {
         plugin: None,
     };
     let abf = dir.path().join("b.abf");
-    appliance::backup::write::create(&system, &info, &abf).unwrap();
+    appliance::backup::write::create(&system, &info, &abf, &appliance::backup::Quiet).unwrap();
     let run = |program: &str, args: &[&str]| {
         let output = Command::new(program)
             .args(args)

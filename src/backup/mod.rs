@@ -2,7 +2,9 @@
 //! `sysconfig.tar.gz`, `appdata.tar.gz`, `sha256sums` (of those four) and `sha1sums` (of every
 //! other member, in `sha1sum -c` format, as the original format asks).
 
+pub mod commands;
 pub mod info;
+pub mod owners;
 pub mod paths;
 pub mod read;
 pub mod restore;
@@ -13,3 +15,20 @@ pub mod write;
 pub const FORMAT_VERSION: &str = "2";
 /// The members `sha256sums` covers, in the order they are written.
 pub const DATA_MEMBERS: [&str; 4] = ["version", "info.yaml", "sysconfig.tar.gz", "appdata.tar.gz"];
+
+/// Progress of a long backup or restore, in bytes; the command line draws it on a terminal.
+pub trait Progress {
+    /// Whether anyone looks: a backup counts its bytes beforehand only then.
+    fn enabled(&self) -> bool {
+        false
+    }
+    /// The bytes the work will go through.
+    fn start(&self, _total: u64) {}
+    /// `bytes` more went through.
+    fn advance(&self, _bytes: u64) {}
+}
+
+/// No progress shown.
+pub struct Quiet;
+
+impl Progress for Quiet {}

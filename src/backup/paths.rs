@@ -7,11 +7,13 @@
 pub enum PathError {
     #[error("`{0}` is empty or not UTF-8")]
     Empty(String),
+    #[error("`{0}` is not an absolute path")]
+    Relative(String),
     #[error("`{0}` is absolute")]
     Absolute(String),
     #[error("`{0}` climbs out with `..`")]
     Parent(String),
-    #[error("`{0}` holds a NUL or a backslash")]
+    #[error("`{0}` holds a NUL, a backslash, a tab or a newline")]
     Character(String),
     #[error("`{path}` is outside the backup's roots ({})", .roots.join(", "))]
     OutsideRoots { path: String, roots: Vec<String> },
@@ -21,8 +23,15 @@ pub enum PathError {
 pub fn root_in_archive(root: &str) -> Result<String, PathError> {
     let relative = root
         .strip_prefix('/')
-        .ok_or_else(|| PathError::Empty(root.to_owned()))?;
-    normalize(relative, false).map_err(|_| PathError::Parent(root.to_owned()))
+        .ok_or_else(|| PathError::Relative(root.to_owned()))?;
+    if root.contains(['\n', '\t']) {
+        return Err(PathError::Character(root.to_owned()));
+    }
+    normalize(relative, false).map_err(|error| match error {
+        PathError::Parent(_) => PathError::Parent(root.to_owned()),
+        PathError::Character(_) => PathError::Character(root.to_owned()),
+        _ => PathError::Empty(root.to_owned()),
+    })
 }
 
 /// Checks an archive path and returns it normalized (`./` and duplicate slashes gone, no

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::info::{Info, InfoError};
 use super::paths::{self, PathError};
-use super::{DATA_MEMBERS, FORMAT_VERSION};
+use super::{DATA_MEMBERS, FORMAT_VERSION, Progress, Quiet};
 
 /// Which format a backup is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +96,7 @@ pub struct Backup {
     archive: zip::ZipArchive<std::fs::File>,
     pub format: Format,
     pub info: Info,
+    progress: Box<dyn Progress>,
 }
 
 /// One entry of a tarball, checked.
@@ -109,6 +110,11 @@ pub struct Entry {
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
+    /// Owner and group by name, where the archive records them.
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// Extended attributes (`user.comment`, `system.posix_acl_access`…), from pax records.
+    pub xattrs: Vec<(String, Vec<u8>)>,
     pub mtime: u64,
 }
 
@@ -245,6 +251,7 @@ impl Backup {
             format: Format::Current,
             // Filled in below, once the version member has said how to read it.
             info: Info::default(),
+            progress: Box::new(Quiet),
         };
         for member in DATA_MEMBERS.iter().chain(&["sha1sums"]) {
             if !names.iter().any(|n| n == member) {
@@ -315,13 +322,32 @@ impl Backup {
             }
             sha256.update(&buffer[..read]);
             sha1.update(&buffer[..read]);
+            self.progress.advance(read as u64);
         }
         Ok((hex::encode(sha256.finalize()), hex::encode(sha1.finalize())))
     }
 
     /// Checks every checksum: `sha256sums` (format 2) and `sha1sums`, which must list every member.
     pub fn verify(&mut self) -> Result<(), ReadError> {
+        self.start_progress(&self.names.clone());
         self.verify_except(&[])
+    }
+
+    /// Reports the bytes read from now on to `progress`.
+    pub fn set_progress(&mut self, progress: Box<dyn Progress>) {
+        self.progress = progress;
+    }
+
+    /// Starts the progress over the stored bytes of `members`, when anyone looks.
+    pub fn start_progress(&mut self, members: &[impl AsRef<str>]) {
+        if !self.progress.enabled() {
+            return;
+        }
+        let total = members
+            .iter()
+            .filter_map(|m| self.archive.by_name(m.as_ref()).ok().map(|e| e.size()))
+            .sum();
+        self.progress.start(total);
     }
 
     /// The parsed `sha1sums` and, in format 2, `sha256sums`.
@@ -432,12 +458,13 @@ impl Backup {
             inner: zip_entry,
             sha256: Sha256::new(),
             sha1: Sha1::new(),
+            progress: self.progress.as_ref(),
         };
         let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(hashing));
         for entry in tar.entries().map_err(damaged)? {
             let mut entry = entry.map_err(damaged)?;
             let valid = checker
-                .check(&entry)
+                .check(&mut entry)
                 .map_err(|(name, problem)| match problem {
                     Problem::Path(source) => ReadError::EntryPath {
                         path: path.clone(),
@@ -499,18 +526,20 @@ struct Sums {
     sha256: Option<Vec<(String, String)>>,
 }
 
-/// A reader that hashes what it reads.
-struct HashingReader<R: Read> {
+/// A reader that hashes what it reads, and reports it.
+struct HashingReader<'a, R: Read> {
     inner: R,
     sha256: Sha256,
     sha1: Sha1,
+    progress: &'a dyn Progress,
 }
 
-impl<R: Read> Read for HashingReader<R> {
+impl<R: Read> Read for HashingReader<'_, R> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         let read = self.inner.read(buffer)?;
         self.sha256.update(&buffer[..read]);
         self.sha1.update(&buffer[..read]);
+        self.progress.advance(read as u64);
         Ok(read)
     }
 }
@@ -531,7 +560,10 @@ struct EntryChecker {
 }
 
 impl EntryChecker {
-    fn check<R: Read>(&mut self, entry: &tar::Entry<'_, R>) -> Result<Entry, (String, Problem)> {
+    fn check<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+    ) -> Result<Entry, (String, Problem)> {
         let raw = String::from_utf8(entry.path_bytes().into_owned()).map_err(|_| {
             (
                 "(not UTF-8)".to_owned(),
@@ -541,8 +573,34 @@ impl EntryChecker {
         let refused = |reason: String| (raw.clone(), Problem::Refused(reason));
         let normalized = paths::check(&raw, &self.roots, self.absolute_allowed)
             .map_err(|e| (raw.clone(), Problem::Path(e)))?;
+        let mut xattrs = Vec::new();
+        if let Some(records) = entry
+            .pax_extensions()
+            .map_err(|e| (raw.clone(), Problem::Io(e)))?
+        {
+            for record in records {
+                let record = record.map_err(|e| (raw.clone(), Problem::Io(e)))?;
+                let key = record.key_bytes();
+                if key.starts_with(b"GNU.sparse.") {
+                    return Err(refused(
+                        "a sparse file (its declared size is not what the archive holds)".into(),
+                    ));
+                }
+                if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+                    xattrs.push((
+                        String::from_utf8_lossy(name).into_owned(),
+                        record.value_bytes().to_vec(),
+                    ));
+                }
+            }
+        }
         let header = entry.header();
         let size = header.size().map_err(|e| (raw.clone(), Problem::Io(e)))?;
+        let name_of = |bytes: Option<&[u8]>| {
+            bytes
+                .filter(|b| !b.is_empty())
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
         let link_target = || {
             entry
                 .link_name_bytes()
@@ -595,6 +653,9 @@ impl EntryChecker {
             mode: header.mode().unwrap_or(0o644) & 0o7777,
             uid: header.uid().unwrap_or(0),
             gid: header.gid().unwrap_or(0),
+            user: name_of(header.username_bytes()),
+            group: name_of(header.groupname_bytes()),
+            xattrs,
             mtime: header.mtime().unwrap_or(0),
         })
     }

@@ -11,12 +11,16 @@
 //!    interrupted one, so a restore killed at any moment leaves the old data or the new.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::io::Read;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
+use super::commands::Runner;
+use super::owners::Owners;
 use super::paths::containing_root;
 use super::read::{Backup, Entry, EntryKind, ReadError};
+use crate::plugin::Command;
 use crate::registry::write_atomic;
 
 /// Where the journal lives, relative to the system's root.
@@ -38,6 +42,14 @@ pub enum RestoreError {
     ThroughLink { entry: String, link: String },
     #[error("the restore journal `{}` is damaged: {reason}", .path.display())]
     Journal { path: PathBuf, reason: String },
+    #[error("the migration of the data failed: {0}")]
+    Migration(String),
+    #[error("cannot stop the services: {0}")]
+    Stop(String),
+    #[error("a command after the restore failed, and the previous data was put back: {0}")]
+    After(String),
+    #[error("the data was restored, but the services did not start again: {0}")]
+    Start(String),
 }
 
 /// How to restore.
@@ -48,6 +60,22 @@ pub struct Options {
     /// Where each root of the backup goes on this system, when not at its own path
     /// (`usr/share/moin/mywiki` → `/var/lib/moin/wiki/data`).
     pub moves: Vec<(String, String)>,
+    /// Run on the staged data before anything live is touched, each with the backup's version and
+    /// [`Options::new_version`] as its last two arguments.
+    pub migrations: Vec<Command>,
+    /// The version of the appliance installed here.
+    pub new_version: String,
+    /// Services stopped during the swap and started after it.
+    pub stop: Vec<String>,
+    /// Run after the swap, before the services start; a failure puts the previous data back.
+    pub after: Vec<Command>,
+}
+
+/// What a restore did not put back as it was.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// Extended attributes left out, as `path: name` (only `user.*` and ACLs are restored).
+    pub skipped_attributes: Vec<String>,
 }
 
 /// One root being swapped: the live directory, its staged replacement, and where the old one goes.
@@ -56,6 +84,8 @@ struct Swap {
     target: PathBuf,
     staged: PathBuf,
     old: PathBuf,
+    /// Whether the target held data before the restore.
+    existed: bool,
 }
 
 fn sibling(target: &Path, suffix: &str) -> PathBuf {
@@ -72,9 +102,13 @@ pub fn restore(
     backup: &mut Backup,
     system_root: &Path,
     options: &Options,
-) -> Result<(), RestoreError> {
+    runner: &dyn Runner,
+) -> Result<Restored, RestoreError> {
     recover(system_root)?;
+    let owners = Owners::of_system(system_root)?;
+    let mut restored = Restored::default();
     backup.verify_except(&TARBALLS)?;
+    backup.start_progress(&TARBALLS);
     let target_of = |root: &str| -> PathBuf {
         let moved = options
             .moves
@@ -101,6 +135,7 @@ pub fn restore(
                 std::fs::create_dir(&staged)?;
                 swaps.push(Swap {
                     old: sibling(&target, "old"),
+                    existed: target.symlink_metadata().is_ok(),
                     target,
                     staged,
                 });
@@ -122,14 +157,22 @@ pub fn restore(
                 links: HashSet::new(),
                 budget,
                 directories: Vec::new(),
+                owners: &owners,
+                skipped_attributes: &mut restored.skipped_attributes,
             };
             let (sha256, sha1) =
                 backup.walk(member, |entry, contents| stage.extract(entry, contents))?;
-            for (directory, mode) in stage.directories.iter().rev() {
-                std::fs::set_permissions(directory, std::fs::Permissions::from_mode(*mode))?;
+            for (directory, entry) in std::mem::take(&mut stage.directories).iter().rev() {
+                std::fs::set_permissions(directory, std::fs::Permissions::from_mode(entry.mode))?;
+                // A default ACL set before the contents were in would have been inherited by them.
+                stage.set_attributes(entry, directory)?;
+                std::fs::File::open(directory)?.set_modified(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.mtime),
+                )?;
             }
             backup.check_digests(member, &sha256, &sha1)?;
         }
+        migrate(backup, &swaps, options, runner)?;
         // Everything staged reaches the disk before the first swap: one syncfs per file system
         // rather than an fsync per file.
         for swap in &swaps {
@@ -138,13 +181,47 @@ pub fn restore(
         }
         Ok(())
     })();
+    let result = result.and_then(|()| runner.stop(&options.stop).map_err(RestoreError::Stop));
     if let Err(error) = result {
         for swap in &swaps {
             let _ = std::fs::remove_dir_all(&swap.staged);
         }
+        if matches!(error, RestoreError::Stop(_)) {
+            let _ = runner.start(&options.stop);
+        }
         return Err(error);
     }
-    swap_in(system_root, &swaps)
+    let swapped = swap_in(system_root, &swaps, options, runner);
+    let started = runner.start(&options.stop).map_err(RestoreError::Start);
+    swapped?;
+    started?;
+    Ok(restored)
+}
+
+/// Runs the migrations on the staged directories.
+fn migrate(
+    backup: &Backup,
+    swaps: &[Swap],
+    options: &Options,
+    runner: &dyn Runner,
+) -> Result<(), RestoreError> {
+    if options.migrations.is_empty() {
+        return Ok(());
+    }
+    let mut staged = String::new();
+    for swap in swaps {
+        let target = runner.inside(&swap.target);
+        let stage = runner.inside(&swap.staged);
+        let _ = writeln!(staged, "{}={}", target.display(), stage.display());
+    }
+    let env = [("APPLIANCE_STAGED".to_owned(), staged)];
+    for migration in &options.migrations {
+        let mut argv = migration.clone();
+        argv.push(backup.info.version.clone());
+        argv.push(options.new_version.clone());
+        runner.run(&argv, &env).map_err(RestoreError::Migration)?;
+    }
+    Ok(())
 }
 
 /// The bytes a restore may write, and what it wrote so far.
@@ -162,7 +239,10 @@ struct Stage<'a> {
     links: HashSet<String>,
     budget: &'a mut Budget,
     /// Directories and their recorded modes, applied after the extraction.
-    directories: Vec<(PathBuf, u32)>,
+    directories: Vec<(PathBuf, Entry)>,
+    /// This system's users and groups, to give files to owners by name.
+    owners: &'a Owners,
+    skipped_attributes: &'a mut Vec<String>,
 }
 
 impl Stage<'_> {
@@ -207,11 +287,14 @@ impl Stage<'_> {
         {
             std::fs::create_dir_all(parent)?;
         }
+        let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.mtime);
         match &entry.kind {
             EntryKind::Directory => {
-                // Its mode is set once its contents are in (a read-only directory would refuse them).
+                // Its mode, attributes and time are set once its contents are in (a read-only
+                // directory would refuse them, and each new entry changes its time).
                 std::fs::create_dir_all(&destination)?;
-                self.directories.push((destination.clone(), entry.mode));
+                self.chown(entry, &destination)?;
+                self.directories.push((destination.clone(), entry.clone()));
             }
             EntryKind::File => {
                 let mut file = std::fs::OpenOptions::new()
@@ -224,13 +307,15 @@ impl Stage<'_> {
                         std::io::Error::other(format!("`{}` is cut short", entry.path)).into(),
                     );
                 }
+                // The owner first: a change of owner clears the set-user-ID bit.
+                self.chown(entry, &destination)?;
                 file.set_permissions(std::fs::Permissions::from_mode(entry.mode))?;
-                file.set_modified(
-                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.mtime),
-                )?;
+                self.set_attributes(entry, &destination)?;
+                file.set_modified(mtime)?;
             }
             EntryKind::Symlink(target) => {
                 symlink(target, &destination)?;
+                self.chown(entry, &destination)?;
                 self.links.insert(entry.path.clone());
             }
             EntryKind::HardLink(target) => {
@@ -240,11 +325,42 @@ impl Stage<'_> {
                 std::fs::hard_link(source, &destination)?;
             }
         }
-        // Owners by number, as recorded; only root can give files away.
+        Ok(())
+    }
+
+    /// Owners by name where this system knows the name, else by number; only root can give files
+    /// away, so others keep their own.
+    fn chown(&self, entry: &Entry, destination: &Path) -> Result<(), RestoreError> {
         if nix::unistd::geteuid().is_root() {
-            let uid = u32::try_from(entry.uid).ok();
-            let gid = u32::try_from(entry.gid).ok();
-            std::os::unix::fs::lchown(&destination, uid, gid)?;
+            let uid = self.owners.uid(entry.user.as_deref(), entry.uid);
+            let gid = self.owners.gid(entry.group.as_deref(), entry.gid);
+            std::os::unix::fs::lchown(destination, uid, gid)?;
+        }
+        Ok(())
+    }
+
+    /// Extended attributes: user attributes and ACLs; never `security.*` or `trusted.*`, which a
+    /// backup from elsewhere must not grant (file capabilities, say).
+    fn set_attributes(&mut self, entry: &Entry, destination: &Path) -> Result<(), RestoreError> {
+        for (name, value) in &entry.xattrs {
+            let allowed = name.starts_with("user.")
+                || name == "system.posix_acl_access"
+                || name == "system.posix_acl_default";
+            if !allowed {
+                self.skipped_attributes
+                    .push(format!("{}: {name}", entry.path));
+                continue;
+            }
+            match xattr::set(destination, name, value) {
+                Ok(()) => {}
+                Err(error) if error.raw_os_error() == Some(nix::libc::ENOTSUP) => {
+                    self.skipped_attributes.push(format!(
+                        "{}: {name} (the target file system does not keep it)",
+                        entry.path
+                    ));
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
         Ok(())
     }
@@ -257,16 +373,29 @@ fn journal_text(state: &str, swaps: &[Swap]) -> String {
             text.push_str(&path.display().to_string());
             text.push('\t');
         }
-        text.pop();
+        text.push_str(if swap.existed { "existed" } else { "absent" });
         text.push('\n');
     }
     text
 }
 
-fn swap_in(system_root: &Path, swaps: &[Swap]) -> Result<(), RestoreError> {
+fn swap_in(
+    system_root: &Path,
+    swaps: &[Swap],
+    options: &Options,
+    runner: &dyn Runner,
+) -> Result<(), RestoreError> {
     let journal = system_root.join(JOURNAL);
     if let Some(parent) = journal.parent() {
         std::fs::create_dir_all(parent)?;
+    }
+    if swaps.iter().any(|s| {
+        let text = s.target.to_string_lossy();
+        text.contains(['\t', '\n'])
+    }) {
+        return Err(
+            std::io::Error::other("a restored directory's name holds a tab or a newline").into(),
+        );
     }
     write_atomic(&journal, journal_text("swapping", swaps).as_bytes())?;
     for swap in swaps {
@@ -277,6 +406,13 @@ fn swap_in(system_root: &Path, swaps: &[Swap]) -> Result<(), RestoreError> {
             std::fs::rename(&swap.target, &swap.old)?;
         }
         std::fs::rename(&swap.staged, &swap.target)?;
+    }
+    // Still "swapping": a failure or a kill from here on puts the previous data back.
+    for command in &options.after {
+        if let Err(reason) = runner.run(command, &[]) {
+            recover(system_root)?;
+            return Err(RestoreError::After(reason));
+        }
     }
     write_atomic(&journal, journal_text("committed", swaps).as_bytes())?;
     recover(system_root)
@@ -304,12 +440,15 @@ pub fn recover(system_root: &Path) -> Result<(), RestoreError> {
         .map(|line| {
             let parts: Vec<&str> = line.split('\t').collect();
             match parts.as_slice() {
-                [target, staged, old] => Ok(Swap {
+                [target, staged, old, existed @ ("existed" | "absent")] => Ok(Swap {
                     target: PathBuf::from(target),
                     staged: PathBuf::from(staged),
                     old: PathBuf::from(old),
+                    existed: *existed == "existed",
                 }),
-                _ => Err(damaged("a swap line does not have three paths")),
+                _ => Err(damaged(
+                    "a swap line does not have three paths and whether the target existed",
+                )),
             }
         })
         .collect::<Result<_, _>>()?;
@@ -322,9 +461,13 @@ pub fn recover(system_root: &Path) -> Result<(), RestoreError> {
             }
         }
         "swapping" => {
-            // Undo in reverse: a target whose staged copy is gone holds the new data.
+            // Undo in reverse. A target whose staged copy is gone holds the new data when the old
+            // data is aside, or when there was none.
             for swap in swaps.iter().rev() {
-                if !swap.staged.exists() && swap.target.exists() && swap.old.exists() {
+                if !swap.staged.exists()
+                    && swap.target.exists()
+                    && (swap.old.exists() || !swap.existed)
+                {
                     std::fs::rename(&swap.target, &swap.staged)?;
                 }
                 if swap.old.exists() && !swap.target.exists() {

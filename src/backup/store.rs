@@ -182,7 +182,7 @@ mod tests {
                 ..Info::default()
             };
             let path = default_path(system, appliance, seconds).unwrap();
-            crate::backup::write::create(system, &info, &path).unwrap();
+            crate::backup::write::create(system, &info, &path, &crate::backup::Quiet).unwrap();
             made.push(path);
         }
         std::fs::write(system.join(BACKUP_DIR).join("junk.abf"), "not a zip").unwrap();

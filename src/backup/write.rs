@@ -4,7 +4,7 @@
 
 use fs_err::os::unix::fs::OpenOptionsExt;
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
+use super::Progress;
 use super::info::{Info, InfoError};
+use super::owners::Owners;
 use super::paths::PathError;
 use super::{DATA_MEMBERS, FORMAT_VERSION};
 
@@ -68,18 +70,30 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// What a backup left out.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Sockets, fifos and devices (archive paths): a restore could not write them back.
+    pub skipped: Vec<String>,
+}
+
 /// Writes a backup of the directories `info` names, read under `system_root`, to `out`.
-pub fn create(system_root: &Path, info: &Info, out: &Path) -> Result<(), WriteError> {
+pub fn create(
+    system_root: &Path,
+    info: &Info,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<Written, WriteError> {
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let name = out.file_name().unwrap_or_default().to_string_lossy();
     let temporary = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = write_to(system_root, info, &temporary).and_then(|()| {
+    let result = write_to(system_root, info, &temporary, progress).and_then(|written| {
         fs_err::rename(&temporary, out)?;
         fs_err::File::open(dir)?.sync_all()?;
-        Ok(())
+        Ok(written)
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&temporary);
@@ -87,7 +101,24 @@ pub fn create(system_root: &Path, info: &Info, out: &Path) -> Result<(), WriteEr
     result
 }
 
-fn write_to(system_root: &Path, info: &Info, path: &Path) -> Result<(), WriteError> {
+fn write_to(
+    system_root: &Path,
+    info: &Info,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<Written, WriteError> {
+    let owners = Owners::of_system(system_root)?;
+    let mut skipped = Vec::new();
+    if progress.enabled() {
+        let mut total = 0;
+        for dir in info.sysconf_dirs.iter().chain(&info.appdata_dirs) {
+            let source = system_root.join(super::paths::root_in_archive(dir)?);
+            if source.is_dir() {
+                total += tree_size(&source)?;
+            }
+        }
+        progress.start(total);
+    }
     let file = fs_err::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -124,15 +155,22 @@ fn write_to(system_root: &Path, info: &Info, path: &Path) -> Result<(), WriteErr
             let mut tar = tar::Builder::new(gzip);
             tar.follow_symlinks(false);
             tar.mode(tar::HeaderMode::Complete);
+            let mut walk = Walk {
+                owners: owners.clone(),
+                seen: HashMap::new(),
+                skipped: Vec::new(),
+                progress,
+            };
             for dir in dirs {
                 let archive_name = super::paths::root_in_archive(dir)?;
                 let source = system_root.join(&archive_name);
                 if !source.is_dir() {
                     return Err(WriteError::MissingDirectory(source));
                 }
-                append_tree(&mut tar, &source, &archive_name, &mut HashMap::new())?;
+                append_tree(&mut tar, &source, &archive_name, &mut walk)?;
             }
             tar.into_inner()?.finish()?;
+            skipped.append(&mut walk.skipped);
         }
         let (sha256, sha1) = hashing.digests();
         sums.push((member, sha256, sha1));
@@ -153,7 +191,7 @@ fn write_to(system_root: &Path, info: &Info, path: &Path) -> Result<(), WriteErr
     zip.write_all(sha1sums.as_bytes())?;
     let file = zip.finish()?;
     file.sync_all()?;
-    Ok(())
+    Ok(Written { skipped })
 }
 
 /// A checksum file in `sha1sum -c` format: `HASH  NAME` lines.
@@ -167,35 +205,167 @@ pub fn sums_file<'a>(lines: impl Iterator<Item = (&'a str, &'a str)>) -> String 
     })
 }
 
-/// Appends the tree at `source` as `name`, in sorted order; a file met again through another hard
-/// link (same device and inode) is stored as a link to the first name, as GNU tar does.
+/// What a tree walk carries along: the owners' names, the files met so far by inode, what was
+/// left out, and the progress.
+struct Walk<'a> {
+    owners: Owners,
+    seen: HashMap<(u64, u64), String>,
+    skipped: Vec<String>,
+    progress: &'a dyn Progress,
+}
+
+/// The bytes of regular files under `source`, for the progress bar.
+fn tree_size(source: &Path) -> std::io::Result<u64> {
+    let metadata = fs_err::symlink_metadata(source)?;
+    if !metadata.is_dir() {
+        return Ok(if metadata.is_file() {
+            metadata.len()
+        } else {
+            0
+        });
+    }
+    let mut total = 0;
+    for entry in fs_err::read_dir(source)? {
+        total += tree_size(&entry?.path())?;
+    }
+    Ok(total)
+}
+
+/// A pax extended header (`x`) carrying `records` for the entry that follows it, as GNU tar
+/// `--xattrs` writes extended attributes (`SCHILY.xattr.NAME`).
+fn append_pax<W: Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    records: &[(String, Vec<u8>)],
+) -> std::io::Result<()> {
+    let mut data = Vec::new();
+    for (key, value) in records {
+        // "LEN KEY=VALUE\n", LEN counting itself.
+        let body = key.len() + value.len() + 3;
+        let mut length = body + 1;
+        while body + length.to_string().len() != length {
+            length = body + length.to_string().len();
+        }
+        data.extend_from_slice(format!("{length} {key}=").as_bytes());
+        data.extend_from_slice(value);
+        data.push(b'\n');
+    }
+    let mut header = tar::Header::new_ustar();
+    // The name of the header entry itself is informative only; GNU tar uses the file's.
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let short: String = base.chars().take(80).collect();
+    header.set_path(format!("PaxHeaders/{short}"))?;
+    header.set_entry_type(tar::EntryType::XHeader);
+    header.set_mode(0o644);
+    header.set_size(data.len() as u64);
+    header.set_cksum();
+    tar.append(&header, data.as_slice())
+}
+
+/// The extended attributes of `path` (not following a link), as pax records.
+fn xattr_records(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut records = Vec::new();
+    let names = match xattr::list(path) {
+        Ok(names) => names,
+        // A file system without extended attributes has none to keep.
+        Err(error) if error.raw_os_error() == Some(nix::libc::ENOTSUP) => return Ok(records),
+        Err(error) => return Err(error),
+    };
+    for name in names {
+        if let Some(value) = xattr::get(path, &name)? {
+            records.push((format!("SCHILY.xattr.{}", name.to_string_lossy()), value));
+        }
+    }
+    records.sort();
+    Ok(records)
+}
+
+/// Appends the tree at `source` as `name`, in sorted order, with owners by name and number and
+/// extended attributes; a file met again through another hard link (same device and inode) is
+/// stored as a link to the first name, as GNU tar does. Sockets, fifos and devices are left out
+/// (a restore refuses them) and listed in `walk.skipped`.
 fn append_tree<W: Write>(
     tar: &mut tar::Builder<W>,
     source: &Path,
     name: &str,
-    seen: &mut HashMap<(u64, u64), String>,
+    walk: &mut Walk<'_>,
 ) -> std::io::Result<()> {
     let metadata = fs_err::symlink_metadata(source)?;
-    if metadata.is_file() && metadata.nlink() > 1 {
-        if let Some(first) = seen.get(&(metadata.dev(), metadata.ino())) {
-            let mut header = tar::Header::new_gnu();
-            header.set_metadata_in_mode(&metadata, tar::HeaderMode::Complete);
+    let file_type = metadata.file_type();
+    if !(file_type.is_file() || file_type.is_dir() || file_type.is_symlink()) {
+        walk.skipped.push(name.to_owned());
+        return Ok(());
+    }
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata_in_mode(&metadata, tar::HeaderMode::Complete);
+    if let Some(user) = walk.owners.user_name(metadata.uid()) {
+        header.set_username(user)?;
+    }
+    if let Some(group) = walk.owners.group_name(metadata.gid()) {
+        header.set_groupname(group)?;
+    }
+    let records = if file_type.is_symlink() {
+        Vec::new()
+    } else {
+        xattr_records(source)?
+    };
+    if !records.is_empty() {
+        append_pax(tar, name, &records)?;
+    }
+    if file_type.is_file() && metadata.nlink() > 1 {
+        if let Some(first) = walk.seen.get(&(metadata.dev(), metadata.ino())) {
             header.set_entry_type(tar::EntryType::Link);
             header.set_size(0);
             return tar.append_link(&mut header, name, first);
         }
-        seen.insert((metadata.dev(), metadata.ino()), name.to_owned());
+        walk.seen
+            .insert((metadata.dev(), metadata.ino()), name.to_owned());
     }
-    tar.append_path_with_name(source, name)?;
-    if metadata.is_dir() {
-        let mut children: Vec<_> = fs_err::read_dir(source)?
-            .map(|entry| entry.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()?;
-        children.sort();
-        for child in children {
-            let child_name = format!("{name}/{}", child.to_string_lossy());
-            append_tree(tar, &source.join(&child), &child_name, seen)?;
+    if file_type.is_symlink() {
+        let target = fs_err::read_link(source)?;
+        return tar.append_link(&mut header, name, target);
+    }
+    if file_type.is_file() {
+        let file = fs_err::File::open(source)?;
+        let mut counted = Counted {
+            inner: file.take(metadata.len()),
+            read: 0,
+            progress: walk.progress,
+        };
+        tar.append_data(&mut header, name, &mut counted)?;
+        if counted.read != metadata.len() {
+            return Err(std::io::Error::other(format!(
+                "`{}` shrank while it was read: stop what writes it during the backup",
+                source.display()
+            )));
         }
+        return Ok(());
+    }
+    header.set_size(0);
+    tar.append_data(&mut header, name, std::io::empty())?;
+    let mut children: Vec<_> = fs_err::read_dir(source)?
+        .map(|entry| entry.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()?;
+    children.sort();
+    for child in children {
+        let child_name = format!("{name}/{}", child.to_string_lossy());
+        append_tree(tar, &source.join(&child), &child_name, walk)?;
     }
     Ok(())
+}
+
+/// A reader that counts what it reads and reports it.
+struct Counted<'a, R> {
+    inner: R,
+    read: u64,
+    progress: &'a dyn Progress,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.read += read as u64;
+        self.progress.advance(read as u64);
+        Ok(read)
+    }
 }

@@ -29,7 +29,7 @@ fn backup(dir: &Path) -> PathBuf {
     .unwrap();
     std::os::unix::fs::symlink("wikiconfig.py", system.join("etc/moin/link.py")).unwrap();
     let out = dir.join("backup.abf");
-    create(&system, &info(), &out).unwrap();
+    create(&system, &info(), &out, &crate::backup::Quiet).unwrap();
     out
 }
 
@@ -158,7 +158,7 @@ fn a_backup_we_write_reads_back_and_verifies() {
 fn a_missing_directory_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.abf");
-    let error = create(dir.path(), &info(), &out).unwrap_err();
+    let error = create(dir.path(), &info(), &out, &crate::backup::Quiet).unwrap_err();
     assert!(error.to_string().contains("is not a directory"), "{error}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

@@ -1,8 +1,80 @@
 use std::os::unix::fs::MetadataExt;
 
+use std::cell::RefCell;
+
 use super::*;
+use crate::backup::Quiet;
 use crate::backup::info::Info;
-use crate::backup::write::create;
+use crate::backup::write;
+
+fn create(system: &Path, info: &Info, out: &Path) {
+    write::create(system, info, out, &Quiet).unwrap();
+}
+
+/// A system that is not running: nothing to stop, no commands.
+struct Offline;
+
+impl Runner for Offline {
+    fn run(&self, argv: &[String], _: &[(String, String)]) -> Result<(), String> {
+        panic!("no command expected, got {argv:?}")
+    }
+    fn stop(&self, _: &[String]) -> Result<(), String> {
+        Ok(())
+    }
+    fn start(&self, _: &[String]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Records what a restore asks of the system; the command named `fail` fails. A migration
+/// (`/migrate`) writes `migrated` into each staged directory, as a real one would change it.
+#[derive(Default)]
+struct Recorder {
+    events: RefCell<Vec<String>>,
+    fail: Option<&'static str>,
+}
+
+impl Recorder {
+    fn failing(fail: &'static str) -> Self {
+        Self {
+            fail: Some(fail),
+            ..Self::default()
+        }
+    }
+
+    fn record(&self, event: String) -> Result<(), String> {
+        let failed = self.fail.is_some_and(|f| event.starts_with(f));
+        self.events.borrow_mut().push(event);
+        if failed {
+            Err("it failed".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.events.borrow().clone()
+    }
+}
+
+impl Runner for Recorder {
+    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<(), String> {
+        if argv[0] == "/migrate" {
+            let staged = &env.iter().find(|(k, _)| k == "APPLIANCE_STAGED").unwrap().1;
+            for line in staged.lines() {
+                let (_, staged) = line.split_once('=').unwrap();
+                std::fs::write(Path::new(staged).join("migrated"), argv[1..].join(" ")).unwrap();
+            }
+        }
+        self.record(argv.join(" "))
+    }
+    fn stop(&self, services: &[String]) -> Result<(), String> {
+        self.record(format!("stop {}", services.join(" ")))
+    }
+    fn start(&self, services: &[String]) -> Result<(), String> {
+        self.record(format!("start {}", services.join(" ")))
+    }
+}
 
 fn info() -> Info {
     Info {
@@ -43,7 +115,7 @@ fn system_and_backup(dir: &Path) -> (PathBuf, PathBuf) {
     )
     .unwrap();
     let abf = dir.join("b.abf");
-    create(&system, &info(), &abf).unwrap();
+    create(&system, &info(), &abf);
     (system, abf)
 }
 
@@ -90,7 +162,7 @@ fn restore_puts_the_backed_up_data_back_and_nothing_else() {
         "sitename = 'Changed'\n",
     );
     let mut backup = Backup::open(&abf).unwrap();
-    restore(&mut backup, &system, &Options::default()).unwrap();
+    restore(&mut backup, &system, &Options::default(), &Offline).unwrap();
     assert_eq!(
         read(&system.join("var/lib/moin/wiki/data/pages/Front/current")),
         "00000002\n"
@@ -119,10 +191,16 @@ fn a_root_moves_to_where_this_system_keeps_it() {
     let elsewhere = dir.path().join("new-system");
     std::fs::create_dir_all(&elsewhere).unwrap();
     let options = Options {
-        max_size: None,
         moves: vec![("var/lib/moin/wiki/data".into(), "/srv/wiki".into())],
+        ..Options::default()
     };
-    restore(&mut Backup::open(&abf).unwrap(), &elsewhere, &options).unwrap();
+    restore(
+        &mut Backup::open(&abf).unwrap(),
+        &elsewhere,
+        &options,
+        &Offline,
+    )
+    .unwrap();
     assert_eq!(
         read(&elsewhere.join("srv/wiki/pages/Front/current")),
         "00000002\n"
@@ -138,9 +216,15 @@ fn too_much_data_is_refused_before_anything_is_written() {
     write(&system.join("etc/moin/wikiconfig.py"), "live\n");
     let options = Options {
         max_size: Some(10),
-        moves: Vec::new(),
+        ..Options::default()
     };
-    let error = restore(&mut Backup::open(&abf).unwrap(), &system, &options).unwrap_err();
+    let error = restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &options,
+        &Offline,
+    )
+    .unwrap_err();
     assert!(
         error
             .to_string()
@@ -163,7 +247,8 @@ fn a_failed_staging_leaves_the_live_data_alone() {
         restore(
             &mut Backup::open(&abf).unwrap(),
             &system,
-            &Options::default()
+            &Options::default(),
+            &Offline
         )
         .is_err()
     );
@@ -182,6 +267,7 @@ fn an_interrupted_swap_rolls_back_and_a_committed_one_finishes() {
             Swap {
                 staged: sibling(&target, "staged"),
                 old: sibling(&target, "old"),
+                existed: true,
                 target,
             }
         })
@@ -212,6 +298,16 @@ fn an_interrupted_swap_rolls_back_and_a_committed_one_finishes() {
     assert!(!swaps[0].old.exists());
     assert!(leftovers(&system).is_empty());
 
+    // Killed after the swap of a root that had no data before: it goes again.
+    let mut swaps = swaps;
+    swaps[1].existed = false;
+    std::fs::remove_dir_all(&swaps[1].target).unwrap();
+    write(&swaps[1].target.join("f"), "new 1\n");
+    write(&system.join(JOURNAL), &journal_text("swapping", &swaps));
+    recover(&system).unwrap();
+    assert!(!swaps[1].target.exists());
+    assert!(leftovers(&system).is_empty(), "{:?}", leftovers(&system));
+
     write(&system.join(JOURNAL), "garbage\n");
     assert!(
         recover(&system)
@@ -219,4 +315,188 @@ fn an_interrupted_swap_rolls_back_and_a_committed_one_finishes() {
             .to_string()
             .contains("is damaged")
     );
+}
+
+fn plugin_options() -> Options {
+    Options {
+        migrations: vec![vec!["/migrate".into()]],
+        new_version: "2.1".into(),
+        stop: vec!["moin".into()],
+        after: vec![vec!["/usr/bin/moin".into(), "index-build".into()]],
+        ..Options::default()
+    }
+}
+
+#[test]
+fn migrations_change_the_staged_data_then_services_stop_around_the_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (system, abf) = system_and_backup(dir.path());
+    let recorder = Recorder::default();
+    restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &plugin_options(),
+        &recorder,
+    )
+    .unwrap();
+    assert_eq!(
+        recorder.events(),
+        [
+            "/migrate 2.0 2.1",
+            "stop moin",
+            "/usr/bin/moin index-build",
+            "start moin"
+        ]
+    );
+    // The migration's changes are what went live, in every root.
+    assert_eq!(read(&system.join("etc/moin/migrated")), "2.0 2.1");
+    assert_eq!(
+        read(&system.join("var/lib/moin/wiki/data/migrated")),
+        "2.0 2.1"
+    );
+    assert!(leftovers(&system).is_empty(), "{:?}", leftovers(&system));
+}
+
+#[test]
+fn a_failed_migration_or_command_after_the_swap_leaves_the_previous_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (system, abf) = system_and_backup(dir.path());
+    write(&system.join("etc/moin/wikiconfig.py"), "live\n");
+
+    let recorder = Recorder::failing("/migrate");
+    let error = restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &plugin_options(),
+        &recorder,
+    )
+    .unwrap_err();
+    assert!(matches!(error, RestoreError::Migration(_)), "{error}");
+    assert_eq!(recorder.events(), ["/migrate 2.0 2.1"], "nothing stopped");
+    assert_eq!(read(&system.join("etc/moin/wikiconfig.py")), "live\n");
+    assert!(leftovers(&system).is_empty(), "{:?}", leftovers(&system));
+
+    let recorder = Recorder::failing("/usr/bin/moin");
+    let error = restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &plugin_options(),
+        &recorder,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("put back"), "{error}");
+    assert_eq!(
+        recorder.events().last().map(String::as_str),
+        Some("start moin"),
+        "the services run again"
+    );
+    assert_eq!(read(&system.join("etc/moin/wikiconfig.py")), "live\n");
+    assert!(!system.join("etc/moin/migrated").exists());
+    assert!(leftovers(&system).is_empty(), "{:?}", leftovers(&system));
+
+    let recorder = Recorder::failing("stop");
+    let error = restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &plugin_options(),
+        &recorder,
+    )
+    .unwrap_err();
+    assert!(matches!(error, RestoreError::Stop(_)), "{error}");
+    assert_eq!(read(&system.join("etc/moin/wikiconfig.py")), "live\n");
+    assert!(leftovers(&system).is_empty(), "{:?}", leftovers(&system));
+}
+
+#[test]
+fn owners_by_name_modes_times_and_user_attributes_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("system");
+    let data = system.join("var/lib/moin/wiki/data");
+    write(&data.join("pages/Front/current"), "1\n");
+    write(&system.join("etc/moin/wikiconfig.py"), "x\n");
+    let program = data.join("setuid-tool");
+    write(&program, "#!/bin/sh\n");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_250_000_000);
+    std::fs::File::open(data.join("pages"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let attributes = xattr::set(data.join("pages/Front/current"), "user.comment", b"kept").is_ok();
+    // Where the backup is made, the wiki's files belong to `wiki` (uid 1234)…
+    write(
+        &system.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\nwiki:x:1234:1234::/:/bin/false\n",
+    );
+    write(&system.join("etc/group"), "root:x:0:\nwiki:x:1234:\n");
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        std::os::unix::fs::lchown(data.join("pages/Front/current"), Some(1234), Some(1234))
+            .unwrap();
+        std::os::unix::fs::lchown(&program, Some(1234), Some(1234)).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    }
+    let abf = dir.path().join("b.abf");
+    create(&system, &info(), &abf);
+    let entries = Backup::open(&abf)
+        .unwrap()
+        .entries("appdata.tar.gz")
+        .unwrap();
+    let current = entries
+        .iter()
+        .find(|e| e.path.ends_with("Front/current"))
+        .unwrap();
+    if root {
+        assert_eq!(current.user.as_deref(), Some("wiki"));
+        assert_eq!(current.group.as_deref(), Some("wiki"));
+    }
+    if attributes {
+        assert_eq!(
+            current.xattrs,
+            [("user.comment".to_owned(), b"kept".to_vec())]
+        );
+    }
+
+    // …and where it is restored, `wiki` is uid 999.
+    let target = dir.path().join("target");
+    write(
+        &target.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\nwiki:x:999:998::/:/bin/false\n",
+    );
+    write(&target.join("etc/group"), "root:x:0:\nwiki:x:998:\n");
+    let restored = restore(
+        &mut Backup::open(&abf).unwrap(),
+        &target,
+        &Options::default(),
+        &Offline,
+    )
+    .unwrap();
+    assert!(
+        restored.skipped_attributes.is_empty(),
+        "{:?}",
+        restored.skipped_attributes
+    );
+    let data = target.join("var/lib/moin/wiki/data");
+    let metadata = std::fs::metadata(data.join("pages/Front/current")).unwrap();
+    if root {
+        assert_eq!((metadata.uid(), metadata.gid()), (999, 998));
+    }
+    assert_eq!(
+        std::fs::metadata(data.join("setuid-tool")).unwrap().mode() & 0o7777,
+        0o4755,
+        "the set-user-ID bit survives the change of owner"
+    );
+    assert_eq!(
+        std::fs::metadata(data.join("pages"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        old
+    );
+    if attributes {
+        assert_eq!(
+            xattr::get(data.join("pages/Front/current"), "user.comment").unwrap(),
+            Some(b"kept".to_vec())
+        );
+    }
 }

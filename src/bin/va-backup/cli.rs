@@ -24,11 +24,21 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Back up an appliance's directories
+    /// Back up an appliance's directories, as its plugin manifest says or as given
+    ///
+    /// Without --plugin and --appliance, the one plugin manifest under
+    /// /usr/share/appliance/plugins that declares a backup is used.
     Create {
-        /// The appliance package
+        /// The plugin manifest: a name under /usr/share/appliance/plugins, or a file
+        #[arg(
+            long,
+            value_name = "NAME|FILE",
+            conflicts_with_all = ["appliance", "appdata", "sysconf"]
+        )]
+        plugin: Option<String>,
+        /// The appliance package, for a backup of the directories given here
         #[arg(long)]
-        appliance: String,
+        appliance: Option<String>,
         /// A directory of application data (repeatable)
         #[arg(long, value_name = "DIR")]
         appdata: Vec<String>,
@@ -46,8 +56,17 @@ pub enum Command {
     /// List the backups under /var/backups/appliance
     List,
     /// Restore a backup, replacing the directories it holds
+    ///
+    /// The plugin manifest that accepts the backup's appliance (or the one given) says which
+    /// services stop during the swap, which migrations convert older data and what runs after.
     Restore {
         file: PathBuf,
+        /// The plugin manifest: a name under /usr/share/appliance/plugins, or a file
+        #[arg(long, value_name = "NAME|FILE", conflicts_with = "no_plugin")]
+        plugin: Option<String>,
+        /// Restore the directories only: no plugin's services, migrations or commands
+        #[arg(long)]
+        no_plugin: bool,
         /// The most the backup may write, e.g. 1G or 500M (default: the free space of the target)
         #[arg(long, value_name = "SIZE", value_parser = appliance::backup::store::parse_size)]
         max_size: Option<u64>,

@@ -1,0 +1,360 @@
+//! Plugin manifests: `/usr/share/appliance/plugins/<name>.yaml`, shipped by a plugin package for
+//! one appliance. This module holds the whole schema, so that va-backup and appliance-control read
+//! the same file the same way; `doc/plugin-manifest.md` documents it around the example
+//! `doc/plugin-example.yaml`, which a test parses.
+//!
+//! Unknown keys are refused, so that a misspelt `stop:` does not silently leave a service running
+//! during a restore.
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::backup::paths::{PathError, root_in_archive};
+
+/// Where manifests live, relative to the system's root.
+pub const PLUGIN_DIR: &str = "usr/share/appliance/plugins";
+
+/// A command: the program (an absolute path) and its arguments; never run through a shell.
+pub type Command = Vec<String>;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The appliance package this plugin serves (`moinmoin-appliance`).
+    pub appliance: String,
+    /// The name shown to people (`MoinMoin wiki`).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The systemd services of the application, shown and restarted by appliance-control.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// What a backup of this appliance holds and what runs around it.
+    #[serde(default)]
+    pub backup: Option<BackupPlan>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BackupPlan {
+    /// Directories of application data (absolute).
+    #[serde(default)]
+    pub appdata: Vec<String>,
+    /// Directories of system configuration (absolute).
+    #[serde(default)]
+    pub sysconf: Vec<String>,
+    /// Run before a backup is made (a database dump into an appdata directory, say).
+    #[serde(default)]
+    pub before_backup: Vec<Command>,
+    /// Run after a backup was made, whether it succeeded or not.
+    #[serde(default)]
+    pub after_backup: Vec<Command>,
+    /// Services stopped while the restored data is swapped in, and started again afterwards.
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// Run after the data is swapped in and before the services start (rebuild an index, say);
+    /// if one fails, the previous data is put back.
+    #[serde(default)]
+    pub after_restore: Vec<Command>,
+    /// Directories of older backups that this system keeps elsewhere now.
+    #[serde(default)]
+    pub moves: Vec<Move>,
+    /// Conversions of data from older versions of the appliance, in the order they run.
+    #[serde(default)]
+    pub migrations: Vec<Migration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Move {
+    /// The directory as a backup names it (`/usr/share/moin/mywiki`).
+    pub from: String,
+    /// Where this system keeps that data now (`/var/lib/moin/wiki/data`).
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migration {
+    /// Runs for backups of this appliance (default: the manifest's), e.g. `moinmoin` for the 2009
+    /// prototype's backups.
+    #[serde(default)]
+    pub appliance: Option<String>,
+    /// Runs for backups whose appliance version is lower than this (Debian version order).
+    pub below: String,
+    /// The command; it gets the backup's version and this system's as its last two arguments,
+    /// and the staged directories in `APPLIANCE_STAGED` (`TARGET=STAGED` lines).
+    pub run: Command,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read the plugin manifest `{}`", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the plugin manifest `{}` is not valid: {reason}", .path.display())]
+    Invalid { path: PathBuf, reason: String },
+    #[error("no plugin manifest `{name}` under `{}`", .dir.display())]
+    NotFound { name: String, dir: PathBuf },
+}
+
+fn valid_unit(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@._-:\\".contains(&b))
+}
+
+fn check_command(command: &Command) -> Result<(), String> {
+    match command.first() {
+        Some(program) if program.starts_with('/') && !program.contains("/../") => Ok(()),
+        Some(program) => Err(format!(
+            "the command `{program}` must be an absolute path (commands are not run through a shell)"
+        )),
+        None => Err("a command is empty".into()),
+    }
+}
+
+impl Manifest {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let manifest: Self = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !crate::registry::valid_package_name(&self.appliance) {
+            return Err(format!("`{}` is not a package name", self.appliance));
+        }
+        let Some(backup) = &self.backup else {
+            return self.check_services(&[]);
+        };
+        let dir = |d: &String| root_in_archive(d).map_err(|e: PathError| e.to_string());
+        for d in backup.appdata.iter().chain(&backup.sysconf) {
+            dir(d)?;
+        }
+        for m in &backup.moves {
+            dir(&m.from)?;
+            dir(&m.to)?;
+        }
+        for command in backup
+            .before_backup
+            .iter()
+            .chain(&backup.after_backup)
+            .chain(&backup.after_restore)
+            .chain(backup.migrations.iter().map(|m| &m.run))
+        {
+            check_command(command)?;
+        }
+        for migration in &backup.migrations {
+            if migration.below.is_empty() {
+                return Err("a migration's `below` version is empty".into());
+            }
+        }
+        self.check_services(&backup.stop)
+    }
+
+    fn check_services(&self, stop: &[String]) -> Result<(), String> {
+        match self.services.iter().chain(stop).find(|s| !valid_unit(s)) {
+            Some(bad) => Err(format!("`{bad}` is not a systemd unit name")),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads one manifest file.
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|reason| ManifestError::Invalid {
+            path: path.to_owned(),
+            reason,
+        })
+    }
+
+    /// The manifest named `name` (a file name without `.yaml`) under `root`'s plugin directory, or
+    /// the file `name` itself when it is a path.
+    pub fn find(root: &Path, name: &str) -> Result<(PathBuf, Self), ManifestError> {
+        let path = if name.contains('/') {
+            PathBuf::from(name)
+        } else {
+            let dir = root.join(PLUGIN_DIR);
+            let path = dir.join(format!("{name}.yaml"));
+            if !path.exists() {
+                return Err(ManifestError::NotFound {
+                    name: name.to_owned(),
+                    dir,
+                });
+            }
+            path
+        };
+        let manifest = Self::load(&path)?;
+        Ok((path, manifest))
+    }
+
+    /// Every manifest under `root`'s plugin directory, sorted by file name.
+    pub fn all(root: &Path) -> Result<Vec<(PathBuf, Self)>, ManifestError> {
+        let dir = root.join(PLUGIN_DIR);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(ManifestError::Read { path: dir, source }),
+        };
+        let mut paths = Vec::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|source| ManifestError::Read {
+                    path: dir.clone(),
+                    source,
+                })?
+                .path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|path| Self::load(&path).map(|m| (path, m)))
+            .collect()
+    }
+}
+
+impl BackupPlan {
+    /// Whether this plan restores a backup of `appliance`: its own, or one a migration names.
+    pub fn accepts(&self, own: &str, appliance: &str) -> bool {
+        appliance == own
+            || self
+                .migrations
+                .iter()
+                .any(|m| m.appliance.as_deref() == Some(appliance))
+    }
+
+    /// The migrations a backup of `appliance` at `version` needs, in order.
+    pub fn migrations_for<'a>(
+        &'a self,
+        own: &'a str,
+        appliance: &'a str,
+        version: &'a str,
+    ) -> impl Iterator<Item = &'a Migration> + 'a {
+        self.migrations.iter().filter(move |m| {
+            m.appliance.as_deref().unwrap_or(own) == appliance
+                && compare_versions(version, &m.below) == Ordering::Less
+        })
+    }
+
+    /// The moves in the form a restore takes: archive root → absolute target.
+    pub fn archive_moves(&self) -> Result<Vec<(String, String)>, PathError> {
+        self.moves
+            .iter()
+            .map(|m| Ok((root_in_archive(&m.from)?, m.to.clone())))
+            .collect()
+    }
+}
+
+/// Debian version order (`0.1` < `1.9` < `2.0~b5` < `2.0`).
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    rust_apt::util::cmp_versions(a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../doc/plugin-example.yaml");
+
+    #[test]
+    fn the_documented_example_parses() {
+        let manifest = Manifest::parse(EXAMPLE).unwrap();
+        assert_eq!(manifest.appliance, "moinmoin-appliance");
+        let backup = manifest.backup.unwrap();
+        assert_eq!(backup.appdata, ["/var/lib/moin/wiki/data"]);
+        assert!(!backup.stop.is_empty() && !backup.after_restore.is_empty());
+        assert_eq!(
+            backup.archive_moves().unwrap(),
+            [(
+                "usr/share/moin/mywiki".to_owned(),
+                "/var/lib/moin/wiki/data".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn migrations_follow_debian_version_order_and_the_appliance_name() {
+        let manifest = Manifest::parse(EXAMPLE).unwrap();
+        let backup = manifest.backup.as_ref().unwrap();
+        let own = manifest.appliance.as_str();
+        let names = |appliance, version| {
+            backup
+                .migrations_for(own, appliance, version)
+                .map(|m| m.run[0].clone())
+                .collect::<Vec<_>>()
+        };
+        // The 2009 prototype's backups.
+        assert_eq!(
+            names("moinmoin", "0.1"),
+            ["/usr/lib/appliance-control-moinmoin/import19"]
+        );
+        assert!(names("moinmoin", "2.0").is_empty());
+        assert_eq!(
+            names("moinmoin-appliance", "2.0~b4-1"),
+            ["/usr/lib/appliance-control-moinmoin/migrate-b4"]
+        );
+        assert!(names("moinmoin-appliance", "2.0.0-1").is_empty());
+        assert!(backup.accepts(own, "moinmoin") && backup.accepts(own, own));
+        assert!(!backup.accepts(own, "dokuwiki-appliance"));
+        assert_eq!(compare_versions("2.0~b5", "2.0"), Ordering::Less);
+    }
+
+    #[test]
+    fn bad_manifests_are_refused_with_the_reason() {
+        for (text, reason) in [
+            ("appliance: xy\nservice: [a]\n", "unknown field"),
+            ("appliance: 'Not A Package'\n", "package name"),
+            (
+                "appliance: xy\nbackup:\n  appdata: [relative]\n",
+                "absolute",
+            ),
+            (
+                "appliance: xy\nbackup:\n  before-backup: [[mysqldump, db]]\n",
+                "absolute path",
+            ),
+            ("appliance: xy\nbackup:\n  stop: ['-x']\n", "unit name"),
+            ("appliance: xy\nservices: ['a b']\n", "unit name"),
+            ("appliance: xy\nbackup:\n  stpo: [a]\n", "unknown field"),
+            (
+                "appliance: xy\nbackup:\n  migrations: [{below: '1', run: []}]\n",
+                "empty",
+            ),
+        ] {
+            let error = Manifest::parse(text).unwrap_err();
+            assert!(error.contains(reason), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn find_by_name_or_path_and_all() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(PLUGIN_DIR);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("moinmoin.yaml"), EXAMPLE).unwrap();
+        std::fs::write(dir.join("README"), "not a manifest").unwrap();
+        let (path, manifest) = Manifest::find(root.path(), "moinmoin").unwrap();
+        assert_eq!(path, dir.join("moinmoin.yaml"));
+        assert_eq!(manifest.appliance, "moinmoin-appliance");
+        assert!(Manifest::find(root.path(), &path.display().to_string()).is_ok());
+        assert!(matches!(
+            Manifest::find(root.path(), "dokuwiki"),
+            Err(ManifestError::NotFound { .. })
+        ));
+        assert_eq!(Manifest::all(root.path()).unwrap().len(), 1);
+        std::fs::write(dir.join("broken.yaml"), "appliance: [").unwrap();
+        let error = Manifest::all(root.path()).unwrap_err().to_string();
+        assert!(error.contains("broken.yaml"), "{error}");
+    }
+}
