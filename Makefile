@@ -14,7 +14,7 @@ APPLIANCE_BUILD_ENV := PATH="$(CURDIR)/dh-appliance:$(CARGO_TARGET_DIR)/release:
 APPLIANCES := $(notdir $(wildcard appliances/*))
 
 # Debian packages the build, the tests and the demo need on the host (never inside test roots).
-HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap unzip \
+HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap unzip zip python3 \
 	systemd-container debconf-utils curl uidmap arch-test pkg-config libapt-pkg-dev g++
 
 .PHONY: help deps deb lintian test unit e2e demo demo-stop bench clean

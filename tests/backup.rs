@@ -212,3 +212,217 @@ fn a_restore_killed_at_any_moment_leaves_old_or_new() {
     ok(&root, &["restore", abf.to_str().unwrap()]);
     assert_eq!(state(&root).as_deref(), Some("new"));
 }
+
+/// Runs a host tool in `dir`, which must succeed.
+fn tool(dir: &Path, program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (make test installs it)"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A backup in the original layout made by hand with `tar` and `zip`, as the 2009 prototype made
+/// them: format 0.1, absolute paths, only `sha1sums`.
+fn hand_made_original(dir: &Path) -> PathBuf {
+    let old = dir.join("old-system");
+    write(
+        &old.join("usr/share/moin/mywiki/data/pages/FrontPage/revisions/00000001"),
+        "= Welcome =\n",
+    );
+    write(
+        &old.join("usr/share/moin/mywiki/data/pages/FrontPage/current"),
+        "00000001\n",
+    );
+    write(
+        &old.join("etc/moin/mywiki.py"),
+        "sitename = u'My 2009 wiki'\n",
+    );
+    let made = dir.join("made");
+    std::fs::create_dir_all(&made).unwrap();
+    let old_text = old.to_str().unwrap();
+    for (tarball, dir_name) in [
+        ("sysconfig.tar.gz", "etc/moin"),
+        ("appdata.tar.gz", "usr/share/moin/mywiki"),
+    ] {
+        // Absolute member names, as the prototype's `tar czPf` wrote them.
+        tool(
+            &made,
+            "tar",
+            &[
+                "-P",
+                "-czf",
+                tarball,
+                "-C",
+                old_text,
+                "--transform",
+                "s,^,/,",
+                dir_name,
+            ],
+        );
+    }
+    write(&made.join("version"), "0.1\n");
+    write(
+        &made.join("info.yaml"),
+        "appliance: moinmoin\nappdata.dirs: [/usr/share/moin/mywiki]\nsysconf.dirs: [/etc/moin]\ntimestamp: 2009-06-01 12:00:00\nversion: '0.1'\n",
+    );
+    let sums = tool(
+        &made,
+        "sha1sum",
+        &["version", "info.yaml", "sysconfig.tar.gz", "appdata.tar.gz"],
+    );
+    write(&made.join("sha1sums"), &sums);
+    tool(
+        &made,
+        "zip",
+        &[
+            "-q",
+            "old.abf",
+            "version",
+            "info.yaml",
+            "sysconfig.tar.gz",
+            "appdata.tar.gz",
+            "sha1sums",
+        ],
+    );
+    made.join("old.abf")
+}
+
+/// A backup in the original layout made by hand with `tar` and `zip`, as the 2009 prototype made
+/// them (format 0.1, absolute paths, only `sha1sums`), restores through a plugin manifest that
+/// moves its wiki to where this system keeps it.
+#[test]
+fn a_hand_made_original_backup_restores_where_the_plugin_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let abf = hand_made_original(dir.path());
+
+    let root = dir.path().join("root");
+    write(
+        &root.join("usr/share/appliance/plugins/moinmoin.yaml"),
+        "appliance: moinmoin\nbackup:\n  appdata: [/var/lib/moin/wiki/data]\n  sysconf: [/etc/moin]\n  moves:\n    - {from: /usr/share/moin/mywiki, to: /var/lib/moin/wiki/data}\n",
+    );
+    write(
+        &root.join("var/lib/moin/wiki/data/pages/Today/current"),
+        "today\n",
+    );
+    let shown = ok(&root, &["show", abf.to_str().unwrap()]);
+    assert!(shown.contains("0.1 (original)"), "{shown}");
+    ok(&root, &["verify", abf.to_str().unwrap()]);
+    ok(&root, &["restore", abf.to_str().unwrap()]);
+    let wiki = root.join("var/lib/moin/wiki/data");
+    assert_eq!(
+        std::fs::read_to_string(wiki.join("data/pages/FrontPage/revisions/00000001")).unwrap(),
+        "= Welcome =\n"
+    );
+    assert!(!wiki.join("pages/Today").exists(), "the wiki was replaced");
+    assert!(!root.join("usr/share/moin").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/moin/mywiki.py")).unwrap(),
+        "sitename = u'My 2009 wiki'\n"
+    );
+
+    // Restoring it without the plugin's move puts it at its own old place.
+    let bare = dir.path().join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    ok(&bare, &["restore", "--no-plugin", abf.to_str().unwrap()]);
+    assert!(
+        bare.join("usr/share/moin/mywiki/data/pages/FrontPage/current")
+            .exists()
+    );
+
+    // A plugin for another appliance does not take it.
+    let other = dir.path().join("other");
+    write(
+        &other.join("usr/share/appliance/plugins/doku.yaml"),
+        "appliance: dokuwiki-appliance\nbackup:\n  appdata: [/var/lib/dokuwiki/data]\n",
+    );
+    let refused = va_backup(
+        &other,
+        &["restore", "--plugin", "doku", abf.to_str().unwrap()],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is a backup of moinmoin"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// A restore onto a file system that fills up fails cleanly: the live data stays, nothing staged
+/// is left. A small tmpfs is the full disk (root only).
+#[test]
+fn a_full_disk_fails_the_restore_and_keeps_the_live_data() {
+    if !nix_is_root() {
+        assert!(
+            std::env::var_os("APPLIANCE_E2E").is_none(),
+            "the full-disk test needs root under make test"
+        );
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    // 6 MiB of data that does not compress.
+    let mut noise = vec![0u8; 6 << 20];
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for byte in &mut noise {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        *byte = seed.to_le_bytes()[0];
+    }
+    write(&source.join("etc/moin/wikiconfig.py"), "backed up\n");
+    std::fs::create_dir_all(source.join("var/lib/moin/wiki/data")).unwrap();
+    std::fs::write(source.join("var/lib/moin/wiki/data/big"), &noise).unwrap();
+    let abf = dir.path().join("b.abf");
+    create(&source, &abf);
+
+    let root = dir.path().join("small");
+    std::fs::create_dir_all(&root).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    let _unmount = Unmount(root.clone());
+    wiki(&root, 3, "live");
+    // By default the free space is the limit: refused before writing.
+    let refused = va_backup(&root, &["restore", abf.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("more than the limit"));
+    // Told to go ahead anyway, the disk fills up: a clear error, nothing lost.
+    let full = va_backup(
+        &root,
+        &["restore", "--max-size", "1G", abf.to_str().unwrap()],
+    );
+    assert_eq!(full.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert_eq!(state(&root).as_deref(), Some("live"));
+    let left: Vec<_> = std::fs::read_dir(root.join("var/lib/moin/wiki"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["data"], "nothing staged is left");
+}
+
+/// Whether this process runs as root (the owner of its /proc entry is its effective uid).
+fn nix_is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
+/// Unmounts on drop.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}

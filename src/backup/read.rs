@@ -441,8 +441,11 @@ impl Backup {
         member: &str,
         mut visit: impl FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
     ) -> Result<(String, String), E> {
+        let mut link_roots = self.roots_of("sysconfig.tar.gz")?;
+        link_roots.extend(self.roots_of("appdata.tar.gz")?);
         let mut checker = EntryChecker {
             roots: self.roots_of(member)?,
+            link_roots,
             absolute_allowed: self.format != Format::Current,
             files: HashSet::new(),
             seen: HashSet::new(),
@@ -553,6 +556,9 @@ enum Problem {
 /// The checks every tar entry passes, with what earlier entries tell.
 struct EntryChecker {
     roots: Vec<String>,
+    /// Every root of the backup: a symbolic link may point into any of them (Debian packages
+    /// link `/etc/dokuwiki/acl.auth.php` to `/var/lib/dokuwiki/acl/acl.auth.php`).
+    link_roots: Vec<String>,
     absolute_allowed: bool,
     /// Regular files so far: the only targets a hard link may have.
     files: HashSet<String>,
@@ -619,7 +625,7 @@ impl EntryChecker {
                     let parent = normalized.rsplit_once('/').map_or("", |(p, _)| p);
                     format!("{parent}/{target}")
                 };
-                paths::check(&resolved, &self.roots, true)
+                paths::check(&resolved, &self.link_roots, true)
                     .map_err(|e| refused(format!("symbolic link to `{target}`: {e}")))?;
                 EntryKind::Symlink(target)
             }

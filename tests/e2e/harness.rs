@@ -111,6 +111,42 @@ impl Root {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Boots the root with its own systemd (systemd-nspawn); it is powered off on drop.
+    pub fn boot(&self) {
+        let output = Command::new(script())
+            .arg("boot")
+            .arg(&self.path)
+            .output()
+            .expect("run debian-root");
+        assert!(
+            output.status.success(),
+            "the root did not boot:\n{}\n--- console\n{}",
+            output_text(&output),
+            std::fs::read_to_string(format!("{}.console", self.path.display())).unwrap_or_default()
+        );
+    }
+
+    /// Runs a shell script inside the booted root (as a service would see it); returns its output.
+    pub fn exec(&self, script_text: &str) -> Output {
+        Command::new(script())
+            .arg("exec")
+            .arg(&self.path)
+            .args(["bash", "-c", script_text])
+            .output()
+            .expect("run debian-root")
+    }
+
+    /// [`Root::exec`], which must succeed; returns its stdout.
+    pub fn exec_ok(&self, script_text: &str) -> String {
+        let output = self.exec(script_text);
+        assert!(
+            output.status.success(),
+            "`{script_text}` failed in the booted root:\n{}",
+            output_text(&output)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Where `path` of the root is on the host, following symbolic links inside the root (an
     /// absolute link target is relative to the root, not to the host).
     pub fn host_path(&self, path: &str) -> PathBuf {
@@ -192,6 +228,14 @@ impl Drop for Root {
                 .status();
         }
     }
+}
+
+/// A TCP port free on the host's loopback now (booted roots share the host's network).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// Builds a binary package from a directory tree laid out for `dpkg-deb --build` (with DEBIAN/).

@@ -1,6 +1,7 @@
 //! End-to-end tests: appliances installed with real apt, dpkg and debconf in fresh Debian roots.
 //! Needs: root, mmdebstrap, systemd-nspawn, the packages built by `make deb` (see harness.rs).
 
+mod backups;
 mod catalog;
 mod harness;
 mod seeds;

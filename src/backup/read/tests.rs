@@ -329,7 +329,7 @@ fn a_changed_member_fails_its_checksum() {
 
 #[test]
 fn hostile_entries_are_refused() {
-    use tar::EntryType::{Block, Char, Fifo, GNUSparse, Link, Regular, Symlink};
+    use tar::EntryType::{Block, Char, Fifo, GNUSparse, Link, Regular, Symlink, XHeader};
     let dir = tempfile::tempdir().unwrap();
     let good = backup(dir.path());
     let bad = dir.path().join("bad.abf");
@@ -370,6 +370,19 @@ fn hostile_entries_are_refused() {
             "numeric field",
             vec![("etc/moin/sparse", GNUSparse, "", b"")],
         ),
+        // A pax sparse file declaring a terabyte in a one-byte entry.
+        (
+            "a sparse file",
+            vec![
+                (
+                    "PaxHeaders/sparse",
+                    XHeader,
+                    "",
+                    b"37 GNU.sparse.realsize=1099511627776\n",
+                ),
+                ("etc/moin/sparse", Regular, "", b"x"),
+            ],
+        ),
         (
             "holds it twice",
             vec![
@@ -402,11 +415,20 @@ fn hostile_entries_are_refused() {
             "{entries:?}: expected `{expected}` in `{text}`"
         );
     }
-    // A link inside the roots is fine.
+}
+
+#[test]
+fn links_inside_the_roots_are_fine() {
+    use tar::EntryType::{Link, Regular, Symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let good = backup(dir.path());
+    let bad = dir.path().join("bad.abf");
     let tarball = raw_tar(&[
         ("etc/moin/a", Regular, "", b"1"),
         ("etc/moin/b", Link, "etc/moin/a", b""),
         ("etc/moin/c", Symlink, "a", b""),
+        // Into another root of the backup, as Debian's /etc/dokuwiki links into /var/lib/dokuwiki.
+        ("etc/moin/d", Symlink, "/var/lib/moin/wiki/data/x", b""),
     ]);
     rezip(
         &good,
@@ -427,7 +449,7 @@ fn hostile_entries_are_refused() {
             .entries("sysconfig.tar.gz")
             .unwrap()
             .len(),
-        3
+        4
     );
 }
 
