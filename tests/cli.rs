@@ -263,6 +263,12 @@ fn backups_we_write_read_with_unzip_zipinfo_tar_and_python() {
         vec![7u8; 100_000],
     )
     .unwrap();
+    let attribute = xattr::set(
+        system.join("var/lib/moin/wiki/data/pages/p"),
+        "user.comment",
+        b"kept",
+    )
+    .is_ok();
     let info = Info {
         appliance: "moinmoin-appliance".into(),
         appdata_dirs: vec!["/var/lib/moin/wiki/data".into()],
@@ -334,4 +340,33 @@ fn backups_we_write_read_with_unzip_zipinfo_tar_and_python() {
         ],
     );
     assert_eq!(python.trim(), "2");
+    // GNU tar reads our extended attributes (pax SCHILY.xattr records) back.
+    if attribute {
+        gnu_tar_reads_the_attribute(dir.path());
+    }
+}
+
+fn gnu_tar_reads_the_attribute(dir: &Path) {
+    std::fs::create_dir(dir.join("out")).unwrap();
+    let output = Command::new("tar")
+        .args([
+            "--xattrs",
+            "--xattrs-include=user.*",
+            "-xzf",
+            "x/appdata.tar.gz",
+            "-C",
+            "out",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        xattr::get(
+            dir.join("out/var/lib/moin/wiki/data/pages/p"),
+            "user.comment"
+        )
+        .unwrap(),
+        Some(b"kept".to_vec())
+    );
 }

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod info;
 pub mod owners;
 pub mod paths;
+pub mod plan;
 pub mod read;
 pub mod restore;
 pub mod store;

@@ -6,17 +6,13 @@ mod common;
 mod progress;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use appliance::backup::commands::{Runner, SystemRunner};
-use appliance::backup::info::Info;
+use appliance::backup::plan::{self, Choice, What};
 use appliance::backup::read::{Backup, Format};
-use appliance::backup::{restore, store, write};
-use appliance::debconf::{PackageTools, SystemTools};
-use appliance::plugin::{Manifest, PLUGIN_DIR};
+use appliance::backup::{restore, store};
 use clap::Parser;
 use cli::{Cli, Command};
 
@@ -72,57 +68,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         } => {
             let plugin = match (plugin, no_plugin) {
                 (_, true) => Choice::None,
-                (Some(plugin), false) => Choice::Named(plugin),
+                (Some(plugin), false) => Choice::Named(plugin.clone()),
                 (None, false) => Choice::Accepting,
             };
             restore_command(cli, &mut out, file, &plugin, *max_size, moves)
         }
         Command::Prune { keep } => prune(root, &mut out, *keep),
-    }
-}
-
-/// What a backup holds.
-enum What {
-    /// As a plugin manifest says: the one named, or the only one with a backup plan.
-    Plugin(Option<String>),
-    Directories {
-        appliance: String,
-        appdata: Vec<String>,
-        sysconf: Vec<String>,
-    },
-}
-
-/// The version of `package` installed under `root`, if it is.
-fn installed_version(root: &Path, package: &str) -> Option<String> {
-    SystemTools::new(root)
-        .statuses(&[package])
-        .ok()
-        .and_then(|s| s.get(package).map(|p| p.version.clone()))
-        .filter(|v| !v.is_empty())
-}
-
-/// The plugin manifest named, or else the only one under `root` with a backup plan.
-fn manifest_for_backup(root: &Path, name: Option<&str>) -> anyhow::Result<(PathBuf, Manifest)> {
-    if let Some(name) = name {
-        return Ok(Manifest::find(root, name)?);
-    }
-    let mut all: Vec<_> = Manifest::all(root)?
-        .into_iter()
-        .filter(|(_, m)| m.backup.is_some())
-        .collect();
-    match all.len() {
-        1 => Ok(all.remove(0)),
-        0 => anyhow::bail!(
-            "no plugin manifest under `{}` declares a backup: name the directories with --appliance NAME --appdata DIR --sysconf DIR",
-            root.join(PLUGIN_DIR).display()
-        ),
-        _ => anyhow::bail!(
-            "several plugin manifests declare a backup ({}): choose one with --plugin",
-            all.iter()
-                .map(|(p, _)| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }
 
@@ -132,88 +83,22 @@ fn create(
     what: &What,
     output: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let root = &cli.root;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (appliance, appdata, sysconf, plugin, plan) = match what {
-        What::Directories {
-            appliance,
-            appdata,
-            sysconf,
-        } => (
-            appliance.clone(),
-            appdata.clone(),
-            sysconf.clone(),
-            None,
-            None,
-        ),
-        What::Plugin(name) => {
-            let (path, manifest) = manifest_for_backup(root, name.as_deref())?;
-            let plan = manifest.backup.with_context(|| {
-                format!(
-                    "the plugin manifest `{}` declares no backup",
-                    path.display()
-                )
-            })?;
-            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-            (
-                manifest.appliance,
-                plan.appdata.clone(),
-                plan.sysconf.clone(),
-                name,
-                Some(plan),
-            )
-        }
-    };
-    let version = installed_version(root, &appliance);
-    let info = Info {
-        appliance: appliance.clone(),
-        appdata_dirs: appdata,
-        sysconf_dirs: sysconf,
-        timestamp: store::rfc3339(now),
-        version: version.clone().unwrap_or_else(|| "unknown".into()),
-        package_version: version,
-        plugin,
-    };
-    let path = match output {
-        Some(path) => path.to_owned(),
-        None => store::default_path(root, &appliance, now)?,
-    };
-    let runner = SystemRunner::new(root);
-    let (before, after) = plan
-        .as_ref()
-        .map(|p| (p.before_backup.as_slice(), p.after_backup.as_slice()))
-        .unwrap_or_default();
-    let made = before
-        .iter()
-        .try_for_each(|command| runner.run(command, &[]))
-        .map_err(|reason| {
-            anyhow::anyhow!("the plugin's command before the backup failed: {reason}")
-        })
-        .and_then(|()| {
-            write::create(root, &info, &path, &*progress::bar(cli, "backing up"))
-                .with_context(|| format!("cannot write the backup `{}`", path.display()))
-        });
-    let cleaned = after
-        .iter()
-        .try_for_each(|command| runner.run(command, &[]))
-        .map_err(|reason| {
-            anyhow::anyhow!("the plugin's command after the backup failed: {reason}")
-        });
-    let written = made?;
-    cleaned?;
-    for skipped in &written.skipped {
+    let created = plan::create(&cli.root, what, output, &*progress::bar(cli, "backing up"))?;
+    for skipped in &created.written.skipped {
         eprintln!("va-backup: warning: `/{skipped}` is a socket, fifo or device: left out");
     }
     if cli.json {
         writeln!(
             out,
             "{}",
-            serde_json::json!({ "path": path, "appliance": appliance, "skipped": written.skipped })
+            serde_json::json!({
+                "path": created.path,
+                "appliance": created.appliance,
+                "skipped": created.written.skipped,
+            })
         )?;
     } else {
-        writeln!(out, "{}", path.display())?;
+        writeln!(out, "{}", created.path.display())?;
     }
     Ok(())
 }
@@ -291,89 +176,27 @@ fn list_command(cli: &Cli, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Which plugin manifest governs a restore.
-enum Choice<'a> {
-    /// None: the directories only.
-    None,
-    Named(&'a str),
-    /// The one that accepts the backup's appliance, if any does.
-    Accepting,
-}
-
 fn restore_command(
     cli: &Cli,
     out: &mut impl Write,
     file: &Path,
-    choice: &Choice<'_>,
+    choice: &Choice,
     max_size: Option<u64>,
     moves: &[String],
 ) -> anyhow::Result<()> {
-    let root = &cli.root;
-    let mut given = moves
+    let moves = moves
         .iter()
-        .map(|m| {
-            let (from, to) = m
-                .split_once('=')
-                .with_context(|| format!("--move `{m}`: expected FROM=TO"))?;
-            let from = appliance::backup::paths::root_in_archive(from)
-                .with_context(|| format!("--move `{m}`: FROM must be absolute"))?;
-            Ok((from, to.to_owned()))
-        })
+        .map(|m| plan::parse_move(m).map_err(|e| anyhow::anyhow!("--move {e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut backup = open(file)?;
-    let appliance = backup.info.appliance.clone();
-    let manifest = match choice {
-        Choice::None => None,
-        Choice::Named(name) => {
-            let (path, manifest) = Manifest::find(root, name)?;
-            let plan = manifest.backup.as_ref().with_context(|| {
-                format!(
-                    "the plugin manifest `{}` declares no backup",
-                    path.display()
-                )
-            })?;
-            if !plan.accepts(&manifest.appliance, &appliance) {
-                anyhow::bail!(
-                    "`{}` is a backup of {appliance}; the plugin `{}` restores backups of {}",
-                    file.display(),
-                    path.display(),
-                    manifest.appliance
-                );
-            }
-            Some(manifest)
-        }
-        Choice::Accepting => Manifest::all(root)?.into_iter().map(|(_, m)| m).find(|m| {
-            m.backup
-                .as_ref()
-                .is_some_and(|plan| plan.accepts(&m.appliance, &appliance))
-        }),
-    };
-    let mut options = restore::Options {
+    let report = plan::restore(
+        &cli.root,
+        file,
+        choice,
         max_size,
-        ..restore::Options::default()
-    };
-    if let Some(manifest) = &manifest
-        && let Some(plan) = &manifest.backup
-    {
-        let new_version = installed_version(root, &manifest.appliance).unwrap_or_default();
-        options.migrations = plan
-            .migrations_for(&manifest.appliance, &appliance, &backup.info.version)
-            .map(|m| m.run.clone())
-            .collect();
-        options.new_version = new_version;
-        options.stop.clone_from(&plan.stop);
-        options.after.clone_from(&plan.after_restore);
-        options.moves = plan.archive_moves()?;
-    }
-    // A --move given here wins over the plugin's.
-    options
-        .moves
-        .retain(|(from, _)| !given.iter().any(|(f, _)| f == from));
-    options.moves.append(&mut given);
-    backup.set_progress(progress::bar(cli, "restoring"));
-    let restored = restore::restore(&mut backup, root, &options, &SystemRunner::new(root))
-        .with_context(|| format!("cannot restore `{}`", file.display()))?;
-    for skipped in &restored.skipped_attributes {
+        moves,
+        progress::bar(cli, "restoring"),
+    )?;
+    for skipped in &report.restored.skipped_attributes {
         eprintln!("va-backup: warning: extended attribute not restored: {skipped}");
     }
     if cli.json {
@@ -382,10 +205,10 @@ fn restore_command(
             "{}",
             serde_json::json!({
                 "path": file,
-                "appliance": appliance,
-                "timestamp": backup.info.timestamp,
-                "migrations": options.migrations.len(),
-                "skipped-attributes": restored.skipped_attributes,
+                "appliance": report.info.appliance,
+                "timestamp": report.info.timestamp,
+                "migrations": report.migrations,
+                "skipped-attributes": report.restored.skipped_attributes,
             })
         )?;
     } else {
@@ -393,8 +216,8 @@ fn restore_command(
             out,
             "restored {} ({} {})",
             file.display(),
-            appliance,
-            backup.info.timestamp
+            report.info.appliance,
+            report.info.timestamp
         )?;
     }
     Ok(())

@@ -1,0 +1,221 @@
+//! What the web service may ask of the root agent: one JSON object per line over
+//! `/run/appliance/agent.sock`, answered by one JSON line. The list of operations is closed, every
+//! argument is checked here before anything runs, and there is no "run this command".
+
+use serde::{Deserialize, Serialize};
+
+/// The longest request line the agent reads.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// The agent's socket, relative to the system's root.
+pub const SOCKET: &str = "run/appliance/agent.sock";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    /// `apt-get update`, as a job.
+    Refresh,
+    /// The packages that an upgrade would change.
+    Upgrades,
+    /// A safety backup, then `apt-get upgrade`, as a job.
+    Upgrade,
+    /// `dpkg --configure -a`, as a job, after an interrupted dpkg.
+    ConfigurePending,
+    /// A backup as the plugin manifest says.
+    BackupCreate,
+    BackupList,
+    /// The backup's file, passed back as a file descriptor.
+    BackupOpen { name: String },
+    BackupDelete { name: String },
+    /// Restores a backup kept under /var/backups/appliance.
+    BackupRestore { name: String },
+    /// Takes a backup uploaded to the web service's upload directory into the store.
+    BackupImport { name: String },
+    /// Restarts a service that a plugin manifest declares.
+    Restart { service: String },
+    Reboot,
+    Poweroff,
+    /// Sets an Augeas value on an allowed path.
+    AugeasSet { path: String, value: String },
+    /// Runs an action that a root-owned plugin manifest declares.
+    Action { plugin: String, action: String },
+}
+
+/// The answer: `ok` with data, or an error in words for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+}
+
+impl Response {
+    pub fn ok(data: serde_json::Value) -> Self {
+        Self {
+            ok: true,
+            error: None,
+            data,
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            error: Some(message.into()),
+            data: serde_json::Value::Null,
+        }
+    }
+}
+
+/// A backup's file name in the store: no directory, no hidden file, `.abf`.
+pub fn valid_backup_name(name: &str) -> bool {
+    name.len() <= 200
+        && name.ends_with(".abf")
+        && name.len() > 4
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+:".contains(&b))
+}
+
+/// A systemd unit name as plugins declare them.
+pub fn valid_service(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with(['-', '.'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@._-".contains(&b))
+}
+
+/// The Augeas paths appliance-control itself may set: postfix's smarthost settings.
+pub const MAIL_PATHS: [&str; 6] = [
+    "/files/etc/postfix/main.cf/relayhost",
+    "/files/etc/postfix/main.cf/smtp_sasl_auth_enable",
+    "/files/etc/postfix/main.cf/smtp_sasl_password_maps",
+    "/files/etc/postfix/main.cf/smtp_sasl_security_options",
+    "/files/etc/postfix/main.cf/smtp_tls_security_level",
+    "/files/etc/postfix/main.cf/myhostname",
+];
+
+/// A value that goes into a configuration file as one line.
+pub fn valid_value(value: &str) -> bool {
+    value.len() <= 1024 && !value.contains(['\n', '\r', '\0'])
+}
+
+/// Parses one request line; the reason is for the caller.
+pub fn parse(line: &[u8]) -> Result<Request, String> {
+    if line.len() > MAX_LINE {
+        return Err(format!("the request is longer than {MAX_LINE} bytes"));
+    }
+    let request: Request =
+        serde_json::from_slice(line).map_err(|e| format!("not a request: {e}"))?;
+    check(&request)?;
+    Ok(request)
+}
+
+/// The checks that need no system: names and values.
+pub fn check(request: &Request) -> Result<(), String> {
+    match request {
+        Request::BackupOpen { name }
+        | Request::BackupDelete { name }
+        | Request::BackupRestore { name }
+        | Request::BackupImport { name } => {
+            if !valid_backup_name(name) {
+                return Err(format!("`{name}` is not the name of a backup"));
+            }
+        }
+        Request::Restart { service } => {
+            if !valid_service(service) {
+                return Err(format!("`{service}` is not a service name"));
+            }
+        }
+        Request::AugeasSet { path, value } => {
+            if !valid_value(value) {
+                return Err("the value must be one line of at most 1024 bytes".into());
+            }
+            if path.contains("..") || !path.starts_with("/files/") {
+                return Err(format!("`{path}` is not a settable Augeas path"));
+            }
+        }
+        Request::Action { plugin, action } => {
+            if !valid_service(plugin) || !valid_service(action) {
+                return Err("not a plugin action".into());
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_as_json_lines() {
+        for request in [
+            Request::Refresh,
+            Request::BackupRestore {
+                name: "moinmoin-appliance-20261126T034500Z.abf".into(),
+            },
+            Request::AugeasSet {
+                path: MAIL_PATHS[0].into(),
+                value: "[smtp.example.org]:587".into(),
+            },
+        ] {
+            let line = serde_json::to_string(&request).unwrap();
+            assert!(!line.contains('\n'));
+            assert_eq!(parse(line.as_bytes()).unwrap(), request);
+        }
+        assert_eq!(
+            serde_json::to_string(&Request::ConfigurePending).unwrap(),
+            r#"{"op":"configure-pending"}"#
+        );
+    }
+
+    #[test]
+    fn hostile_requests_are_refused_with_a_reason() {
+        let long = format!(r#"{{"op":"refresh","pad":"{}"}}"#, "x".repeat(MAX_LINE));
+        for (line, reason) in [
+            (r#"{"op":"run","command":"rm -rf /"}"#, "unknown variant"),
+            (r#"{"op":"refresh","extra":1}"#, "unknown field"),
+            (r#"{"op":"backup-open","name":"../../etc/shadow"}"#, "not the name"),
+            (r#"{"op":"backup-open","name":"/etc/shadow.abf"}"#, "not the name"),
+            (r#"{"op":"backup-delete","name":".hidden.abf"}"#, "not the name"),
+            (r#"{"op":"backup-restore","name":"x.abf\u0000"}"#, "not the name"),
+            (r#"{"op":"restart","service":"-H evil"}"#, "not a service"),
+            (r#"{"op":"restart","service":"a b"}"#, "not a service"),
+            (
+                r#"{"op":"augeas-set","path":"/files/etc/shadow/../passwd","value":"x"}"#,
+                "not a settable",
+            ),
+            (
+                r#"{"op":"augeas-set","path":"/augeas/load","value":"x"}"#,
+                "not a settable",
+            ),
+            (
+                r#"{"op":"augeas-set","path":"/files/etc/postfix/main.cf/relayhost","value":"a\nb"}"#,
+                "one line",
+            ),
+            ("not json", "not a request"),
+            ("", "not a request"),
+            (long.as_str(), "longer than"),
+        ] {
+            let error = parse(line.as_bytes()).unwrap_err();
+            assert!(error.contains(reason), "{line:.80}: {error}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_backup_name("dokuwiki-appliance-20261126T034500Z.abf"));
+        for bad in ["x.tar", ".abf", "a/b.abf", "..abf", &format!("{}.abf", "a".repeat(200))] {
+            assert!(!valid_backup_name(bad), "{bad}");
+        }
+        assert!(valid_service("apache2") && valid_service("getty@tty1"));
+        assert!(!valid_service("") && !valid_service("a;b") && !valid_service(".x"));
+    }
+}
