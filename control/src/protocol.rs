@@ -25,20 +25,56 @@ pub enum Request {
     BackupCreate,
     BackupList,
     /// The backup's file, passed back as a file descriptor.
-    BackupOpen { name: String },
-    BackupDelete { name: String },
+    BackupOpen {
+        name: String,
+    },
+    BackupDelete {
+        name: String,
+    },
     /// Restores a backup kept under /var/backups/appliance.
-    BackupRestore { name: String },
+    BackupRestore {
+        name: String,
+    },
     /// Takes a backup uploaded to the web service's upload directory into the store.
-    BackupImport { name: String },
+    BackupImport {
+        name: String,
+    },
     /// Restarts a service that a plugin manifest declares.
-    Restart { service: String },
+    Restart {
+        service: String,
+    },
     Reboot,
     Poweroff,
     /// Sets an Augeas value on an allowed path.
-    AugeasSet { path: String, value: String },
+    AugeasSet {
+        path: String,
+        value: String,
+    },
+    /// postfix's smarthost; `password: null` keeps the one there is.
+    Smarthost {
+        host: String,
+        port: u16,
+        user: String,
+        #[serde(default)]
+        password: Option<String>,
+    },
+    /// The smarthost settings, without the password.
+    MailSettings,
+    /// Sends a test mail.
+    TestMail {
+        to: String,
+    },
+    /// Turns the nightly backup (`va-backup.timer`) on or off.
+    Schedule {
+        enable: bool,
+    },
+    /// Whether the nightly backup is on.
+    ScheduleState,
     /// Runs an action that a root-owned plugin manifest declares.
-    Action { plugin: String, action: String },
+    Action {
+        plugin: String,
+        action: String,
+    },
 }
 
 /// The answer: `ok` with data, or an error in words for people.
@@ -72,7 +108,7 @@ impl Response {
 /// A backup's file name in the store: no directory, no hidden file, `.abf`.
 pub fn valid_backup_name(name: &str) -> bool {
     name.len() <= 200
-        && name.ends_with(".abf")
+        && name.rsplit_once('.').is_some_and(|(_, e)| e == "abf")
         && name.len() > 4
         && !name.starts_with('.')
         && name
@@ -110,8 +146,21 @@ pub fn parse(line: &[u8]) -> Result<Request, String> {
     if line.len() > MAX_LINE {
         return Err(format!("the request is longer than {MAX_LINE} bytes"));
     }
-    let request: Request =
+    let value: serde_json::Value =
         serde_json::from_slice(line).map_err(|e| format!("not a request: {e}"))?;
+    let given: Vec<String> = value
+        .as_object()
+        .ok_or("not a request: not a JSON object")?
+        .keys()
+        .cloned()
+        .collect();
+    let request: Request =
+        serde_json::from_value(value).map_err(|e| format!("not a request: {e}"))?;
+    // serde ignores extra fields of unit variants: none is accepted here.
+    let known = serde_json::to_value(&request).map_err(|e| e.to_string())?;
+    if let Some(extra) = given.iter().find(|k| known.get(k.as_str()).is_none()) {
+        return Err(format!("not a request: unknown field `{extra}`"));
+    }
     check(&request)?;
     Ok(request)
 }
@@ -122,15 +171,13 @@ pub fn check(request: &Request) -> Result<(), String> {
         Request::BackupOpen { name }
         | Request::BackupDelete { name }
         | Request::BackupRestore { name }
-        | Request::BackupImport { name } => {
-            if !valid_backup_name(name) {
-                return Err(format!("`{name}` is not the name of a backup"));
-            }
+        | Request::BackupImport { name }
+            if !valid_backup_name(name) =>
+        {
+            return Err(format!("`{name}` is not the name of a backup"));
         }
-        Request::Restart { service } => {
-            if !valid_service(service) {
-                return Err(format!("`{service}` is not a service name"));
-            }
+        Request::Restart { service } if !valid_service(service) => {
+            return Err(format!("`{service}` is not a service name"));
         }
         Request::AugeasSet { path, value } => {
             if !valid_value(value) {
@@ -140,10 +187,40 @@ pub fn check(request: &Request) -> Result<(), String> {
                 return Err(format!("`{path}` is not a settable Augeas path"));
             }
         }
-        Request::Action { plugin, action } => {
-            if !valid_service(plugin) || !valid_service(action) {
-                return Err("not a plugin action".into());
+        Request::Smarthost {
+            host,
+            port,
+            user,
+            password,
+        } => {
+            if !crate::mail::valid_host(host) || *port == 0 {
+                return Err(format!("`{host}` is not a mail server's name"));
             }
+            if user.len() > 256 || user.contains(|c: char| c.is_whitespace() || c == ':') {
+                return Err("the user must be one word without `:`".into());
+            }
+            if password
+                .as_deref()
+                .is_some_and(|p| p.len() > 256 || p.contains(['\n', '\r', '\0']))
+            {
+                return Err("the password must be one line".into());
+            }
+        }
+        Request::TestMail { to } => {
+            let parts: Vec<&str> = to.split('@').collect();
+            let sound = to.len() <= 254
+                && !to.starts_with(['-', '.'])
+                && parts.len() == 2
+                && parts.iter().all(|p| !p.is_empty())
+                && !to.contains(|c: char| {
+                    c.is_whitespace() || c.is_control() || "<>,;\"'".contains(c)
+                });
+            if !sound {
+                return Err(format!("`{to}` is not a mail address"));
+            }
+        }
+        Request::Action { plugin, action } if !valid_service(plugin) || !valid_service(action) => {
+            return Err("not a plugin action".into());
         }
         _ => {}
     }
@@ -182,10 +259,22 @@ mod tests {
         for (line, reason) in [
             (r#"{"op":"run","command":"rm -rf /"}"#, "unknown variant"),
             (r#"{"op":"refresh","extra":1}"#, "unknown field"),
-            (r#"{"op":"backup-open","name":"../../etc/shadow"}"#, "not the name"),
-            (r#"{"op":"backup-open","name":"/etc/shadow.abf"}"#, "not the name"),
-            (r#"{"op":"backup-delete","name":".hidden.abf"}"#, "not the name"),
-            (r#"{"op":"backup-restore","name":"x.abf\u0000"}"#, "not the name"),
+            (
+                r#"{"op":"backup-open","name":"../../etc/shadow"}"#,
+                "not the name",
+            ),
+            (
+                r#"{"op":"backup-open","name":"/etc/shadow.abf"}"#,
+                "not the name",
+            ),
+            (
+                r#"{"op":"backup-delete","name":".hidden.abf"}"#,
+                "not the name",
+            ),
+            (
+                r#"{"op":"backup-restore","name":"x.abf\u0000"}"#,
+                "not the name",
+            ),
             (r#"{"op":"restart","service":"-H evil"}"#, "not a service"),
             (r#"{"op":"restart","service":"a b"}"#, "not a service"),
             (
@@ -200,6 +289,20 @@ mod tests {
                 r#"{"op":"augeas-set","path":"/files/etc/postfix/main.cf/relayhost","value":"a\nb"}"#,
                 "one line",
             ),
+            (
+                r#"{"op":"smarthost","host":"a.example.org","port":25,"user":"u\nrelayhost = evil","password":"p"}"#,
+                "one word",
+            ),
+            (
+                r#"{"op":"smarthost","host":"a.example.org","port":25,"user":"u","password":"p\nq"}"#,
+                "one line",
+            ),
+            (
+                r#"{"op":"smarthost","host":"a b","port":25,"user":"","password":null}"#,
+                "mail server",
+            ),
+            (r#"{"op":"test-mail","to":"a@b, c@d"}"#, "mail address"),
+            (r#"{"op":"test-mail","to":"-oQ/tmp@x"}"#, "mail address"),
             ("not json", "not a request"),
             ("", "not a request"),
             (long.as_str(), "longer than"),
@@ -212,7 +315,13 @@ mod tests {
     #[test]
     fn names() {
         assert!(valid_backup_name("dokuwiki-appliance-20261126T034500Z.abf"));
-        for bad in ["x.tar", ".abf", "a/b.abf", "..abf", &format!("{}.abf", "a".repeat(200))] {
+        for bad in [
+            "x.tar",
+            ".abf",
+            "a/b.abf",
+            "..abf",
+            &format!("{}.abf", "a".repeat(200)),
+        ] {
             assert!(!valid_backup_name(bad), "{bad}");
         }
         assert!(valid_service("apache2") && valid_service("getty@tty1"));

@@ -1,7 +1,7 @@
 //! Sessions and login throttling, in memory: a restart of the web service logs everyone out,
 //! which is the safe side.
 //!
-//! A session is a random 256-bit token in an HttpOnly, SameSite=Strict cookie, with its own CSRF
+//! A session is a random 256-bit token in an `HttpOnly`, `SameSite=Strict` cookie, with its own CSRF
 //! token that every form carries. Failed logins are counted per client address and per user name;
 //! past [`FREE_FAILURES`] each one doubles the wait before the next attempt.
 
@@ -185,7 +185,11 @@ mod tests {
         assert!(sessions.get(&token, now).is_none());
         // Left alone, it ends after the idle time.
         let token = sessions.create("admin", now);
-        assert!(sessions.get(&token, now + IDLE + Duration::from_secs(1)).is_none());
+        assert!(
+            sessions
+                .get(&token, now + IDLE + Duration::from_secs(1))
+                .is_none()
+        );
         let token = sessions.create("admin", now);
         sessions.remove_user("admin");
         assert!(sessions.get(&token, now).is_none());
@@ -202,15 +206,24 @@ mod tests {
             assert_eq!(throttle.wait(address, "admin", now), None);
             throttle.failed(address, "admin", now);
         }
-        assert_eq!(throttle.wait(address, "admin", now), Some(Duration::from_secs(1)));
+        assert_eq!(
+            throttle.wait(address, "admin", now),
+            Some(Duration::from_secs(1))
+        );
         throttle.failed(address, "admin", now);
-        assert_eq!(throttle.wait(address, "admin", now), Some(Duration::from_secs(2)));
+        assert_eq!(
+            throttle.wait(address, "admin", now),
+            Some(Duration::from_secs(2))
+        );
         // Another address trying the same user waits too, and so does another user from here.
         assert!(throttle.wait(other, "admin", now).is_some());
         assert!(throttle.wait(address, "root", now).is_some());
         assert_eq!(throttle.wait(other, "root", now), None);
         // The wait passes.
-        assert_eq!(throttle.wait(address, "admin", now + Duration::from_secs(2)), None);
+        assert_eq!(
+            throttle.wait(address, "admin", now + Duration::from_secs(2)),
+            None
+        );
         for _ in 0..40 {
             throttle.failed(address, "admin", now);
         }

@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 /// Where the users file lives, relative to the system's root.
 pub const USERS_FILE: &str = "etc/appliance-control/users";
@@ -77,8 +78,12 @@ impl Users {
             if !valid_name(name) {
                 return Err((number, format!("`{name}` is not a user name")));
             }
-            PasswordHash::new(hash)
-                .map_err(|e| (number, format!("the hash of `{name}` is not a PHC string: {e}")))?;
+            PasswordHash::new(hash).map_err(|e| {
+                (
+                    number,
+                    format!("the hash of `{name}` is not a PHC string: {e}"),
+                )
+            })?;
             if entries.iter().any(|(n, _)| n == name) {
                 return Err((number, format!("`{name}` is there twice")));
             }
@@ -88,7 +93,9 @@ impl Users {
     }
 
     pub fn render(&self) -> String {
-        let mut text = String::from("# appliance-control users: change with `appliance-control passwd USER`\n");
+        let mut text = String::from(
+            "# appliance-control users: change with `appliance-control passwd USER`\n",
+        );
         for (name, hash) in &self.entries {
             text.push_str(name);
             text.push(':');
@@ -149,8 +156,8 @@ impl Users {
             std::fs::create_dir_all(parent).map_err(write)?;
         }
         appliance::registry::write_atomic(&path, self.render().as_bytes()).map_err(write)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).map_err(write)?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+            .map_err(write)?;
         if nix::unistd::geteuid().is_root()
             && let Ok(Some(group)) = nix::unistd::Group::from_name("appliance-control")
         {
@@ -162,12 +169,9 @@ impl Users {
 
 /// An argon2id hash of `password` with a fresh random salt.
 pub fn hash_password(password: &str) -> Result<String, UsersError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| UsersError::Hash(e.to_string()))?;
-    let salt = SaltString::encode_b64(&bytes).map_err(|e| UsersError::Hash(e.to_string()))?;
     Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
+        .hash_password(password.as_bytes())
+        .map(|h: PasswordHash| h.to_string())
         .map_err(|e| UsersError::Hash(e.to_string()))
 }
 
@@ -193,8 +197,14 @@ mod tests {
         assert!(users.verify("admin", "correct horse"));
         assert!(!users.verify("admin", "wrong horse!"));
         assert!(!users.verify("nobody", "correct horse"));
-        assert!(matches!(users.set_password("admin", "short"), Err(UsersError::Weak)));
-        assert!(matches!(users.set_password("Admin", "long enough"), Err(UsersError::Name(_))));
+        assert!(matches!(
+            users.set_password("admin", "short"),
+            Err(UsersError::Weak)
+        ));
+        assert!(matches!(
+            users.set_password("Admin", "long enough"),
+            Err(UsersError::Name(_))
+        ));
         users.save(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join(USERS_FILE)).unwrap();
         assert!(text.contains("admin:$argon2id$"), "{text}");
@@ -213,7 +223,10 @@ mod tests {
     fn a_damaged_file_names_its_line() {
         for (text, reason) in [
             ("admin\n", "NAME:HASH"),
-            ("Admin:$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g\n", "not a user name"),
+            (
+                "Admin:$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g\n",
+                "not a user name",
+            ),
             ("admin:plaintext\n", "PHC"),
         ] {
             let (line, message) = Users::parse(&format!("# comment\n{text}")).unwrap_err();

@@ -1,0 +1,378 @@
+//! The root agent: one request per connection, from the web service's user or root only (the
+//! caller's uid comes from `SO_PEERCRED`), checked by [`crate::protocol`] and then against the system
+//! (a service must be one a plugin declares, a backup must be in the store). systemd starts one
+//! agent per connection (`Accept=yes`), with the connection as standard input and output, so the
+//! agent holds no state and is gone when idle.
+//!
+//! Long apt work is not done here: it is started as its own systemd unit ([`crate::jobs`]), which
+//! outlives both the agent and a restart of the web service.
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+
+use appliance::backup::Quiet;
+use appliance::backup::plan::{self, Choice, What};
+use appliance::backup::store::{self, BACKUP_DIR};
+use appliance::plugin::Manifest;
+use serde_json::json;
+
+use crate::jobs::{self, Kind};
+use crate::protocol::{self, MAX_LINE, Request, Response};
+
+/// Where the web service puts uploaded backups for the agent to take in, relative to the root.
+pub const UPLOAD_DIR: &str = "var/lib/appliance-control/uploads";
+
+/// What the agent runs on the system: systemctl, apt; a trait so that the checks are tested
+/// without a system to change.
+pub trait System {
+    /// Runs a program to its end; an error says why, with what it printed.
+    fn run(&self, program: &str, arguments: &[&str]) -> Result<String, String>;
+}
+
+/// The real system.
+pub struct Host;
+
+impl System for Host {
+    fn run(&self, program: &str, arguments: &[&str]) -> Result<String, String> {
+        let output = std::process::Command::new(program)
+            .args(arguments)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(format!(
+                "`{program} {}` failed ({}): {}",
+                arguments.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))
+        }
+    }
+}
+
+pub struct Agent<'a> {
+    pub root: PathBuf,
+    /// The uid allowed besides root: the web service's.
+    pub web_uid: Option<u32>,
+    pub system: &'a dyn System,
+}
+
+/// What the agent sends back: a response line, then for a download the file's bytes.
+pub struct Answer {
+    pub response: Response,
+    pub file: Option<std::fs::File>,
+}
+
+impl From<Response> for Answer {
+    fn from(response: Response) -> Self {
+        Self {
+            response,
+            file: None,
+        }
+    }
+}
+
+impl Agent<'_> {
+    /// Reads one request from `input`, answers on `output`. `peer_uid` is the caller's, from the
+    /// socket; `None` when it cannot be told, which is refused like a stranger.
+    pub fn serve(
+        &self,
+        peer_uid: Option<u32>,
+        input: &mut impl BufRead,
+        output: &mut impl Write,
+    ) -> std::io::Result<()> {
+        let answer = match peer_uid {
+            Some(uid) if uid == 0 || Some(uid) == self.web_uid => match read_line(input) {
+                Ok(line) => match protocol::parse(&line) {
+                    Ok(request) => self.handle(&request),
+                    Err(reason) => Response::error(reason).into(),
+                },
+                Err(reason) => Response::error(reason).into(),
+            },
+            Some(uid) => Response::error(format!("uid {uid} may not use the agent")).into(),
+            None => Response::error("the caller cannot be identified").into(),
+        };
+        let mut line = serde_json::to_vec(&answer.response)?;
+        line.push(b'\n');
+        output.write_all(&line)?;
+        if let Some(mut file) = answer.file {
+            std::io::copy(&mut file, output)?;
+        }
+        output.flush()
+    }
+
+    /// Carries out one checked request.
+    pub fn handle(&self, request: &Request) -> Answer {
+        match self.carry_out(request) {
+            Ok(answer) => answer,
+            Err(reason) => Response::error(reason).into(),
+        }
+    }
+
+    fn carry_out(&self, request: &Request) -> Result<Answer, String> {
+        let root = &self.root;
+        let ok = |data| Ok(Response::ok(data).into());
+        match request {
+            Request::BackupCreate
+            | Request::BackupList
+            | Request::BackupOpen { .. }
+            | Request::BackupDelete { .. }
+            | Request::BackupRestore { .. }
+            | Request::BackupImport { .. } => self.backup(request),
+            Request::Refresh => {
+                ok(json!({ "job": jobs::start(root, self.system, Kind::Refresh)? }))
+            }
+            Request::Upgrade => {
+                ok(json!({ "job": jobs::start(root, self.system, Kind::Upgrade)? }))
+            }
+            Request::ConfigurePending => ok(json!({
+                "job": jobs::start(root, self.system, Kind::ConfigurePending)?
+            })),
+            Request::Upgrades => {
+                let simulated = self.system.run(
+                    "apt-get",
+                    &["--simulate", "-q", "upgrade", "--with-new-pkgs"],
+                )?;
+                ok(json!({ "packages": jobs::parse_simulation(&simulated) }))
+            }
+            Request::Restart { service } => {
+                self.declared(service)?;
+                self.system.run("systemctl", &["restart", "--", service])?;
+                ok(json!({ "restarted": service }))
+            }
+            Request::Reboot | Request::Poweroff => {
+                let verb = if *request == Request::Reboot {
+                    "reboot"
+                } else {
+                    "poweroff"
+                };
+                // A moment later, so that this answer reaches the page first.
+                self.system.run(
+                    "systemd-run",
+                    &[
+                        "--on-active=2",
+                        "--timer-property=AccuracySec=100ms",
+                        "systemctl",
+                        verb,
+                    ],
+                )?;
+                ok(json!({ "scheduled": verb }))
+            }
+            Request::AugeasSet { path, value } => {
+                crate::mail::set(root, path, value)?;
+                ok(json!({ "set": path }))
+            }
+            Request::Smarthost {
+                host,
+                port,
+                user,
+                password,
+            } => {
+                crate::mail::set_smarthost(
+                    root,
+                    &crate::mail::Smarthost {
+                        host: host.clone(),
+                        port: *port,
+                        user: user.clone(),
+                        password: password.clone(),
+                    },
+                )?;
+                ok(json!({ "relayhost": format!("[{host}]:{port}") }))
+            }
+            Request::MailSettings => ok(json!(crate::mail::settings(root)?)),
+            Request::TestMail { to } => {
+                let hostname = nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                crate::mail::test_mail(to, &hostname)?;
+                ok(json!({ "sent": to }))
+            }
+            Request::Schedule { enable } => {
+                let verb = if *enable { "enable" } else { "disable" };
+                self.system
+                    .run("systemctl", &[verb, "--now", "va-backup.timer"])?;
+                ok(json!({ "enabled": enable }))
+            }
+            Request::ScheduleState => {
+                let enabled = self
+                    .system
+                    .run("systemctl", &["is-enabled", "--quiet", "va-backup.timer"])
+                    .is_ok();
+                ok(json!({ "enabled": enabled }))
+            }
+            Request::Action { plugin, action } => Err(format!(
+                "the plugin `{plugin}` declares no action `{action}`"
+            )),
+        }
+    }
+
+    /// The backup requests.
+    fn backup(&self, request: &Request) -> Result<Answer, String> {
+        let root = &self.root;
+        let ok = |data| Ok(Response::ok(data).into());
+        match request {
+            Request::BackupCreate => {
+                let created = plan::create(root, &What::Plugin(None), None, &Quiet)
+                    .map_err(|e| appliance::error_chain(&e))?;
+                ok(json!({ "name": file_name(&created.path) }))
+            }
+            Request::BackupList => {
+                let listed = store::list(root).map_err(|e| e.to_string())?;
+                let backups: Vec<_> = listed
+                    .iter()
+                    .map(|l| {
+                        json!({
+                            "name": file_name(&l.path),
+                            "size": std::fs::metadata(&l.path).map_or(0, |m| m.len()),
+                            "appliance": l.info.as_ref().map(|i| &i.appliance),
+                            "version": l.info.as_ref().map(|i| &i.version),
+                            "timestamp": l.info.as_ref().map(|i| &i.timestamp),
+                        })
+                    })
+                    .collect();
+                ok(json!({ "backups": backups }))
+            }
+            Request::BackupOpen { name } => {
+                let path = self.stored(name)?;
+                let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+                let size = file.metadata().map_err(|e| e.to_string())?.len();
+                Ok(Answer {
+                    response: Response::ok(json!({ "name": name, "size": size })),
+                    file: Some(file),
+                })
+            }
+            Request::BackupDelete { name } => {
+                let path = self.stored(name)?;
+                std::fs::remove_file(&path).map_err(|e| e.to_string())?;
+                ok(json!({ "deleted": name }))
+            }
+            Request::BackupRestore { name } => {
+                let path = self.stored(name)?;
+                let report = plan::restore(
+                    root,
+                    &path,
+                    &Choice::Accepting,
+                    None,
+                    Vec::new(),
+                    Box::new(Quiet),
+                )
+                .map_err(|e| appliance::error_chain(&e))?;
+                ok(json!({
+                    "restored": name,
+                    "appliance": report.info.appliance,
+                    "timestamp": report.info.timestamp,
+                    "migrations": report.migrations,
+                }))
+            }
+            Request::BackupImport { name } => self
+                .import(name)
+                .map(|name| Response::ok(json!({ "name": name })).into()),
+            _ => Err("not a backup request".into()),
+        }
+    }
+
+    /// A backup in the store, by name (checked by the protocol: no directory in it).
+    fn stored(&self, name: &str) -> Result<PathBuf, String> {
+        let path = self.root.join(BACKUP_DIR).join(name);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("there is no backup `{name}`"))
+        }
+    }
+
+    /// A service some root-owned plugin manifest declares.
+    fn declared(&self, service: &str) -> Result<(), String> {
+        let manifests = Manifest::all(&self.root).map_err(|e| appliance::error_chain(&e))?;
+        if manifests
+            .iter()
+            .any(|(_, m)| m.services.iter().any(|s| s == service))
+        {
+            Ok(())
+        } else {
+            Err(format!("no plugin declares the service `{service}`"))
+        }
+    }
+
+    /// Checks an uploaded backup and moves it into the store (root's, mode 0600).
+    fn import(&self, name: &str) -> Result<String, String> {
+        let upload = self.root.join(UPLOAD_DIR).join(name);
+        let metadata = std::fs::symlink_metadata(&upload)
+            .map_err(|_| format!("there is no uploaded backup `{name}`"))?;
+        if !metadata.is_file() {
+            return Err(format!("the upload `{name}` is not a file"));
+        }
+        let result = (|| {
+            let mut backup = appliance::backup::read::Backup::open(&upload)
+                .map_err(|e| appliance::error_chain(&e))?;
+            backup.verify().map_err(|e| appliance::error_chain(&e))?;
+            for member in ["sysconfig.tar.gz", "appdata.tar.gz"] {
+                backup
+                    .entries(member)
+                    .map_err(|e| appliance::error_chain(&e))?;
+            }
+            let dir = self.root.join(BACKUP_DIR);
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let target = dir.join(name);
+            if target.exists() {
+                return Err(format!("a backup `{name}` is already there"));
+            }
+            copy_into_store(&upload, &target).map_err(|e| e.to_string())?;
+            Ok(name.to_owned())
+        })();
+        let _ = std::fs::remove_file(&upload);
+        result
+    }
+}
+
+/// Copies `from` to `to` as root's 0600 file: a temporary file beside it, synced, renamed.
+fn copy_into_store(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let temporary = to.with_file_name(format!(".{}.tmp{}", file_name(to), std::process::id()));
+    let result = (|| {
+        let mut source = std::fs::File::open(from)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        std::io::copy(&mut source, &mut file)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, to)?;
+        if let Some(dir) = to.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// One line of at most [`MAX_LINE`] bytes, without its newline.
+fn read_line(input: &mut impl BufRead) -> Result<Vec<u8>, String> {
+    let mut line = Vec::new();
+    input
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| format!("cannot read the request: {e}"))?;
+    if line.len() > MAX_LINE {
+        return Err(format!("the request is longer than {MAX_LINE} bytes"));
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    Ok(line)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,204 @@
+use std::cell::RefCell;
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+
+/// Records the programs the agent would run; `systemctl is-active` says nothing runs.
+#[derive(Default)]
+struct Recorder {
+    runs: RefCell<Vec<String>>,
+}
+
+impl System for Recorder {
+    fn run(&self, program: &str, arguments: &[&str]) -> Result<String, String> {
+        let line = format!("{program} {}", arguments.join(" "));
+        self.runs.borrow_mut().push(line);
+        if program == "systemctl" && arguments.first() == Some(&"is-active") {
+            return Err("inactive".into());
+        }
+        Ok(String::new())
+    }
+}
+
+fn root_with_plugin() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join(appliance::plugin::PLUGIN_DIR);
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(
+        plugins.join("wiki.yaml"),
+        "appliance: wiki-appliance\nservices: [apache2]\n",
+    )
+    .unwrap();
+    root
+}
+
+fn ask(agent: &Agent<'_>, uid: Option<u32>, line: &str) -> (Response, Vec<u8>) {
+    let mut output = Vec::new();
+    agent
+        .serve(
+            uid,
+            &mut std::io::Cursor::new(line.as_bytes().to_vec()),
+            &mut output,
+        )
+        .unwrap();
+    let end = output.iter().position(|b| *b == b'\n').unwrap();
+    let response = serde_json::from_slice(&output[..end]).unwrap();
+    (response, output[end + 1..].to_vec())
+}
+
+#[test]
+fn strangers_are_refused_and_the_web_user_and_root_are_served() {
+    let root = root_with_plugin();
+    let recorder = Recorder::default();
+    let agent = Agent {
+        root: root.path().to_owned(),
+        web_uid: Some(998),
+        system: &recorder,
+    };
+    let restart = r#"{"op":"restart","service":"apache2"}"#;
+    for uid in [Some(1000), Some(65534), None] {
+        let (response, _) = ask(&agent, uid, restart);
+        assert!(!response.ok, "{uid:?}");
+    }
+    assert!(
+        recorder.runs.borrow().is_empty(),
+        "nothing ran for strangers"
+    );
+    for uid in [998, 0] {
+        let (response, _) = ask(&agent, Some(uid), restart);
+        assert!(response.ok, "{response:?}");
+    }
+    assert_eq!(
+        recorder.runs.borrow().as_slice(),
+        [
+            "systemctl restart -- apache2",
+            "systemctl restart -- apache2"
+        ]
+    );
+}
+
+#[test]
+fn hostile_requests_change_nothing() {
+    let root = root_with_plugin();
+    let store = root.path().join(BACKUP_DIR);
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(root.path().join("secret"), "root only").unwrap();
+    let recorder = Recorder::default();
+    let agent = Agent {
+        root: root.path().to_owned(),
+        web_uid: Some(998),
+        system: &recorder,
+    };
+    let oversized = format!(
+        "{{\"op\":\"restart\",\"service\":\"{}\"}}",
+        "a".repeat(MAX_LINE)
+    );
+    for (line, reason) in [
+        (r#"{"op":"restart","service":"sshd"}"#, "no plugin declares"),
+        (r#"{"op":"restart","service":"../../x"}"#, "not a service"),
+        (r#"{"op":"exec","argv":["/bin/sh"]}"#, "unknown variant"),
+        (
+            r#"{"op":"backup-open","name":"../../secret"}"#,
+            "not the name",
+        ),
+        (r#"{"op":"backup-open","name":"missing.abf"}"#, "no backup"),
+        (
+            r#"{"op":"backup-delete","name":"missing.abf"}"#,
+            "no backup",
+        ),
+        (
+            r#"{"op":"backup-import","name":"missing.abf"}"#,
+            "no uploaded backup",
+        ),
+        (
+            r#"{"op":"augeas-set","path":"/files/etc/shadow/root/password","value":"x"}"#,
+            "may set",
+        ),
+        (
+            r#"{"op":"action","plugin":"wiki","action":"rm-rf"}"#,
+            "declares no action",
+        ),
+        (oversized.as_str(), "longer than"),
+        ("\u{0}\u{1}garbage", "not a request"),
+    ] {
+        let (response, rest) = ask(&agent, Some(998), line);
+        assert!(!response.ok, "{line:.60}");
+        let error = response.error.unwrap();
+        assert!(error.contains(reason), "{line:.60}: {error}");
+        assert!(rest.is_empty());
+    }
+    assert!(
+        recorder.runs.borrow().is_empty(),
+        "{:?}",
+        recorder.runs.borrow()
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("secret")).unwrap(),
+        "root only"
+    );
+}
+
+#[test]
+fn a_backup_is_listed_downloaded_imported_and_deleted() {
+    let root = root_with_plugin();
+    let system = root.path();
+    std::fs::create_dir_all(system.join("srv/wiki")).unwrap();
+    std::fs::write(system.join("srv/wiki/page"), "hello").unwrap();
+    let upload = system.join(UPLOAD_DIR);
+    std::fs::create_dir_all(&upload).unwrap();
+    let info = appliance::backup::info::Info {
+        appliance: "wiki-appliance".into(),
+        appdata_dirs: vec!["/srv/wiki".into()],
+        sysconf_dirs: Vec::new(),
+        timestamp: "2026-11-26T04:00:00Z".into(),
+        version: "1.0".into(),
+        package_version: None,
+        plugin: None,
+    };
+    appliance::backup::write::create(system, &info, &upload.join("mine.abf"), &Quiet).unwrap();
+    std::fs::write(upload.join("broken.abf"), "not a zip").unwrap();
+    let recorder = Recorder::default();
+    let agent = Agent {
+        root: system.to_owned(),
+        web_uid: Some(998),
+        system: &recorder,
+    };
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"backup-import","name":"broken.abf"}"#,
+    );
+    assert!(!response.ok);
+    assert!(
+        !upload.join("broken.abf").exists(),
+        "a refused upload is removed"
+    );
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"backup-import","name":"mine.abf"}"#,
+    );
+    assert!(response.ok, "{response:?}");
+    let stored = system.join(BACKUP_DIR).join("mine.abf");
+    assert_eq!(
+        std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (response, _) = ask(&agent, Some(998), r#"{"op":"backup-list"}"#);
+    assert_eq!(response.data["backups"][0]["name"], "mine.abf");
+    assert_eq!(response.data["backups"][0]["appliance"], "wiki-appliance");
+    let (response, bytes) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"backup-open","name":"mine.abf"}"#,
+    );
+    assert_eq!(response.data["size"].as_u64().unwrap(), bytes.len() as u64);
+    assert_eq!(bytes, std::fs::read(&stored).unwrap());
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"backup-delete","name":"mine.abf"}"#,
+    );
+    assert!(response.ok);
+    assert!(!stored.exists());
+}

@@ -1,0 +1,110 @@
+//! `appliance-control`: serve the web interface, or set a user's password.
+
+mod cli;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use appliance_control::users::Users;
+use appliance_control::web::{self, AppState, Config};
+use clap::Parser;
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(
+            std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 8080)),
+            "/run/appliance/agent.sock".into(),
+            "/".into(),
+        ),
+        Some(Command::Serve {
+            listen,
+            agent,
+            root,
+        }) => serve(listen, agent, root),
+        Some(Command::Passwd { user, root }) => passwd(&user, &root),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(
+    listen: std::net::SocketAddr,
+    agent: std::path::PathBuf,
+    root: std::path::PathBuf,
+) -> anyhow::Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        anyhow::bail!(
+            "appliance-control does not serve as root: systemd runs it as the user `appliance-control`"
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let state = AppState::new(Config {
+            root,
+            agent,
+            secure: false,
+        });
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        eprintln!("appliance-control: serving on http://{listen}/");
+        axum::serve(
+            listener,
+            web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("the server stopped")
+    })
+}
+
+/// Reads a line without echo on a terminal.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    if stdin.is_terminal() {
+        eprint!("{prompt}");
+        std::io::stderr().flush()?;
+        let saved = tcgetattr(&stdin).context("cannot read the terminal's settings")?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        tcsetattr(&stdin, SetArg::TCSANOW, &quiet).context("cannot turn echo off")?;
+        let read = stdin.lock().read_line(&mut line);
+        tcsetattr(&stdin, SetArg::TCSANOW, &saved).context("cannot turn echo back on")?;
+        eprintln!();
+        read?;
+    } else {
+        stdin.lock().read_line(&mut line)?;
+    }
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn passwd(user: &str, root: &std::path::Path) -> anyhow::Result<()> {
+    let mut users = Users::load(root)?;
+    let password = read_password(&format!("New password for {user}: "))?;
+    if std::io::stdin().is_terminal() && read_password("Again: ")? != password {
+        anyhow::bail!("the two passwords differ; nothing was changed");
+    }
+    users.set_password(user, &password)?;
+    users.save(root)?;
+    eprintln!("The password of {user} is set; their sessions end when appliance-control restarts.");
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! The mail smarthost: postfix's `main.cf` changed through Augeas (libaugeas, the `Postfix_Main` lens
+//! alone, so loading takes a millisecond), the SASL password in `/etc/postfix/sasl_passwd` (0600,
+//! hashed with postmap), validated with `postfix check` and put back as it was if that fails.
+//! Runs in the agent, as root.
+
+use std::path::Path;
+
+use raugeas::{Augeas, Flags};
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::MAIL_PATHS;
+
+const MAIN_CF: &str = "/etc/postfix/main.cf";
+const SASL_PASSWD: &str = "etc/postfix/sasl_passwd";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Smarthost {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// `None`: keep the password there is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// What the mail page shows: never the password itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub has_password: bool,
+}
+
+fn open(root: &Path) -> Result<Augeas, String> {
+    let mut augeas = Augeas::init(Some(root), "", Flags::NO_MODULE_AUTOLOAD)
+        .map_err(|e| format!("cannot start Augeas: {e}"))?;
+    augeas
+        .transform("Postfix_Main.lns", MAIN_CF, false)
+        .and_then(|()| augeas.load())
+        .map_err(|e| format!("cannot read `{MAIN_CF}` with Augeas: {e}"))?;
+    if let Ok(Some(message)) = augeas.get(format!("/augeas/files{MAIN_CF}/error/message")) {
+        return Err(format!("`{MAIN_CF}` does not parse: {message}"));
+    }
+    Ok(augeas)
+}
+
+fn node(key: &str) -> String {
+    format!("/files{MAIN_CF}/{key}")
+}
+
+/// `[host]:port` → (host, port); a bare host means port 25.
+pub fn parse_relay(relay: &str) -> Option<(String, u16)> {
+    let relay = relay.trim();
+    if relay.is_empty() {
+        return None;
+    }
+    let (host, port) = match relay.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') => (host, port.parse().ok()?),
+        _ => (relay, 25),
+    };
+    Some((host.trim_matches(['[', ']']).to_owned(), port))
+}
+
+/// Whether `host` is a host name or an address a relayhost may name.
+pub fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && !host.starts_with(['-', '.'])
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b))
+}
+
+/// The smarthost settings of the system at `root`.
+pub fn settings(root: &Path) -> Result<Settings, String> {
+    let augeas = open(root)?;
+    let relay = augeas
+        .get(node("relayhost"))
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    let (host, port) = parse_relay(&relay).unwrap_or_default();
+    let credentials = std::fs::read_to_string(root.join(SASL_PASSWD)).unwrap_or_default();
+    let (user, has_password) = credentials
+        .lines()
+        .find_map(|l| l.split_once(char::is_whitespace))
+        .and_then(|(_, credentials)| credentials.trim().split_once(':'))
+        .map(|(user, password)| (user.to_owned(), !password.is_empty()))
+        .unwrap_or_default();
+    Ok(Settings {
+        host,
+        port,
+        user,
+        has_password,
+    })
+}
+
+/// Sets one allowed `main.cf` value (an agent `augeas-set` request).
+pub fn set(root: &Path, path: &str, value: &str) -> Result<(), String> {
+    if !MAIL_PATHS.contains(&path) {
+        return Err(format!("`{path}` is not a path appliance-control may set"));
+    }
+    let key = path.rsplit('/').next().unwrap_or_default().to_owned();
+    change(root, &[(key.as_str(), Some(value))])
+}
+
+/// Changes `main.cf` keys (`None` removes one), checks the result with `postfix check` where
+/// postfix is installed, and puts the file back as it was if anything fails.
+fn change(root: &Path, values: &[(&str, Option<&str>)]) -> Result<(), String> {
+    let file = root.join(MAIN_CF.trim_start_matches('/'));
+    let before = std::fs::read(&file).map_err(|e| format!("cannot read `{MAIN_CF}`: {e}"))?;
+    let mut augeas = open(root)?;
+    for (key, value) in values {
+        match value {
+            Some(value) => augeas.set(node(key), value),
+            None => augeas.rm(node(key)).map(|_| ()),
+        }
+        .map_err(|e| format!("cannot set `{key}`: {e}"))?;
+    }
+    augeas
+        .save()
+        .map_err(|e| format!("cannot save `{MAIN_CF}`: {e}"))?;
+    if let Err(reason) = postfix(root, &["check"]) {
+        appliance::registry::write_atomic(&file, &before)
+            .map_err(|e| format!("{reason}; and `{MAIN_CF}` could not be put back: {e}"))?;
+        return Err(format!("{reason}; `{MAIN_CF}` was put back as it was"));
+    }
+    Ok(())
+}
+
+/// Runs postfix(1) on a live system; elsewhere (a test directory) there is nothing to run.
+fn postfix(root: &Path, arguments: &[&str]) -> Result<(), String> {
+    if root != Path::new("/") || !Path::new("/usr/sbin/postfix").exists() {
+        return Ok(());
+    }
+    let output = std::process::Command::new("/usr/sbin/postfix")
+        .args(arguments)
+        .output()
+        .map_err(|e| format!("cannot run postfix: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`postfix {}` failed: {}",
+            arguments.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// Points postfix at `smarthost`, with SASL authentication when a user is given, and reloads it.
+pub fn set_smarthost(root: &Path, smarthost: &Smarthost) -> Result<(), String> {
+    if !valid_host(&smarthost.host) || smarthost.port == 0 {
+        return Err(format!("`{}` is not a mail server's name", smarthost.host));
+    }
+    let relay = format!("[{}]:{}", smarthost.host, smarthost.port);
+    let current = settings(root).unwrap_or_default();
+    let sasl = root.join(SASL_PASSWD);
+    if smarthost.user.is_empty() {
+        change(
+            root,
+            &[
+                ("relayhost", Some(&relay)),
+                ("smtp_sasl_auth_enable", None),
+                ("smtp_sasl_password_maps", None),
+                ("smtp_sasl_security_options", None),
+            ],
+        )?;
+        let _ = std::fs::remove_file(&sasl);
+        let _ = std::fs::remove_file(sasl.with_extension("db"));
+    } else {
+        let password = match &smarthost.password {
+            Some(password) if !password.is_empty() => password.clone(),
+            _ if current.has_password => std::fs::read_to_string(&sasl)
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.split_once(':').map(|(_, p)| p.trim().to_owned()))
+                .unwrap_or_default(),
+            _ => return Err("a user needs a password".into()),
+        };
+        write_secret(&sasl, &format!("{relay} {}:{password}\n", smarthost.user))?;
+        if root == Path::new("/") && Path::new("/usr/sbin/postmap").exists() {
+            let status = std::process::Command::new("/usr/sbin/postmap")
+                .arg(format!("hash:/{SASL_PASSWD}"))
+                .status()
+                .map_err(|e| format!("cannot run postmap: {e}"))?;
+            if !status.success() {
+                return Err(format!("`postmap /{SASL_PASSWD}` failed ({status})"));
+            }
+        }
+        change(
+            root,
+            &[
+                ("relayhost", Some(&relay)),
+                ("smtp_sasl_auth_enable", Some("yes")),
+                (
+                    "smtp_sasl_password_maps",
+                    Some(&format!("hash:/{SASL_PASSWD}")),
+                ),
+                ("smtp_sasl_security_options", Some("noanonymous")),
+                ("smtp_tls_security_level", Some("encrypt")),
+            ],
+        )?;
+    }
+    if root == Path::new("/") {
+        // Only where postfix runs; a stopped postfix reads the new settings when it starts.
+        let _ = std::process::Command::new("systemctl")
+            .args(["try-reload-or-restart", "postfix"])
+            .status();
+    }
+    Ok(())
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<(), String> {
+    appliance::registry::write_atomic(path, text.as_bytes())
+        .and_then(|()| {
+            std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        })
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
+/// Sends a test mail to `to` through the local postfix.
+pub fn test_mail(to: &str, hostname: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("/usr/sbin/sendmail")
+        .args(["-t", "-i"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run sendmail: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        write!(
+            stdin,
+            "To: {to}\nSubject: Test mail from {hostname}\n\nThis is a test mail from the appliance {hostname}: its mail reaches you.\n"
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("sendmail failed ({status})"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn system(main_cf: &str) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("etc/postfix")).unwrap();
+        std::fs::write(root.path().join("etc/postfix/main.cf"), main_cf).unwrap();
+        root
+    }
+
+    #[test]
+    fn relays_parse() {
+        assert_eq!(
+            parse_relay("[smtp.example.org]:587"),
+            Some(("smtp.example.org".into(), 587))
+        );
+        assert_eq!(
+            parse_relay("mail.example.org"),
+            Some(("mail.example.org".into(), 25))
+        );
+        assert_eq!(parse_relay(""), None);
+        assert!(valid_host("smtp.example.org") && valid_host("192.0.2.1"));
+        assert!(!valid_host("a b") && !valid_host("-x") && !valid_host("x]\nrelayhost=evil"));
+    }
+
+    #[test]
+    fn the_smarthost_goes_into_main_cf_and_the_password_into_its_own_file() {
+        let root = system(
+            "# comment kept\nmyhostname = wiki.example.org\nrelayhost = [old.example.org]:25\ninet_interfaces = loopback-only\n",
+        );
+        set_smarthost(
+            root.path(),
+            &Smarthost {
+                host: "smtp.example.org".into(),
+                port: 587,
+                user: "wiki@example.org".into(),
+                password: Some("s3cret pass".into()),
+            },
+        )
+        .unwrap();
+        let main_cf = std::fs::read_to_string(root.path().join("etc/postfix/main.cf")).unwrap();
+        assert!(main_cf.contains("# comment kept"), "{main_cf}");
+        assert!(
+            main_cf.contains("relayhost = [smtp.example.org]:587"),
+            "{main_cf}"
+        );
+        assert!(main_cf.contains("smtp_sasl_auth_enable = yes"), "{main_cf}");
+        assert!(
+            main_cf.contains("inet_interfaces = loopback-only"),
+            "{main_cf}"
+        );
+        assert!(
+            !main_cf.contains("s3cret"),
+            "the password stays out of main.cf"
+        );
+        let sasl = root.path().join(SASL_PASSWD);
+        assert_eq!(
+            std::fs::metadata(&sasl).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            settings(root.path()).unwrap(),
+            Settings {
+                host: "smtp.example.org".into(),
+                port: 587,
+                user: "wiki@example.org".into(),
+                has_password: true
+            }
+        );
+        // Saved again without a password: the one there is stays.
+        set_smarthost(
+            root.path(),
+            &Smarthost {
+                host: "smtp2.example.org".into(),
+                port: 465,
+                user: "wiki@example.org".into(),
+                password: None,
+            },
+        )
+        .unwrap();
+        assert!(
+            std::fs::read_to_string(&sasl)
+                .unwrap()
+                .contains("wiki@example.org:s3cret pass")
+        );
+        // No user: no authentication.
+        set_smarthost(
+            root.path(),
+            &Smarthost {
+                host: "relay.example.org".into(),
+                port: 25,
+                user: String::new(),
+                password: None,
+            },
+        )
+        .unwrap();
+        let main_cf = std::fs::read_to_string(root.path().join("etc/postfix/main.cf")).unwrap();
+        assert!(!main_cf.contains("smtp_sasl_auth_enable"), "{main_cf}");
+        assert!(!sasl.exists());
+    }
+
+    #[test]
+    fn only_allowed_paths_and_sound_values_are_set() {
+        let root = system("relayhost =\n");
+        set(root.path(), MAIL_PATHS[0], "[a.example.org]:25").unwrap();
+        assert!(set(root.path(), "/files/etc/passwd/root/shell", "/bin/sh").is_err());
+        assert!(
+            set_smarthost(
+                root.path(),
+                &Smarthost {
+                    host: "evil\nrelayhost".into(),
+                    port: 25,
+                    ..Smarthost::default()
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            set_smarthost(
+                root.path(),
+                &Smarthost {
+                    host: "a.example.org".into(),
+                    port: 25,
+                    user: "u".into(),
+                    password: None
+                }
+            )
+            .unwrap_err()
+            .contains("needs a password")
+        );
+    }
+}

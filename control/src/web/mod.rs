@@ -1,0 +1,426 @@
+//! The web service: server-rendered pages (minijinja), a session cookie, a CSRF token on every
+//! form, and everything privileged asked of the agent. Every route but the login page and the
+//! static files sits behind [`require_session`]; [`protected_routes`] lists them all, so a test
+//! can knock on each one without a session.
+
+pub mod client;
+mod pages;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{MethodRouter, get, post};
+use serde::Deserialize;
+
+use crate::session::{Session, Sessions, Throttle, same, token};
+use crate::users::Users;
+
+pub const SESSION_COOKIE: &str = "appliance_session";
+const LOGIN_COOKIE: &str = "appliance_login";
+
+/// How the service is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The system's root (`/`; a test directory in tests).
+    pub root: PathBuf,
+    /// The agent's socket.
+    pub agent: PathBuf,
+    /// Cookies marked Secure (under TLS).
+    pub secure: bool,
+}
+
+pub struct AppState {
+    pub config: Config,
+    pub sessions: Mutex<Sessions>,
+    pub throttle: Mutex<Throttle>,
+    pub templates: minijinja::Environment<'static>,
+    pub cache: pages::Cache,
+}
+
+pub type Shared = Arc<AppState>;
+
+fn templates() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    for (name, text) in [
+        ("base.html", include_str!("templates/base.html")),
+        ("login.html", include_str!("templates/login.html")),
+        ("overview.html", include_str!("templates/overview.html")),
+        ("updates.html", include_str!("templates/updates.html")),
+        ("backups.html", include_str!("templates/backups.html")),
+        ("mail.html", include_str!("templates/mail.html")),
+        ("power.html", include_str!("templates/power.html")),
+    ] {
+        // The templates are ours and tested: one that does not parse is a build mistake.
+        if let Err(error) = env.add_template(name, text) {
+            panic!("template {name}: {error}");
+        }
+    }
+    env
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Shared {
+        Arc::new(Self {
+            config,
+            sessions: Mutex::new(Sessions::default()),
+            throttle: Mutex::new(Throttle::default()),
+            templates: templates(),
+            cache: pages::Cache::default(),
+        })
+    }
+
+    /// Renders `template`; an error becomes a plain 500 page.
+    pub fn render(&self, template: &str, context: minijinja::Value) -> Response {
+        match self
+            .templates
+            .get_template(template)
+            .and_then(|t| t.render(context))
+        {
+            Ok(html) => Html(html).into_response(),
+            Err(error) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot render the page: {error}"),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// Every route that needs a session: method, path, handler.
+pub fn protected_routes() -> Vec<(Method, &'static str, MethodRouter<Shared>)> {
+    vec![
+        (Method::GET, "/", get(pages::overview)),
+        (Method::POST, "/logout", post(logout)),
+        (Method::GET, "/updates", get(pages::updates)),
+        (Method::GET, "/updates/events", get(pages::events)),
+        (Method::POST, "/updates/refresh", post(pages::refresh)),
+        (Method::POST, "/updates/upgrade", post(pages::upgrade)),
+        (Method::POST, "/updates/configure", post(pages::configure)),
+        (Method::GET, "/backups", get(pages::backups)),
+        (Method::POST, "/backups/create", post(pages::backup_create)),
+        (
+            Method::GET,
+            "/backups/download/{name}",
+            get(pages::backup_download),
+        ),
+        (
+            Method::POST,
+            "/backups/restore",
+            post(pages::backup_restore),
+        ),
+        (Method::POST, "/backups/delete", post(pages::backup_delete)),
+        (
+            Method::POST,
+            "/backups/upload",
+            post(pages::backup_upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        ),
+        (
+            Method::POST,
+            "/backups/schedule",
+            post(pages::backup_schedule),
+        ),
+        (Method::GET, "/mail", get(pages::mail)),
+        (Method::POST, "/mail", post(pages::mail_save)),
+        (Method::POST, "/mail/test", post(pages::mail_test)),
+        (Method::GET, "/power", get(pages::power)),
+        (Method::POST, "/power/restart", post(pages::restart)),
+        (Method::POST, "/power/reboot", post(pages::reboot)),
+        (Method::POST, "/power/poweroff", post(pages::poweroff)),
+    ]
+}
+
+pub fn router(state: Shared) -> Router {
+    let protected = protected_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            router.route(path, handler)
+        })
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_session,
+        ));
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/static/{file}", get(static_file))
+        .merge(protected)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let (body, kind) = match file.as_str() {
+        "style.css" => (include_str!("static/style.css"), "text/css; charset=utf-8"),
+        "app.js" => (
+            include_str!("static/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A cookie's value from the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String {
+    let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        text.push_str("; Max-Age=");
+        text.push_str(&age.to_string());
+    }
+    if secure {
+        text.push_str("; Secure");
+    }
+    text
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: Option<String>,
+}
+
+/// The gate of every protected route: a live session, and for anything but GET the session's
+/// CSRF token, from the form (`csrf`) or, for uploads, the query string.
+async fn require_session(
+    State(state): State<Shared>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let session = cookie(request.headers(), SESSION_COOKIE).and_then(|token| {
+        state
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|mut s| s.get(token, Instant::now()))
+    });
+    let Some(session) = session else {
+        return if request.method() == Method::GET {
+            Redirect::to("/login").into_response()
+        } else {
+            (StatusCode::FORBIDDEN, "log in first").into_response()
+        };
+    };
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let from_query = request
+            .uri()
+            .query()
+            .and_then(|q| serde_urlencoded::from_str::<CsrfOnly>(q).ok())
+            .and_then(|f| f.csrf);
+        let is_form = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let token = if from_query.is_some() {
+            from_query
+        } else if is_form {
+            let (parts, body) = request.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+                return (StatusCode::PAYLOAD_TOO_LARGE, "the form is too large").into_response();
+            };
+            let token = serde_urlencoded::from_bytes::<CsrfOnly>(&bytes)
+                .ok()
+                .and_then(|f| f.csrf);
+            request = Request::from_parts(parts, Body::from(bytes));
+            token
+        } else {
+            None
+        };
+        if !token.is_some_and(|t| same(&t, &session.csrf)) {
+            return (
+                StatusCode::FORBIDDEN,
+                "the form is out of date: reload the page and try again",
+            )
+                .into_response();
+        }
+    }
+    request.extensions_mut().insert(session);
+    next.run(request).await
+}
+
+fn login_context(
+    state: &AppState,
+    csrf: &str,
+    user: &str,
+    message: Option<(&str, String)>,
+) -> minijinja::Value {
+    minijinja::context! {
+        title => "Log in",
+        appliance => pages::appliance(&state.config.root),
+        csrf => csrf,
+        login_user => user,
+        message => message.map(|(kind, text)| minijinja::context! { kind => kind, text => text }),
+    }
+}
+
+async fn login_page(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && state
+            .sessions
+            .lock()
+            .is_ok_and(|mut s| s.get(token, Instant::now()).is_some())
+    {
+        return Redirect::to("/").into_response();
+    }
+    let csrf = token();
+    let mut response = state.render("login.html", login_context(&state, &csrf, "", None));
+    if let Ok(value) =
+        HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, state.config.secure, None))
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    user: String,
+    password: String,
+    csrf: String,
+}
+
+async fn login(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Response {
+    // The login form's own token, bound to a cookie (double submit).
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same(expected, &form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the login form is out of date: reload the page and try again",
+        )
+            .into_response();
+    }
+    let address = peer.ip();
+    let now = Instant::now();
+    let wait = state
+        .throttle
+        .lock()
+        .ok()
+        .and_then(|t| t.wait(address, &form.user, now));
+    if let Some(wait) = wait {
+        let seconds = wait.as_secs().max(1);
+        let message = format!("Too many failed logins: try again in {seconds} seconds.");
+        let mut response = state.render(
+            "login.html",
+            login_context(&state, &form.csrf, &form.user, Some(("error", message))),
+        );
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let root = state.config.root.clone();
+    let (user, password) = (form.user.clone(), form.password);
+    let verified = tokio::task::spawn_blocking(move || {
+        Users::load(&root).is_ok_and(|users| users.verify(&user, &password))
+    })
+    .await
+    .unwrap_or(false);
+    if !verified {
+        if let Ok(mut throttle) = state.throttle.lock() {
+            throttle.failed(address, &form.user, Instant::now());
+        }
+        let mut response = state.render(
+            "login.html",
+            login_context(
+                &state,
+                &form.csrf,
+                &form.user,
+                Some(("error", "Wrong user or password.".into())),
+            ),
+        );
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        return response;
+    }
+    if let Ok(mut throttle) = state.throttle.lock() {
+        throttle.succeeded(address, &form.user);
+    }
+    start_session(&state, &form.user)
+}
+
+/// Opens a session for `user` and sends them to the overview.
+pub fn start_session(state: &AppState, user: &str) -> Response {
+    let Ok(mut sessions) = state.sessions.lock() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let session_token = sessions.create(user, Instant::now());
+    let mut response = Redirect::to("/").into_response();
+    for cookie_text in [
+        set_cookie(SESSION_COOKIE, &session_token, state.config.secure, None),
+        set_cookie(LOGIN_COOKIE, "", state.config.secure, Some(0)),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&cookie_text) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && let Ok(mut sessions) = state.sessions.lock()
+    {
+        sessions.remove(token);
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(value) = HeaderValue::from_str(&set_cookie(
+        SESSION_COOKIE,
+        "",
+        state.config.secure,
+        Some(0),
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The session the gate let through.
+pub type CurrentSession = axum::Extension<Session>;
+
+#[cfg(test)]
+mod tests;

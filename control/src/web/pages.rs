@@ -1,0 +1,692 @@
+//! The pages: overview, updates (with live progress as server-sent events), backups, mail and
+//! power. Each POST does one thing through the agent and redirects back with a message
+//! (post/redirect/get), so a reload never repeats it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::{CurrentSession, Shared, client};
+use crate::jobs;
+use crate::protocol::Request;
+use crate::sysinfo::{self, ServiceState, SystemInfo};
+
+/// What the pages keep for a moment, so that a page view costs no process or agent call.
+#[derive(Default)]
+pub struct Cache {
+    system: Mutex<Option<(Instant, SystemInfo)>>,
+    services: Mutex<Option<(Instant, Vec<ServiceState>)>>,
+    appliance: Mutex<Option<(Instant, Value)>>,
+    last_backup: Mutex<Option<(Instant, Option<String>)>>,
+    /// Messages for the next page of a session (by its CSRF token).
+    flashes: Mutex<HashMap<String, (String, String)>>,
+}
+
+fn cached<T: Clone>(
+    slot: &Mutex<Option<(Instant, T)>>,
+    age: Duration,
+    make: impl FnOnce() -> T,
+) -> T {
+    if let Ok(guard) = slot.lock()
+        && let Some((when, value)) = guard.as_ref()
+        && when.elapsed() < age
+    {
+        return value.clone();
+    }
+    let value = make();
+    if let Ok(mut guard) = slot.lock() {
+        *guard = Some((Instant::now(), value.clone()));
+    }
+    value
+}
+
+fn forget<T>(slot: &Mutex<Option<(Instant, T)>>) {
+    if let Ok(mut guard) = slot.lock() {
+        *guard = None;
+    }
+}
+
+/// The appliance installed here: the package its plugin serves, and its version.
+pub fn appliance(root: &Path) -> Value {
+    let manifests = appliance::plugin::Manifest::all(root).unwrap_or_default();
+    if let Some((_, manifest)) = manifests.first() {
+        context! {
+            name => manifest.title.clone().unwrap_or_else(|| manifest.appliance.clone()),
+            package => manifest.appliance,
+            version => appliance::backup::plan::installed_version(root, &manifest.appliance).unwrap_or_default(),
+        }
+    } else {
+        context! { name => "Appliance", package => "", version => "" }
+    }
+}
+
+/// The services the plugins declare.
+fn declared_services(root: &Path) -> Vec<String> {
+    let mut services: Vec<String> = appliance::plugin::Manifest::all(root)
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|(_, m)| m.services)
+        .collect();
+    services.dedup();
+    services
+}
+
+const NAV: [(&str, &str); 5] = [
+    ("/", "Overview"),
+    ("/updates", "Updates"),
+    ("/backups", "Backups"),
+    ("/mail", "Mail"),
+    ("/power", "Power"),
+];
+
+fn flash(state: &Shared, session: &CurrentSession, kind: &str, text: impl Into<String>) {
+    if let Ok(mut flashes) = state.cache.flashes.lock() {
+        flashes.insert(session.csrf.clone(), (kind.to_owned(), text.into()));
+    }
+}
+
+/// A page of `template` with the frame's context and `extra`.
+fn page(
+    state: &Shared,
+    session: &CurrentSession,
+    here: &str,
+    title: &str,
+    template: &str,
+    extra: Value,
+) -> Response {
+    let root = &state.config.root;
+    let appliance = cached(&state.cache.appliance, Duration::from_secs(60), || {
+        appliance(root)
+    });
+    let message = state
+        .cache
+        .flashes
+        .lock()
+        .ok()
+        .and_then(|mut f| f.remove(&session.csrf))
+        .map(|(kind, text)| context! { kind => kind, text => text });
+    let nav: Vec<Value> = NAV
+        .iter()
+        .map(|(href, label)| context! { href => href, label => label })
+        .collect();
+    state.render(
+        template,
+        context! {
+            title => title,
+            here => here,
+            user => session.user,
+            csrf => session.csrf,
+            appliance => appliance,
+            nav => nav,
+            message => message,
+            ..extra
+        },
+    )
+}
+
+/// Runs an agent request for a POST and goes back to `to` with the outcome as a message.
+async fn act(
+    state: &Shared,
+    session: &CurrentSession,
+    request: Request,
+    done: impl FnOnce(&serde_json::Value) -> String,
+    to: &str,
+) -> Response {
+    match client::ask(&state.config.agent, &request).await {
+        Ok(data) => flash(state, session, "success", done(&data)),
+        Err(error) => flash(state, session, "error", error),
+    }
+    Redirect::to(to).into_response()
+}
+
+fn services(state: &Shared) -> Vec<ServiceState> {
+    let root = state.config.root.clone();
+    cached(&state.cache.services, Duration::from_secs(3), || {
+        sysinfo::service_states(&declared_services(&root))
+    })
+}
+
+pub async fn overview(State(state): State<Shared>, session: CurrentSession) -> Response {
+    let root = state.config.root.clone();
+    let info = cached(&state.cache.system, Duration::from_secs(2), || {
+        sysinfo::read(&root)
+    });
+    let last_backup = match state.cache.last_backup.lock().ok().and_then(|g| g.clone()) {
+        Some((when, value)) if when.elapsed() < Duration::from_secs(30) => value,
+        _ => {
+            let value = client::ask(&state.config.agent, &Request::BackupList)
+                .await
+                .ok()
+                .and_then(|data| {
+                    data["backups"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(|b| b["timestamp"].as_str())
+                        .max()
+                        .map(str::to_owned)
+                });
+            if let Ok(mut guard) = state.cache.last_backup.lock() {
+                *guard = Some((Instant::now(), value.clone()));
+            }
+            value
+        }
+    };
+    let pending = jobs::pending(&root).map(|p| p.len());
+    page(
+        &state,
+        &session,
+        "/",
+        "Overview",
+        "overview.html",
+        context! {
+            info => info,
+            services => services(&state),
+            pending => pending,
+            last_backup => last_backup,
+            dpkg_interrupted => jobs::dpkg_interrupted(&root),
+        },
+    )
+}
+
+/// A log for people: APT's status lines are shown as progress, not as text.
+fn readable_log(text: &str) -> String {
+    text.lines()
+        .filter(|l| jobs::progress(l).is_none())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub async fn updates(State(state): State<Shared>, session: CurrentSession) -> Response {
+    let root = &state.config.root;
+    let job = jobs::current(root);
+    let log = job
+        .as_ref()
+        .and_then(|j| jobs::log_path(root, &j.id))
+        .and_then(|p| std::fs::read(p).ok())
+        .unwrap_or_default();
+    let running = job
+        .as_ref()
+        .is_some_and(|j| j.state == jobs::State::Running);
+    page(
+        &state,
+        &session,
+        "/updates",
+        "Updates",
+        "updates.html",
+        context! {
+            job => job,
+            running => running,
+            log => readable_log(&String::from_utf8_lossy(&log)),
+            log_bytes => log.len(),
+            pending => jobs::pending(root),
+            dpkg_interrupted => jobs::dpkg_interrupted(root),
+        },
+    )
+}
+
+/// Where an event stream is in a job's log.
+struct Follow {
+    root: std::path::PathBuf,
+    log: std::path::PathBuf,
+    job: String,
+    offset: u64,
+    pending: std::collections::VecDeque<Event>,
+    done: bool,
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    job: String,
+    #[serde(default)]
+    from: u64,
+}
+
+/// The running job's log and progress as server-sent events, from byte `from` of its log, until
+/// it ends.
+pub async fn events(State(state): State<Shared>, Query(query): Query<EventsQuery>) -> Response {
+    let root = state.config.root.clone();
+    let Some(log) = jobs::log_path(&root, &query.job) else {
+        return (StatusCode::BAD_REQUEST, "not a job").into_response();
+    };
+    let follow = Follow {
+        root,
+        log,
+        job: query.job,
+        offset: query.from,
+        pending: std::collections::VecDeque::new(),
+        done: false,
+    };
+    let stream =
+        futures_util::stream::unfold(follow, |mut follow| async move {
+            loop {
+                if let Some(event) = follow.pending.pop_front() {
+                    return Some((Ok::<Event, std::convert::Infallible>(event), follow));
+                }
+                if follow.done {
+                    return None;
+                }
+                let state = jobs::current(&follow.root)
+                    .filter(|j| j.id == follow.job)
+                    .map_or(jobs::State::Failed, |j| j.state);
+                let bytes = tokio::fs::read(&follow.log).await.unwrap_or_default();
+                let start = usize::try_from(follow.offset)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                // Whole lines only.
+                let end = bytes[start..]
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(start, |i| start + i + 1);
+                for line in String::from_utf8_lossy(&bytes[start..end]).lines() {
+                    match jobs::progress(line) {
+                        Some((percent, status)) => follow.pending.push_back(
+                            Event::default().event("progress").data(
+                                serde_json::json!({ "percent": percent, "status": status })
+                                    .to_string(),
+                            ),
+                        ),
+                        None => follow
+                            .pending
+                            .push_back(Event::default().event("log").data(line)),
+                    }
+                }
+                follow.offset = end as u64;
+                if state != jobs::State::Running && end == bytes.len() {
+                    let name = serde_json::to_value(state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    follow
+                        .pending
+                        .push_back(Event::default().event("state").data(name));
+                    follow.done = true;
+                }
+                if follow.pending.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+fn job_started(data: &serde_json::Value) -> String {
+    format!("Started: {}", data["job"].as_str().unwrap_or("a job"))
+}
+
+pub async fn refresh(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(&state, &session, Request::Refresh, job_started, "/updates").await
+}
+
+pub async fn upgrade(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(&state, &session, Request::Upgrade, job_started, "/updates").await
+}
+
+pub async fn configure(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(
+        &state,
+        &session,
+        Request::ConfigurePending,
+        job_started,
+        "/updates",
+    )
+    .await
+}
+
+pub async fn backups(State(state): State<Shared>, session: CurrentSession) -> Response {
+    let agent = &state.config.agent;
+    let (backups, error) = match client::ask(agent, &Request::BackupList).await {
+        Ok(data) => (
+            data["backups"].as_array().cloned().unwrap_or_default(),
+            None,
+        ),
+        Err(error) => (Vec::new(), Some(error)),
+    };
+    let backups: Vec<serde_json::Value> = backups
+        .into_iter()
+        .rev()
+        .map(|mut b| {
+            b["size_text"] = sysinfo::size_text(b["size"].as_u64().unwrap_or(0)).into();
+            b
+        })
+        .collect();
+    let schedule = client::ask(agent, &Request::ScheduleState)
+        .await
+        .is_ok_and(|d| d["enabled"] == true);
+    if let Some(error) = error {
+        flash(&state, &session, "error", error);
+    }
+    page(
+        &state,
+        &session,
+        "/backups",
+        "Backups",
+        "backups.html",
+        context! { backups => backups, schedule => schedule },
+    )
+}
+
+pub async fn backup_create(State(state): State<Shared>, session: CurrentSession) -> Response {
+    forget(&state.cache.last_backup);
+    act(
+        &state,
+        &session,
+        Request::BackupCreate,
+        |d| format!("Backup made: {}", d["name"].as_str().unwrap_or_default()),
+        "/backups",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct NameForm {
+    name: String,
+}
+
+pub async fn backup_restore(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::Form(form): axum::Form<NameForm>,
+) -> Response {
+    act(
+        &state,
+        &session,
+        Request::BackupRestore { name: form.name },
+        |d| format!("Restored {}", d["restored"].as_str().unwrap_or_default()),
+        "/backups",
+    )
+    .await
+}
+
+pub async fn backup_delete(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::Form(form): axum::Form<NameForm>,
+) -> Response {
+    forget(&state.cache.last_backup);
+    act(
+        &state,
+        &session,
+        Request::BackupDelete { name: form.name },
+        |d| format!("Deleted {}", d["deleted"].as_str().unwrap_or_default()),
+        "/backups",
+    )
+    .await
+}
+
+pub async fn backup_download(
+    State(state): State<Shared>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    if !crate::protocol::valid_backup_name(&name) {
+        return (StatusCode::NOT_FOUND, "no such backup").into_response();
+    }
+    match client::download(&state.config.agent, &name).await {
+        Ok((size, reader)) => {
+            let stream =
+                tokio_util::io::ReaderStream::new(tokio::io::AsyncReadExt::take(reader, size));
+            (
+                [
+                    (header::CONTENT_TYPE, "application/zip".to_owned()),
+                    (header::CONTENT_LENGTH, size.to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
+                Body::from_stream(stream),
+            )
+                .into_response()
+        }
+        Err(error) => (StatusCode::NOT_FOUND, error).into_response(),
+    }
+}
+
+/// An upload goes to the web service's own directory, then the agent checks it and takes it in.
+pub async fn backup_upload(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    request: axum::extract::Request,
+) -> Response {
+    let result = receive_upload(&state, request).await;
+    match result {
+        Ok(name) => {
+            return act(
+                &state,
+                &session,
+                Request::BackupImport { name },
+                |d| format!("Uploaded {}", d["name"].as_str().unwrap_or_default()),
+                "/backups",
+            )
+            .await;
+        }
+        Err(error) => flash(&state, &session, "error", error),
+    }
+    Redirect::to("/backups").into_response()
+}
+
+async fn receive_upload(state: &Shared, request: axum::extract::Request) -> Result<String, String> {
+    use axum::extract::FromRequest;
+    use tokio::io::AsyncWriteExt;
+    let mut multipart = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|e| format!("not an upload: {e}"))?;
+    let dir = state.config.root.join(crate::agent::UPLOAD_DIR);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| format!("cannot keep the upload: {e}"))?;
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| e.to_string())? {
+        if field.name() != Some("backup") {
+            continue;
+        }
+        let given = field.file_name().unwrap_or_default().to_owned();
+        let name = if crate::protocol::valid_backup_name(&given) {
+            given
+        } else {
+            format!(
+                "uploaded-{}.abf",
+                appliance::backup::store::rfc3339(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs()),
+                )
+                .replace(':', "")
+            )
+        };
+        let path = dir.join(&name);
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| format!("cannot keep the upload: {e}"))?;
+        let copied = async {
+            while let Some(chunk) = field.chunk().await.map_err(|e| e.to_string())? {
+                file.write_all(&chunk).await.map_err(|e| e.to_string())?;
+            }
+            file.sync_all().await.map_err(|e| e.to_string())
+        }
+        .await;
+        if let Err(error) = copied {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(format!("the upload did not arrive whole: {error}"));
+        }
+        return Ok(name);
+    }
+    Err("no file was uploaded".into())
+}
+
+#[derive(Deserialize)]
+pub struct ScheduleForm {
+    enable: String,
+}
+
+pub async fn backup_schedule(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::Form(form): axum::Form<ScheduleForm>,
+) -> Response {
+    let enable = form.enable == "yes";
+    act(
+        &state,
+        &session,
+        Request::Schedule { enable },
+        |_| {
+            if enable {
+                "The nightly backup is on".into()
+            } else {
+                "The nightly backup is off".into()
+            }
+        },
+        "/backups",
+    )
+    .await
+}
+
+pub async fn mail(State(state): State<Shared>, session: CurrentSession) -> Response {
+    let settings = match client::ask(&state.config.agent, &Request::MailSettings).await {
+        Ok(data) => serde_json::from_value(data).unwrap_or_default(),
+        Err(error) => {
+            flash(&state, &session, "error", error);
+            crate::mail::Settings::default()
+        }
+    };
+    let mut settings = settings;
+    if settings.port == 0 {
+        settings.port = 587;
+    }
+    page(
+        &state,
+        &session,
+        "/mail",
+        "Mail",
+        "mail.html",
+        context! { mail => settings },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct MailForm {
+    host: String,
+    port: u16,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn mail_save(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::Form(form): axum::Form<MailForm>,
+) -> Response {
+    let password = (!form.password.is_empty()).then_some(form.password);
+    act(
+        &state,
+        &session,
+        Request::Smarthost {
+            host: form.host.trim().to_owned(),
+            port: form.port,
+            user: form.user.trim().to_owned(),
+            password,
+        },
+        |d| {
+            format!(
+                "Mail goes through {}",
+                d["relayhost"].as_str().unwrap_or_default()
+            )
+        },
+        "/mail",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct TestForm {
+    to: String,
+}
+
+pub async fn mail_test(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::Form(form): axum::Form<TestForm>,
+) -> Response {
+    act(
+        &state,
+        &session,
+        Request::TestMail {
+            to: form.to.trim().to_owned(),
+        },
+        |d| {
+            format!(
+                "A test mail went to {}",
+                d["sent"].as_str().unwrap_or_default()
+            )
+        },
+        "/mail",
+    )
+    .await
+}
+
+pub async fn power(State(state): State<Shared>, session: CurrentSession) -> Response {
+    page(
+        &state,
+        &session,
+        "/power",
+        "Power",
+        "power.html",
+        context! { services => services(&state) },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ServiceForm {
+    service: String,
+}
+
+pub async fn restart(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::Form(form): axum::Form<ServiceForm>,
+) -> Response {
+    forget(&state.cache.services);
+    act(
+        &state,
+        &session,
+        Request::Restart {
+            service: form.service,
+        },
+        |d| format!("Restarted {}", d["restarted"].as_str().unwrap_or_default()),
+        "/power",
+    )
+    .await
+}
+
+pub async fn reboot(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(
+        &state,
+        &session,
+        Request::Reboot,
+        |_| "The appliance restarts now".into(),
+        "/power",
+    )
+    .await
+}
+
+pub async fn poweroff(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(
+        &state,
+        &session,
+        Request::Poweroff,
+        |_| "The appliance shuts down now".into(),
+        "/power",
+    )
+    .await
+}

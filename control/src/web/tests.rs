@@ -1,0 +1,254 @@
+use std::net::SocketAddr;
+
+use axum::http::Request as HttpRequest;
+use tower::ServiceExt;
+
+use super::*;
+
+fn state(root: &std::path::Path) -> Shared {
+    AppState::new(Config {
+        root: root.to_owned(),
+        agent: root.join("no-agent.sock"),
+        secure: false,
+    })
+}
+
+fn with_peer(mut request: HttpRequest<Body>) -> HttpRequest<Body> {
+    let peer: SocketAddr = "192.0.2.10:50000".parse().unwrap();
+    request.extensions_mut().insert(ConnectInfo(peer));
+    request
+}
+
+async fn send(state: &Shared, request: HttpRequest<Body>) -> Response {
+    router(state.clone())
+        .oneshot(with_peer(request))
+        .await
+        .unwrap()
+}
+
+async fn text(response: Response) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn set_cookies(response: &Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+fn cookie_value(response: &Response, name: &str) -> String {
+    set_cookies(response)
+        .iter()
+        .find_map(|c| {
+            c.strip_prefix(&format!("{name}="))
+                .map(|r| r.split(';').next().unwrap().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", set_cookies(response)))
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let start = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    html[start..start + 64].to_owned()
+}
+
+#[tokio::test]
+async fn every_protected_route_refuses_a_request_without_a_session() {
+    let root = tempfile::tempdir().unwrap();
+    let state = state(root.path());
+    let routes = protected_routes();
+    assert!(routes.len() >= 20, "the list is the router's");
+    for (method, path, _) in routes {
+        let uri = path.replace("{name}", "x.abf");
+        let request = HttpRequest::builder()
+            .method(method.clone())
+            .uri(&uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("csrf=&name=x.abf&service=apache2&enable=yes"))
+            .unwrap();
+        let response = send(&state, request).await;
+        if method == Method::GET {
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{method} {uri}");
+            assert_eq!(
+                response.headers()[header::LOCATION],
+                "/login",
+                "{method} {uri}"
+            );
+        } else {
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {uri}");
+        }
+        // A made-up session is no session.
+        let request = HttpRequest::builder()
+            .method(method.clone())
+            .uri(&uri)
+            .header(
+                header::COOKIE,
+                format!("{SESSION_COOKIE}={}", "a".repeat(64)),
+            )
+            .body(Body::empty())
+            .unwrap();
+        let response = send(&state, request).await;
+        assert!(
+            matches!(
+                response.status(),
+                StatusCode::SEE_OTHER | StatusCode::FORBIDDEN
+            ),
+            "{method} {uri}: {}",
+            response.status()
+        );
+    }
+    // The login page and the static files are open, and carry the security headers.
+    for uri in ["/login", "/static/style.css", "/static/app.js"] {
+        let response = send(&state, HttpRequest::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        assert!(
+            response
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY)
+        );
+    }
+    let response = send(
+        &state,
+        HttpRequest::get("/static/../../etc/passwd")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_ne!(response.status(), StatusCode::OK);
+}
+
+async fn login(state: &Shared, user: &str, password: &str) -> Response {
+    let page = send(
+        state,
+        HttpRequest::get("/login").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let login_cookie = cookie_value(&page, LOGIN_COOKIE);
+    let csrf = hidden_csrf(&text(page).await);
+    assert_eq!(csrf, login_cookie);
+    let body =
+        serde_urlencoded::to_string([("user", user), ("password", password), ("csrf", &csrf)])
+            .unwrap();
+    send(
+        state,
+        HttpRequest::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("{LOGIN_COOKIE}={login_cookie}"))
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn log_in_use_a_page_and_log_out() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+
+    let response = login(&state, "admin", "appliance-demo").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let session = cookie_value(&response, SESSION_COOKIE);
+    let cookie = set_cookies(&response)
+        .into_iter()
+        .find(|c| c.starts_with(SESSION_COOKIE))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+
+    let get = |uri: &str| {
+        HttpRequest::get(uri)
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let overview = send(&state, get("/")).await;
+    assert_eq!(overview.status(), StatusCode::OK);
+    let html = text(overview).await;
+    assert!(
+        html.contains("Overview") && html.contains("Log out admin"),
+        "{html}"
+    );
+    let csrf = hidden_csrf(&html);
+
+    // A form without the session's token is refused, and so is one with another token.
+    for body in ["", "csrf=0000"] {
+        let response = send(
+            &state,
+            HttpRequest::post("/backups/create")
+                .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{body}");
+    }
+    // With it, the request reaches the agent (absent here) and the page says so.
+    let response = send(
+        &state,
+        HttpRequest::post("/backups/create")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={csrf}")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let backups = text(send(&state, get("/backups")).await).await;
+    assert!(backups.contains("the agent does not answer"), "{backups}");
+
+    let response = send(
+        &state,
+        HttpRequest::post("/logout")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={csrf}")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.headers()[header::LOCATION], "/login");
+    let after = send(&state, get("/")).await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER, "the session is gone");
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_then_slowed() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    for _ in 0..crate::session::FREE_FAILURES {
+        let response = login(&state, "admin", "guess").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(text(response).await.contains("Wrong user or password"));
+    }
+    // Even the right password waits now.
+    let response = login(&state, "admin", "appliance-demo").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+    assert!(text(response).await.contains("Too many failed logins"));
+    // A login form without its cookie is refused.
+    let response = send(
+        &state,
+        HttpRequest::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "user=admin&password=appliance-demo&csrf={}",
+                "a".repeat(64)
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
