@@ -11,7 +11,8 @@ export CARGO_TARGET_DIR := $(CURDIR)/target
 APPLIANCE_BUILD_ENV := PATH="$(CURDIR)/dh-appliance:$(CARGO_TARGET_DIR)/release:$$PATH" \
 	PERL5LIB="$(CURDIR)/dh-appliance" DH_DATAFILES="$(CURDIR)/dh-appliance" \
 	APPLIANCE_VA_SEED="$(CARGO_TARGET_DIR)/release/va-seed"
-APPLIANCES := $(notdir $(wildcard appliances/*))
+# Appliance source packages: appliances/NAME/debian/ (appliances/moinmoin/ holds more than one).
+APPLIANCES := $(notdir $(patsubst %/debian/,%,$(wildcard appliances/*/debian/)))
 
 # Debian packages the build, the tests and the demo need on the host (never inside test roots).
 HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap unzip zip python3 \
@@ -53,14 +54,14 @@ lintian:
 	lintian --fail-on error,warning --tag-display-limit 0 $(SRC)/*.changes
 
 unit: deps
-	cargo test --locked --lib --bins
+	cargo test --locked --workspace --lib --bins
 
 e2e: deb
 	APPLIANCE_E2E=1 cargo test --locked --test e2e -- --test-threads=2
 
 # Every test: unit, integration and end-to-end; APPLIANCE_E2E=1 makes a missing need a failure.
 test: deps deb
-	APPLIANCE_E2E=1 cargo test --locked -- --test-threads=2 2>&1 | tee $(BUILD)/test.log
+	APPLIANCE_E2E=1 cargo test --locked --workspace -- --test-threads=2 2>&1 | tee $(BUILD)/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\ntests: %d passed, %d failed\n", p, f }' $(BUILD)/test.log
 
 demo: deb

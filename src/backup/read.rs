@@ -3,6 +3,7 @@
 //! checksum, then every tar entry's path and type; nothing is extracted here.
 
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -449,6 +450,7 @@ impl Backup {
             absolute_allowed: self.format != Format::Current,
             files: HashSet::new(),
             seen: HashSet::new(),
+            hasher: std::hash::RandomState::new(),
         };
         let path = self.path.clone();
         let damaged = |source: std::io::Error| ReadError::Io {
@@ -560,9 +562,12 @@ struct EntryChecker {
     /// link `/etc/dokuwiki/acl.auth.php` to `/var/lib/dokuwiki/acl/acl.auth.php`).
     link_roots: Vec<String>,
     absolute_allowed: bool,
-    /// Regular files so far: the only targets a hard link may have.
-    files: HashSet<String>,
-    seen: HashSet<String>,
+    /// Regular files so far: the only targets a hard link may have. Paths are kept as keyed
+    /// 64-bit hashes, so that memory stays small for any number of entries (a collision, one in
+    /// 2^64 per pair with a random key, could only refuse a sound archive).
+    files: HashSet<u64>,
+    seen: HashSet<u64>,
+    hasher: std::hash::RandomState,
 }
 
 impl EntryChecker {
@@ -633,7 +638,7 @@ impl EntryChecker {
                 let target = link_target();
                 let target = paths::check(&target, &self.roots, self.absolute_allowed)
                     .map_err(|e| refused(format!("hard link to `{target}`: {e}")))?;
-                if !self.files.contains(&target) {
+                if !self.files.contains(&self.hasher.hash_one(&target)) {
                     return Err(refused(format!(
                         "hard link to `{target}`, which is not an earlier file"
                     )));
@@ -646,11 +651,11 @@ impl EntryChecker {
                 )));
             }
         };
-        if !self.seen.insert(normalized.clone()) && kind != EntryKind::Directory {
+        if !self.seen.insert(self.hasher.hash_one(&normalized)) && kind != EntryKind::Directory {
             return Err(refused("the archive holds it twice".into()));
         }
         if kind == EntryKind::File {
-            self.files.insert(normalized.clone());
+            self.files.insert(self.hasher.hash_one(&normalized));
         }
         Ok(Entry {
             path: normalized,

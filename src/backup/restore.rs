@@ -156,19 +156,16 @@ pub fn restore(
                 swaps: &swaps[first..],
                 links: HashSet::new(),
                 budget,
-                directories: Vec::new(),
+                open: Vec::new(),
+                deferred: Vec::new(),
                 owners: &owners,
                 skipped_attributes: &mut restored.skipped_attributes,
             };
             let (sha256, sha1) =
                 backup.walk(member, |entry, contents| stage.extract(entry, contents))?;
-            for (directory, entry) in std::mem::take(&mut stage.directories).iter().rev() {
-                std::fs::set_permissions(directory, std::fs::Permissions::from_mode(entry.mode))?;
-                // A default ACL set before the contents were in would have been inherited by them.
-                stage.set_attributes(entry, directory)?;
-                std::fs::File::open(directory)?.set_modified(
-                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.mtime),
-                )?;
+            stage.close_directories("")?;
+            for (directory, entry) in std::mem::take(&mut stage.deferred).iter().rev() {
+                stage.finish_directory(directory, entry)?;
             }
             backup.check_digests(member, &sha256, &sha1)?;
         }
@@ -239,7 +236,11 @@ struct Stage<'a> {
     links: HashSet<String>,
     budget: &'a mut Budget,
     /// Directories and their recorded modes, applied after the extraction.
-    directories: Vec<(PathBuf, Entry)>,
+    /// The directories whose contents may still come (archive path, where, entry): the
+    /// ancestors of the last entry, so memory follows the depth of the tree, not its size.
+    open: Vec<(String, PathBuf, Entry)>,
+    /// Read-only directories: finished at the very end, so that nothing is refused by them.
+    deferred: Vec<(PathBuf, Entry)>,
     /// This system's users and groups, to give files to owners by name.
     owners: &'a Owners,
     skipped_attributes: &'a mut Vec<String>,
@@ -258,17 +259,51 @@ impl Stage<'_> {
         })
     }
 
-    fn extract(&mut self, entry: &Entry, contents: &mut dyn Read) -> Result<(), RestoreError> {
-        if let Some(link) = self
-            .links
-            .iter()
-            .find(|l| entry.path.starts_with(&format!("{l}/")))
-        {
-            return Err(RestoreError::ThroughLink {
-                entry: entry.path.clone(),
-                link: link.clone(),
-            });
+    /// Mode, attributes and time of a directory whose contents are all in.
+    fn finish_directory(&mut self, directory: &Path, entry: &Entry) -> Result<(), RestoreError> {
+        std::fs::set_permissions(directory, std::fs::Permissions::from_mode(entry.mode))?;
+        // A default ACL set before the contents were in would have been inherited by them.
+        self.set_attributes(entry, directory)?;
+        std::fs::File::open(directory)?
+            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.mtime))?;
+        Ok(())
+    }
+
+    /// Finishes the open directories that do not hold `path` (all of them for `""`).
+    fn close_directories(&mut self, path: &str) -> Result<(), RestoreError> {
+        while let Some((archive, _, _)) = self.open.last() {
+            let holds = !path.is_empty()
+                && path.len() > archive.len()
+                && path.starts_with(archive.as_str())
+                && path.as_bytes()[archive.len()] == b'/';
+            if holds {
+                break;
+            }
+            let Some((_, directory, entry)) = self.open.pop() else {
+                break;
+            };
+            if entry.mode & 0o200 == 0 {
+                self.deferred.push((directory, entry));
+            } else {
+                self.finish_directory(&directory, &entry)?;
+            }
         }
+        Ok(())
+    }
+
+    fn extract(&mut self, entry: &Entry, contents: &mut dyn Read) -> Result<(), RestoreError> {
+        // Through a link of this backup: any ancestor of the path that is one.
+        let mut ancestor = entry.path.as_str();
+        while let Some((parent, _)) = ancestor.rsplit_once('/') {
+            if self.links.contains(parent) {
+                return Err(RestoreError::ThroughLink {
+                    entry: entry.path.clone(),
+                    link: parent.to_owned(),
+                });
+            }
+            ancestor = parent;
+        }
+        self.close_directories(&entry.path)?;
         // Directories above a root hold nothing of ours.
         let Some(destination) = self.staged_path(&entry.path) else {
             return Ok(());
@@ -294,7 +329,8 @@ impl Stage<'_> {
                 // directory would refuse them, and each new entry changes its time).
                 std::fs::create_dir_all(&destination)?;
                 self.chown(entry, &destination)?;
-                self.directories.push((destination.clone(), entry.clone()));
+                self.open
+                    .push((entry.path.clone(), destination.clone(), entry.clone()));
             }
             EntryKind::File => {
                 let mut file = std::fs::OpenOptions::new()

@@ -17,6 +17,10 @@ mod va_backup;
 #[allow(dead_code, reason = "only the definitions are used here")]
 mod vainstall;
 
+#[path = "../../control/src/bin/appliance-control/cli.rs"]
+#[allow(dead_code, reason = "only the definitions are used here")]
+mod appliance_control;
+
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         valist::Cli::command(),
         vainstall::Cli::command(),
         va_backup::Cli::command(),
+        appliance_control::Cli::command(),
     ];
     match commands.iter().try_for_each(|c| write(c, Path::new(&out))) {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,5 +3,6 @@
 
 mod backups;
 mod catalog;
+mod control;
 mod harness;
 mod seeds;

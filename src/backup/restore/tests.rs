@@ -417,6 +417,12 @@ fn owners_by_name_modes_times_and_user_attributes_come_back() {
     let program = data.join("setuid-tool");
     write(&program, "#!/bin/sh\n");
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    write(&data.join("read-only/kept"), "x\n");
+    std::fs::set_permissions(
+        data.join("read-only"),
+        std::fs::Permissions::from_mode(0o555),
+    )
+    .unwrap();
     let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_250_000_000);
     std::fs::File::open(data.join("pages"))
         .unwrap()

@@ -37,6 +37,9 @@ pub enum Command {
     Passwd {
         /// The user
         user: String,
+        /// Say nothing when done (for maintainer scripts)
+        #[arg(long)]
+        quiet: bool,
         /// The system's root directory
         #[arg(long, default_value = "/")]
         root: PathBuf,

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             agent,
             root,
         }) => serve(listen, agent, root),
-        Some(Command::Passwd { user, root }) => passwd(&user, &root),
+        Some(Command::Passwd { user, quiet, root }) => passwd(&user, quiet, &root),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -97,7 +97,7 @@ fn read_password(prompt: &str) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
-fn passwd(user: &str, root: &std::path::Path) -> anyhow::Result<()> {
+fn passwd(user: &str, quiet: bool, root: &std::path::Path) -> anyhow::Result<()> {
     let mut users = Users::load(root)?;
     let password = read_password(&format!("New password for {user}: "))?;
     if std::io::stdin().is_terminal() && read_password("Again: ")? != password {
@@ -105,6 +105,10 @@ fn passwd(user: &str, root: &std::path::Path) -> anyhow::Result<()> {
     }
     users.set_password(user, &password)?;
     users.save(root)?;
-    eprintln!("The password of {user} is set; their sessions end when appliance-control restarts.");
+    if !quiet {
+        eprintln!(
+            "The password of {user} is set; their sessions end when appliance-control restarts."
+        );
+    }
     Ok(())
 }

@@ -1,0 +1,148 @@
+//! appliance-control in a Debian root booted with its own systemd: the web service runs as its
+//! own user, the agent answers only that user and root, and refuses hostile requests.
+
+use crate::harness::{Root, free_port, needs};
+use crate::seeds::NONINTERACTIVE;
+
+/// A root with dokuwiki-appliance and appliance-control, Apache and appliance-control on free
+/// ports of the shared network, booted. Returns the root and appliance-control's port.
+pub fn booted_control(name: &str) -> (Root, u16) {
+    let root = Root::fresh(name);
+    root.ok(&format!(
+        "{NONINTERACTIVE}
+         echo 'appliance-control appliance-control/admin-password password appliance-demo' | debconf-set-selections
+         apt-get install -y -q appliance-tools dokuwiki-appliance appliance-control socat >/dev/null"
+    ));
+    let (web, control) = (free_port(), free_port());
+    root.ok(&format!(
+        "sed -i 's/^Listen 80$/Listen 127.0.0.1:{web}/' /etc/apache2/ports.conf
+         sed -i 's/<VirtualHost \\*:80>/<VirtualHost *:{web}>/' /etc/apache2/sites-available/000-default.conf
+         systemctl disable -q postfix
+         mkdir -p /etc/systemd/system/appliance-control.service.d
+         printf '[Service]\\nExecStart=\\nExecStart=/usr/bin/appliance-control serve --listen 127.0.0.1:{control}\\n' \
+             > /etc/systemd/system/appliance-control.service.d/port.conf"
+    ));
+    root.boot();
+    root.exec_ok(&format!(
+        "for i in $(seq 100); do curl -fs -o /dev/null http://127.0.0.1:{control}/login && exit 0; sleep 0.2; done; systemctl status appliance-control; exit 1"
+    ));
+    (root, control)
+}
+
+/// One request line to the agent as `user`; returns the answer line.
+fn agent_as(root: &Root, user: &str, line: &str) -> String {
+    let output = root.exec(&format!(
+        "printf '%s\\n' '{line}' | runuser -u {user} -- socat -t10 - UNIX-CONNECT:/run/appliance/agent.sock"
+    ));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
+    if !needs(
+        "the_web_service_runs_unprivileged_and_the_agent_refuses_strangers",
+        &[],
+    ) {
+        return;
+    }
+    let (root, port) = booted_control("control");
+    assert_eq!(
+        root.exec_ok("ps -o user= -C appliance-control").trim(),
+        "appliance-control"
+    );
+    assert_eq!(
+        root.exec_ok("stat -c '%U %G %a' /run/appliance/agent.sock")
+            .trim(),
+        "root appliance-control 660"
+    );
+    // The administrator's password is hashed, and not left in debconf.
+    let users = root.read("/etc/appliance-control/users");
+    assert!(users.contains("admin:$argon2id$") && !users.contains("appliance-demo"));
+    assert!(
+        !root
+            .exec_ok("debconf-show appliance-control")
+            .contains("appliance-demo")
+    );
+
+    // The web service's user is served.
+    let listed = agent_as(&root, "appliance-control", r#"{"op":"backup-list"}"#);
+    assert!(listed.contains(r#""ok":true"#), "{listed}");
+    // Another user of the socket's group is refused by uid; others cannot even connect.
+    root.exec_ok("useradd --no-create-home -G appliance-control intruder");
+    let refused = agent_as(&root, "intruder", r#"{"op":"backup-list"}"#);
+    assert!(refused.contains("may not use the agent"), "{refused}");
+    let refused = agent_as(&root, "nobody", r#"{"op":"backup-list"}"#);
+    assert!(
+        refused.contains("Permission denied") && !refused.contains(r#""ok""#),
+        "{refused}"
+    );
+    // Hostile requests from the web service's own user.
+    let oversized = format!(r#"{{"op":"restart","service":"{}"}}"#, "a".repeat(70_000));
+    for (line, reason) in [
+        (r#"{"op":"exec","command":"id"}"#, "unknown variant"),
+        (
+            r#"{"op":"backup-open","name":"../../etc/shadow"}"#,
+            "not the name",
+        ),
+        (
+            r#"{"op":"backup-delete","name":"../../../etc/passwd.abf"}"#,
+            "not the name",
+        ),
+        (r#"{"op":"restart","service":"ssh"}"#, "no plugin declares"),
+        (
+            r#"{"op":"augeas-set","path":"/files/etc/passwd/root/shell","value":"/bin/sh"}"#,
+            "may set",
+        ),
+        (
+            r#"{"op":"augeas-set","path":"/files/etc/postfix/main.cf/../../shadow","value":"x"}"#,
+            "not a settable",
+        ),
+        (oversized.as_str(), "longer than"),
+    ] {
+        let answer = agent_as(&root, "appliance-control", line);
+        assert!(
+            answer.contains(r#""ok":false"#) && answer.contains(reason),
+            "{line:.80}: {answer}"
+        );
+    }
+    assert!(root.exists("/etc/passwd") && root.read("/etc/passwd").contains("root:x:0:0"));
+    // A service the plugin declares restarts.
+    let before = root.exec_ok("systemctl show -p ActiveEnterTimestampMonotonic --value apache2");
+    let restarted = agent_as(
+        &root,
+        "appliance-control",
+        r#"{"op":"restart","service":"apache2"}"#,
+    );
+    assert!(restarted.contains(r#""ok":true"#), "{restarted}");
+    assert_ne!(
+        root.exec_ok("systemctl show -p ActiveEnterTimestampMonotonic --value apache2"),
+        before
+    );
+
+    // The administrator logs in over HTTP; a wrong password does not.
+    let login = |password: &str| {
+        root.exec(&format!(
+            "cd /var/tmp && rm -f jar && \
+             csrf=$(curl -fsS -c jar http://127.0.0.1:{port}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
+             curl -sS -b jar -c jar -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf http://127.0.0.1:{port}/login && \
+             curl -fsS -b jar http://127.0.0.1:{port}/"
+        ))
+    };
+    let wrong = login("not-the-password");
+    assert!(String::from_utf8_lossy(&wrong.stdout).starts_with("401"));
+    let right = login("appliance-demo");
+    let page = String::from_utf8_lossy(&right.stdout);
+    assert!(page.starts_with("303"), "{page}");
+    assert!(
+        page.contains("<h1>Overview</h1>") && page.contains("DokuWiki"),
+        "{page}"
+    );
+    assert!(
+        page.contains("apache2"),
+        "the plugin's services are shown: {page}"
+    );
+}
