@@ -17,7 +17,7 @@ APPLIANCES := $(notdir $(patsubst %/debian/,%,$(wildcard appliances/*/debian/)))
 # Debian packages the build, the tests and the demo need on the host (never inside test roots).
 HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap unzip zip python3 \
 	systemd-container debconf-utils curl uidmap arch-test pkg-config libapt-pkg-dev g++ \
-	libaugeas-dev libclang-dev augeas-lenses
+	libaugeas-dev libclang-dev augeas-lenses chromium chromium-driver
 
 .PHONY: help deps deb lintian test unit e2e demo demo-stop bench clean
 

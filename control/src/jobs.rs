@@ -102,7 +102,22 @@ pub fn start(root: &Path, system: &dyn System, kind: Kind) -> Result<String, Str
     let id = format!("{}-{}", now(), kind.name());
     let program = std::env::current_exe().map_err(|e| e.to_string())?;
     let program = program.to_string_lossy();
-    system
+    // Said at once, so that the page shows the job from the moment it is asked for; the job
+    // itself writes the same file as it goes.
+    let dir = job_dir(root);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut job = Job {
+        id: id.clone(),
+        kind,
+        title: kind.title().to_owned(),
+        state: State::Running,
+        started: appliance::backup::store::rfc3339(now()),
+        finished: None,
+        safety_backup: None,
+        error: None,
+    };
+    write_json(&dir.join("current.json"), &job).map_err(|e| e.to_string())?;
+    let started = system
         .run(
             "systemd-run",
             &[
@@ -125,7 +140,13 @@ pub fn start(root: &Path, system: &dyn System, kind: Kind) -> Result<String, Str
             } else {
                 e
             }
-        })?;
+        });
+    if let Err(error) = started {
+        job.state = State::Failed;
+        job.error = Some(error.clone());
+        let _ = write_json(&dir.join("current.json"), &job);
+        return Err(error);
+    }
     Ok(id)
 }
 

@@ -2,7 +2,9 @@
 //! Needs: root, mmdebstrap, systemd-nspawn, the packages built by `make deb` (see harness.rs).
 
 mod backups;
+mod browser;
 mod catalog;
 mod control;
 mod harness;
 mod seeds;
+mod webdriver;

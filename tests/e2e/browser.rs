@@ -1,0 +1,106 @@
+//! Headless Chromium drives the real appliance-control in a booted root: log in, see the overview,
+//! refresh the package lists and watch the progress arrive, make a backup and download it, set a
+//! smarthost and find it in main.cf, log out. Screenshots of each page are kept under
+//! `build/screenshots/`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::control::booted_control;
+use crate::harness::{TREE, free_port, needs};
+use crate::webdriver::Browser;
+
+#[test]
+fn an_administrator_uses_appliance_control_in_chromium() {
+    if !needs(
+        "an_administrator_uses_appliance_control_in_chromium",
+        &["chromium", "chromedriver"],
+    ) {
+        return;
+    }
+    let (root, port) = booted_control("browser");
+    let site = format!("http://127.0.0.1:{port}");
+    let artefacts = Path::new(TREE).join("build/screenshots");
+    let _ = std::fs::remove_dir_all(&artefacts);
+    let browser = Browser::start(free_port(), &artefacts);
+
+    // Log in.
+    browser.go(&format!("{site}/"));
+    assert!(
+        browser.current_url().ends_with("/login"),
+        "a visitor is sent to the login page"
+    );
+    browser.screenshot("login");
+    browser.type_into("input[name=user]", "admin");
+    browser.type_into("input[name=password]", "appliance-demo");
+    browser.click("form[action='/login'] button");
+    assert_eq!(browser.text("h1"), "Overview");
+    let overview = browser.text("main");
+    assert!(overview.contains("Debian GNU/Linux 12"), "{overview}");
+    assert!(overview.contains("apache2"), "{overview}");
+    browser.screenshot("overview");
+
+    // Refresh the package lists: the job's log arrives live, then it succeeds.
+    browser.go(&format!("{site}/updates"));
+    browser.click("form[action='/updates/refresh'] button");
+    browser.wait_for_text("#job-log", "Reading package lists", 180);
+    browser.wait_for_text("#job-state", "succeeded", 180);
+    browser.wait_for_text("main", "Pending updates", 10);
+    browser.screenshot("updates");
+
+    // Make a backup and download it.
+    browser.go(&format!("{site}/backups"));
+    browser.click("form[action='/backups/create'] button");
+    let message = browser.wait_for_text(".message", "Backup made:", 60);
+    let name = message
+        .trim()
+        .trim_start_matches("Backup made:")
+        .trim()
+        .to_owned();
+    assert!(
+        name.starts_with("dokuwiki-appliance-")
+            && Path::new(&name).extension().is_some_and(|e| e == "abf"),
+        "{message}"
+    );
+    browser.screenshot("backups");
+    browser.click(&format!("a[href='/backups/download/{name}']"));
+    let downloaded = artefacts.join(&name);
+    let started = Instant::now();
+    while !downloaded.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the download never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let stored = root.host_path(&format!("/var/backups/appliance/{name}"));
+    assert_eq!(
+        std::fs::read(&downloaded).unwrap(),
+        std::fs::read(&stored).unwrap()
+    );
+
+    // The smarthost goes into postfix's main.cf.
+    browser.go(&format!("{site}/mail"));
+    browser.type_into("input[name=host]", "smtp.example.org");
+    browser.type_into("input[name=port]", "587");
+    browser.type_into("input[name=user]", "wiki@example.org");
+    browser.type_into("input[name=password]", "mail-secret");
+    browser.click("form[action='/mail'] button");
+    browser.wait_for_text(".message", "Mail goes through [smtp.example.org]:587", 30);
+    browser.screenshot("mail");
+    let main_cf = root.read("/etc/postfix/main.cf");
+    assert!(
+        main_cf.contains("relayhost = [smtp.example.org]:587"),
+        "{main_cf}"
+    );
+    assert!(!main_cf.contains("mail-secret"));
+    browser.go(&format!("{site}/power"));
+    browser.screenshot("power");
+
+    // Log out: the pages are closed again.
+    browser.click("form.logout button");
+    browser.find("form[action='/login']");
+    browser.go(&format!("{site}/backups"));
+    assert!(browser.current_url().ends_with("/login"));
+}
