@@ -8,5 +8,6 @@ pub mod mail;
 pub mod protocol;
 pub mod session;
 pub mod sysinfo;
+pub mod tls;
 pub mod users;
 pub mod web;

@@ -19,7 +19,7 @@ pub fn booted_control(name: &str) -> (Root, u16) {
          sed -i 's/<VirtualHost \\*:80>/<VirtualHost *:{web}>/' /etc/apache2/sites-available/000-default.conf
          systemctl disable -q postfix
          mkdir -p /etc/systemd/system/appliance-control.service.d
-         printf '[Service]\\nExecStart=\\nExecStart=/usr/bin/appliance-control serve --listen 127.0.0.1:{control}\\n' \
+         printf '[Service]\\nExecStart=\\nExecStart=/usr/bin/appliance-control serve --listen 127.0.0.1:{control} $APPLIANCE_CONTROL_ARGS\\n' \
              > /etc/systemd/system/appliance-control.service.d/port.conf"
     ));
     root.boot();
@@ -145,4 +145,59 @@ fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
         page.contains("apache2"),
         "the plugin's services are shown: {page}"
     );
+}
+
+#[test]
+fn over_https_a_listed_client_certificate_logs_in_and_others_do_not() {
+    if !needs(
+        "over_https_a_listed_client_certificate_logs_in_and_others_do_not",
+        &[],
+    ) {
+        return;
+    }
+    let (root, port) = booted_control("control-tls");
+    // Two client certificates; the owner lists one of them for admin.
+    root.exec_ok(
+        "cd /var/tmp && for who in listed unlisted; do
+           openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=$who -keyout $who.key -out $who.pem 2>/dev/null
+         done
+         print=$(openssl x509 -noout -fingerprint -sha256 -in listed.pem | cut -d= -f2)
+         echo \"sha256:$print admin\" >> /etc/appliance-control/client-certs
+         sed -i 's/^#APPLIANCE_CONTROL_ARGS=/APPLIANCE_CONTROL_ARGS=/; /^APPLIANCE_CONTROL_ARGS=\"\"$/d' /etc/default/appliance-control
+         systemctl restart appliance-control",
+    );
+    let https = format!("https://127.0.0.1:{port}");
+    root.exec_ok(&format!(
+        "for i in $(seq 100); do curl -kfs -o /dev/null {https}/login && exit 0; sleep 0.2; done; exit 1"
+    ));
+    // The certificate made at installation is the one served.
+    let served = root.exec_ok(&format!(
+        "echo | openssl s_client -connect 127.0.0.1:{port} 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
+    ));
+    let made = root.exec_ok(
+        "openssl x509 -noout -fingerprint -sha256 -in /etc/appliance-control/tls/cert.pem",
+    );
+    assert_eq!(served.trim(), made.trim());
+
+    let listed = root.exec_ok(&format!(
+        "cd /var/tmp && rm -f jar && curl -ksS -D - -o /dev/null -c jar --cert listed.pem --key listed.key {https}/login && curl -ksS -b jar {https}/"
+    ));
+    assert!(
+        listed.contains("303") && listed.contains("location: /"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("Secure"),
+        "the session cookie is Secure under TLS: {listed}"
+    );
+    assert!(listed.contains("<h1>Overview</h1>"), "{listed}");
+    let unlisted = root.exec_ok(&format!(
+        "cd /var/tmp && curl -ksS --cert unlisted.pem --key unlisted.key {https}/login"
+    ));
+    assert!(
+        unlisted.contains("is not on the list") && unlisted.contains("name=\"password\""),
+        "{unlisted}"
+    );
+    let without = root.exec_ok(&format!("curl -ksS {https}/"));
+    assert!(!without.contains("Overview"), "{without}");
 }

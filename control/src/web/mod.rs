@@ -33,8 +33,11 @@ pub struct Config {
     pub root: PathBuf,
     /// The agent's socket.
     pub agent: PathBuf,
-    /// Cookies marked Secure (under TLS).
+    /// Served over TLS: cookies are marked Secure, and client certificates may log in.
     pub secure: bool,
+    /// Client certificates were checked against the owner's CA (`--client-ca`), so their
+    /// subjects can be believed.
+    pub client_ca: bool,
 }
 
 pub struct AppState {
@@ -293,8 +296,42 @@ fn login_context(
     }
 }
 
-async fn login_page(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+/// The user a client certificate presented on this connection logs in as, if the owner's map
+/// names it; `Err` says why a certificate that was presented does not.
+fn certificate_user(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+) -> Option<Result<String, String>> {
+    let info = parts.extensions.get::<Arc<axum_server::tls::TlsInfo>>()?;
+    let certificate = info.peer_certificates.first()?;
+    let root = &state.config.root;
+    let user = crate::tls::ClientCerts::load(root)
+        .map(|map| map.user_for(certificate, state.config.client_ca))
+        .and_then(|user| {
+            user.ok_or_else(|| {
+                format!(
+                    "Your certificate (SHA-256 {}) is not on the list of {}: log in with your password.",
+                    crate::tls::fingerprint(certificate),
+                    crate::tls::CLIENT_CERTS
+                )
+            })
+        })
+        .and_then(|user| match Users::load(root) {
+            Ok(users) if users.contains(&user) => Ok(user),
+            _ => Err(format!("The certificate's user `{user}` is not a user of appliance-control.")),
+        });
+    Some(user)
+}
+
+async fn login_page(State(state): State<Shared>, parts: axum::http::request::Parts) -> Response {
+    let headers = &parts.headers;
+    let mut message = None;
+    match certificate_user(&state, &parts) {
+        Some(Ok(user)) => return start_session(&state, &user),
+        Some(Err(reason)) => message = Some(("error", reason)),
+        None => {}
+    }
+    if let Some(token) = cookie(headers, SESSION_COOKIE)
         && state
             .sessions
             .lock()
@@ -303,7 +340,7 @@ async fn login_page(State(state): State<Shared>, headers: HeaderMap) -> Response
         return Redirect::to("/").into_response();
     }
     let csrf = token();
-    let mut response = state.render("login.html", login_context(&state, &csrf, "", None));
+    let mut response = state.render("login.html", login_context(&state, &csrf, "", message));
     if let Ok(value) =
         HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, state.config.secure, None))
     {

@@ -10,6 +10,7 @@ fn state(root: &std::path::Path) -> Shared {
         root: root.to_owned(),
         agent: root.join("no-agent.sock"),
         secure: false,
+        client_ca: false,
     })
 }
 
@@ -251,4 +252,141 @@ async fn wrong_passwords_are_refused_then_slowed() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+/// An agent in a thread on a socket of the test's own, serving the real `Agent` over `root`.
+fn agent_thread(root: &std::path::Path) -> std::path::PathBuf {
+    let socket = root.join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let root = root.to_owned();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { break };
+            let agent = crate::agent::Agent {
+                root: root.clone(),
+                web_uid: None,
+                system: &crate::agent::Host,
+            };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            let _ = agent.serve(Some(0), &mut reader, &mut writer);
+        }
+    });
+    socket
+}
+
+#[tokio::test]
+async fn every_page_renders_with_real_data() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(system).unwrap();
+    // A plugin, a backup in the store, a finished job with its log, an interrupted dpkg.
+    let plugins = system.join(appliance::plugin::PLUGIN_DIR);
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(
+        plugins.join("wiki.yaml"),
+        "appliance: wiki-appliance\ntitle: The <Wiki>\nservices: [wiki]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(system.join("srv/wiki")).unwrap();
+    std::fs::write(system.join("srv/wiki/page"), "hello").unwrap();
+    let store = system.join(appliance::backup::store::BACKUP_DIR);
+    std::fs::create_dir_all(&store).unwrap();
+    let info = appliance::backup::info::Info {
+        appliance: "wiki-appliance".into(),
+        appdata_dirs: vec!["/srv/wiki".into()],
+        sysconf_dirs: Vec::new(),
+        timestamp: "2026-11-26T04:00:00Z".into(),
+        version: "1.0".into(),
+        package_version: None,
+        plugin: None,
+    };
+    appliance::backup::write::create(
+        system,
+        &info,
+        &store.join("wiki-appliance-20261126T040000Z.abf"),
+        &appliance::backup::Quiet,
+    )
+    .unwrap();
+    let jobs = system.join(crate::jobs::JOB_DIR);
+    std::fs::create_dir_all(&jobs).unwrap();
+    std::fs::write(
+        jobs.join("current.json"),
+        r#"{"id":"1-upgrade","kind":"upgrade","title":"Installing updates","state":"failed","started":"x","safety_backup":"wiki-appliance-20261126T040000Z.abf","error":"it broke"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        jobs.join("1-upgrade.log"),
+        "pmstatus:libc6:50:Installing\nSetting up <libc6>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        jobs.join("upgrades.json"),
+        r#"[{"name":"libc6","old":"1","new":"2"},{"name":"newdep","old":null,"new":"1.0"}]"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(system.join("var/lib/dpkg/updates")).unwrap();
+    std::fs::write(system.join("var/lib/dpkg/updates/0001"), "").unwrap();
+    std::fs::create_dir_all(system.join("etc/postfix")).unwrap();
+    std::fs::write(
+        system.join("etc/postfix/main.cf"),
+        "relayhost = [smtp.example.org]:587\n",
+    )
+    .unwrap();
+
+    let state = AppState::new(Config {
+        root: system.to_owned(),
+        agent: agent_thread(system),
+        secure: false,
+        client_ca: false,
+    });
+    let response = login(&state, "admin", "appliance-demo").await;
+    let session = cookie_value(&response, SESSION_COOKIE);
+    for (uri, expected) in [
+        ("/", "The &lt;Wiki&gt;"),
+        ("/", "2 pending"),
+        ("/", "An installation was interrupted"),
+        ("/updates", "Setting up &lt;libc6&gt;"),
+        ("/updates", "Restore wiki-appliance-20261126T040000Z.abf"),
+        ("/updates", "newdep"),
+        (
+            "/backups",
+            "/backups/download/wiki-appliance-20261126T040000Z.abf",
+        ),
+        ("/backups", "wiki-appliance 1.0"),
+        ("/mail", "smtp.example.org"),
+        ("/power", "wiki"),
+    ] {
+        let response = send(
+            &state,
+            HttpRequest::get(uri)
+                .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let html = text(response).await;
+        assert!(html.contains(expected), "{uri}: no `{expected}` in\n{html}");
+        assert!(!html.contains("<libc6>"), "{uri}: escaped");
+    }
+    // The download is the stored file, byte for byte.
+    let response = send(
+        &state,
+        HttpRequest::get("/backups/download/wiki-appliance-20261126T040000Z.abf")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    assert_eq!(
+        bytes.as_ref(),
+        std::fs::read(store.join("wiki-appliance-20261126T040000Z.abf")).unwrap()
+    );
 }

@@ -29,6 +29,15 @@ pub enum Command {
         /// The system's root directory
         #[arg(long, default_value = "/")]
         root: PathBuf,
+        /// Serve HTTPS with this certificate (PEM; the chain after it)
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM)
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Accept only client certificates signed by these CAs (PEM), and believe their subjects
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        client_ca: Option<PathBuf>,
     },
     /// Set a user's password (creating the user), as root
     ///

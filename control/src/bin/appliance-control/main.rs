@@ -14,16 +14,27 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => serve(
-            std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 8080)),
-            "/run/appliance/agent.sock".into(),
-            "/".into(),
-        ),
+        None => serve(Serve {
+            listen: std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 8080)),
+            agent: "/run/appliance/agent.sock".into(),
+            root: "/".into(),
+            tls: None,
+        }),
         Some(Command::Serve {
             listen,
             agent,
             root,
-        }) => serve(listen, agent, root),
+            tls_cert,
+            tls_key,
+            client_ca,
+        }) => serve(Serve {
+            listen,
+            agent,
+            root,
+            tls: tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| (cert, key, client_ca)),
+        }),
         Some(Command::Passwd { user, quiet, root }) => passwd(&user, quiet, &root),
     };
     match result {
@@ -38,16 +49,37 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(
+struct Serve {
     listen: std::net::SocketAddr,
     agent: std::path::PathBuf,
     root: std::path::PathBuf,
-) -> anyhow::Result<()> {
+    /// Certificate, key and client CA.
+    tls: Option<(
+        std::path::PathBuf,
+        std::path::PathBuf,
+        Option<std::path::PathBuf>,
+    )>,
+}
+
+fn serve(serve: Serve) -> anyhow::Result<()> {
+    let Serve {
+        listen,
+        agent,
+        root,
+        tls,
+    } = serve;
     if nix::unistd::geteuid().is_root() {
         anyhow::bail!(
             "appliance-control does not serve as root: systemd runs it as the user `appliance-control`"
         );
     }
+    let tls_config = match &tls {
+        Some((cert, key, ca)) => Some(
+            appliance_control::tls::server_config(cert, key, ca.as_deref())
+                .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -57,21 +89,30 @@ fn serve(
         let state = AppState::new(Config {
             root,
             agent,
-            secure: false,
+            secure: tls_config.is_some(),
+            client_ca: tls.as_ref().is_some_and(|(_, _, ca)| ca.is_some()),
         });
+        let app = web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Some(config) = tls_config {
+            eprintln!("appliance-control: serving on https://{listen}/");
+            return axum_server::bind_rustls(
+                listen,
+                axum_server::tls_rustls::RustlsConfig::from_config(config),
+            )
+            .serve(app)
+            .await
+            .with_context(|| format!("cannot serve on {listen}"));
+        }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         eprintln!("appliance-control: serving on http://{listen}/");
-        axum::serve(
-            listener,
-            web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("the server stopped")
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the server stopped")
     })
 }
 
