@@ -275,10 +275,9 @@ fn agent_thread(root: &std::path::Path) -> std::path::PathBuf {
     socket
 }
 
-#[tokio::test]
-async fn every_page_renders_with_real_data() {
-    let root = tempfile::tempdir().unwrap();
-    let system = root.path();
+/// A system with a user, a plugin, a backup in the store, a failed upgrade with its log, pending
+/// updates, an interrupted dpkg and a smarthost.
+fn lived_in(system: &std::path::Path) {
     let mut users = Users::default();
     users.set_password("admin", "appliance-demo").unwrap();
     users.save(system).unwrap();
@@ -335,7 +334,14 @@ async fn every_page_renders_with_real_data() {
         "relayhost = [smtp.example.org]:587\n",
     )
     .unwrap();
+}
 
+#[tokio::test]
+async fn every_page_renders_with_real_data() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    let store = system.join(appliance::backup::store::BACKUP_DIR);
+    lived_in(system);
     let state = AppState::new(Config {
         root: system.to_owned(),
         agent: agent_thread(system),
