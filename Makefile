@@ -74,6 +74,7 @@ bench: deb
 	bench/hook-vs-extracttemplates
 	bench/valist-vs-apt-cache
 	bench/backup-vs-tar
+	bench/control-vs-cockpit
 
 clean:
 	rm -rf $(BUILD)

@@ -33,6 +33,120 @@ pub struct Manifest {
     /// What a backup of this appliance holds and what runs around it.
     #[serde(default)]
     pub backup: Option<BackupPlan>,
+    /// Values the plugin's page lets the owner change, each in a configuration file through
+    /// Augeas.
+    #[serde(default)]
+    pub settings: Vec<Setting>,
+    /// Commands the plugin's page offers, run as root by appliance-control's agent.
+    #[serde(default)]
+    pub actions: Vec<Action>,
+}
+
+/// What a setting's value may be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// One line of printable text, at most 256 characters.
+    #[default]
+    Text,
+    /// A whole number.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// A mail address.
+    Email,
+    /// A host name.
+    Hostname,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setting {
+    /// Its name in forms and requests (`site-name`).
+    pub name: String,
+    /// What the page calls it.
+    pub label: String,
+    #[serde(default)]
+    pub help: Option<String>,
+    #[serde(default)]
+    pub kind: Kind,
+    /// The Augeas lens that reads the file (`Shellvars.lns`).
+    pub lens: String,
+    /// The configuration file (absolute).
+    pub file: String,
+    /// The node under the file's tree (`MOIN_SITENAME`).
+    pub path: String,
+    /// Run after the value changed (a reload, say).
+    #[serde(default)]
+    pub after: Vec<Command>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// Its name in requests (`rebuild-index`).
+    pub name: String,
+    /// The button's label.
+    pub label: String,
+    #[serde(default)]
+    pub help: Option<String>,
+    /// Asked before it runs, when given.
+    #[serde(default)]
+    pub confirm: Option<String>,
+    pub run: Command,
+}
+
+/// A name of a setting, an action or a plugin: `[a-z0-9][a-z0-9-]*`.
+pub fn valid_name(name: &str) -> bool {
+    name.len() <= 64
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl Kind {
+    /// Whether `value` is one of this kind; the reason when not.
+    pub fn check(self, value: &str) -> Result<(), String> {
+        let one_line = value.chars().count() <= 256 && !value.chars().any(char::is_control);
+        let sound = one_line
+            && match self {
+                Kind::Text => true,
+                Kind::Number => !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()),
+                Kind::Boolean => value == "true" || value == "false",
+                Kind::Email => {
+                    let parts: Vec<&str> = value.split('@').collect();
+                    parts.len() == 2
+                        && parts.iter().all(|p| !p.is_empty())
+                        && !value.contains(char::is_whitespace)
+                }
+                Kind::Hostname => {
+                    !value.is_empty()
+                        && !value.starts_with(['-', '.'])
+                        && value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                }
+            };
+        if sound {
+            Ok(())
+        } else {
+            Err(format!("`{value}` is not a valid {}", self.noun()))
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Text => "line of text (at most 256 characters)",
+            Kind::Number => "whole number",
+            Kind::Boolean => "`true` or `false`",
+            Kind::Email => "mail address",
+            Kind::Hostname => "host name",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -120,6 +234,16 @@ fn check_command(command: &Command) -> Result<(), String> {
 }
 
 impl Manifest {
+    /// The setting named `name`.
+    pub fn setting(&self, name: &str) -> Option<&Setting> {
+        self.settings.iter().find(|s| s.name == name)
+    }
+
+    /// The action named `name`.
+    pub fn action(&self, name: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+
     pub fn parse(text: &str) -> Result<Self, String> {
         let manifest: Self = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
         manifest.check()?;
@@ -129,6 +253,38 @@ impl Manifest {
     fn check(&self) -> Result<(), String> {
         if !crate::registry::valid_package_name(&self.appliance) {
             return Err(format!("`{}` is not a package name", self.appliance));
+        }
+        for setting in &self.settings {
+            if !valid_name(&setting.name) {
+                return Err(format!("`{}` is not a setting name", setting.name));
+            }
+            root_in_archive(&setting.file).map_err(|e| e.to_string())?;
+            let lens_sound = setting
+                .lens
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+            if !lens_sound || setting.lens.is_empty() {
+                return Err(format!("`{}` is not an Augeas lens name", setting.lens));
+            }
+            if setting.path.is_empty()
+                || setting.path.contains("..")
+                || setting.path.starts_with('/')
+                || setting.path.contains(['[', ']', '*', '$', '\n'])
+            {
+                return Err(format!(
+                    "`{}` is not a plain node path inside `{}`",
+                    setting.path, setting.file
+                ));
+            }
+            for command in &setting.after {
+                check_command(command)?;
+            }
+        }
+        for action in &self.actions {
+            if !valid_name(&action.name) {
+                return Err(format!("`{}` is not an action name", action.name));
+            }
+            check_command(&action.run)?;
         }
         let Some(backup) = &self.backup else {
             return self.check_services(&[]);
@@ -331,10 +487,47 @@ mod tests {
                 "appliance: xy\nbackup:\n  migrations: [{below: '1', run: []}]\n",
                 "empty",
             ),
+            (
+                "appliance: xy\nactions: [{name: Bad, label: x, run: [/bin/true]}]\n",
+                "action name",
+            ),
+            (
+                "appliance: xy\nactions: [{name: go, label: x, run: [sh, -c, x]}]\n",
+                "absolute path",
+            ),
+            (
+                "appliance: xy\nsettings: [{name: a, label: A, lens: Shellvars.lns, file: /etc/x, path: '../y'}]\n",
+                "plain node path",
+            ),
+            (
+                "appliance: xy\nsettings: [{name: a, label: A, lens: 'x; rm', file: /etc/x, path: y}]\n",
+                "lens name",
+            ),
         ] {
             let error = Manifest::parse(text).unwrap_err();
             assert!(error.contains(reason), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn setting_values_are_checked_by_kind() {
+        for (kind, good, bad) in [
+            (Kind::Text, "My wiki", "two\nlines"),
+            (Kind::Number, "42", "4 2"),
+            (Kind::Boolean, "true", "yes"),
+            (Kind::Email, "wiki@example.org", "wiki at example"),
+            (Kind::Hostname, "wiki.example.org", "wiki example"),
+        ] {
+            assert!(kind.check(good).is_ok(), "{good}");
+            assert!(kind.check(bad).is_err(), "{bad}");
+        }
+        let manifest = Manifest::parse(EXAMPLE).unwrap();
+        let setting = manifest.setting("site-name").unwrap();
+        assert_eq!(setting.file, "/etc/default/moin");
+        assert_eq!(
+            manifest.action("rebuild-index").unwrap().run[0],
+            "/usr/bin/moin"
+        );
     }
 
     #[test]

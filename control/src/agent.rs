@@ -202,9 +202,59 @@ impl Agent<'_> {
                     .is_ok();
                 ok(json!({ "enabled": enabled }))
             }
-            Request::Action { plugin, action } => Err(format!(
-                "the plugin `{plugin}` declares no action `{action}`"
-            )),
+            Request::Action { .. }
+            | Request::PluginSettings { .. }
+            | Request::SettingSet { .. } => self.plugin(request),
+        }
+    }
+
+    /// The requests a plugin manifest governs.
+    fn plugin(&self, request: &Request) -> Result<Answer, String> {
+        let root = &self.root;
+        let ok = |data| Ok(Response::ok(data).into());
+        match request {
+            Request::Action { plugin, action } => {
+                let manifest = self.trusted_manifest(plugin)?;
+                let declared = manifest.action(action).ok_or_else(|| {
+                    format!("the plugin `{plugin}` declares no action `{action}`")
+                })?;
+                let (program, arguments) = declared.run.split_first().ok_or("an empty command")?;
+                let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+                let output = self.system.run(program, &arguments)?;
+                ok(json!({ "done": declared.label, "output": output }))
+            }
+            Request::PluginSettings { plugin } => {
+                let manifest = self.trusted_manifest(plugin)?;
+                let mut values = serde_json::Map::new();
+                for setting in &manifest.settings {
+                    let value = crate::settings::get(root, setting).unwrap_or_default();
+                    values.insert(setting.name.clone(), value.into());
+                }
+                ok(serde_json::Value::Object(values))
+            }
+            Request::SettingSet {
+                plugin,
+                setting,
+                value,
+            } => {
+                let manifest = self.trusted_manifest(plugin)?;
+                let declared = manifest.setting(setting).ok_or_else(|| {
+                    format!("the plugin `{plugin}` declares no setting `{setting}`")
+                })?;
+                declared
+                    .kind
+                    .check(value)
+                    .map_err(|e| format!("{}: {e}", declared.label))?;
+                crate::settings::set(root, declared, value)?;
+                for command in &declared.after {
+                    if let Some((program, arguments)) = command.split_first() {
+                        let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+                        self.system.run(program, &arguments)?;
+                    }
+                }
+                ok(json!({ "set": declared.label }))
+            }
+            _ => Err("not a plugin request".into()),
         }
     }
 
@@ -281,6 +331,28 @@ impl Agent<'_> {
         } else {
             Err(format!("there is no backup `{name}`"))
         }
+    }
+
+    /// The manifest `plugin` (its file name under the plugin directory), if root owns it and
+    /// nobody else may change it or its directory: only such a manifest says what runs as root.
+    fn trusted_manifest(&self, plugin: &str) -> Result<Manifest, String> {
+        use std::os::unix::fs::MetadataExt;
+        let dir = self.root.join(appliance::plugin::PLUGIN_DIR);
+        let path = dir.join(format!("{plugin}.yaml"));
+        for checked in [&dir, &path] {
+            let metadata = std::fs::symlink_metadata(checked)
+                .map_err(|_| format!("there is no plugin `{plugin}`"))?;
+            if metadata.uid() != 0
+                || metadata.mode() & 0o022 != 0
+                || metadata.file_type().is_symlink()
+            {
+                return Err(format!(
+                    "`{}` is not owned and writable by root alone: its actions are not run",
+                    checked.display()
+                ));
+            }
+        }
+        Manifest::load(&path).map_err(|e| appliance::error_chain(&e))
     }
 
     /// A service some root-owned plugin manifest declares.

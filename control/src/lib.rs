@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod mail;
 pub mod protocol;
 pub mod session;
+pub mod settings;
 pub mod sysinfo;
 pub mod tls;
 pub mod users;

@@ -75,6 +75,16 @@ pub enum Request {
         plugin: String,
         action: String,
     },
+    /// The current values of a plugin's settings.
+    PluginSettings {
+        plugin: String,
+    },
+    /// Changes one setting that a root-owned plugin manifest declares.
+    SettingSet {
+        plugin: String,
+        setting: String,
+        value: String,
+    },
 }
 
 /// The answer: `ok` with data, or an error in words for people.
@@ -219,8 +229,25 @@ pub fn check(request: &Request) -> Result<(), String> {
                 return Err(format!("`{to}` is not a mail address"));
             }
         }
-        Request::Action { plugin, action } if !valid_service(plugin) || !valid_service(action) => {
+        Request::Action { plugin, action }
+            if !appliance::plugin::valid_name(plugin) || !appliance::plugin::valid_name(action) =>
+        {
             return Err("not a plugin action".into());
+        }
+        Request::PluginSettings { plugin } if !appliance::plugin::valid_name(plugin) => {
+            return Err("not a plugin".into());
+        }
+        Request::SettingSet {
+            plugin,
+            setting,
+            value,
+        } => {
+            if !appliance::plugin::valid_name(plugin) || !appliance::plugin::valid_name(setting) {
+                return Err("not a plugin setting".into());
+            }
+            if !valid_value(value) {
+                return Err("the value must be one line of at most 1024 bytes".into());
+            }
         }
         _ => {}
     }

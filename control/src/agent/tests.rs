@@ -202,3 +202,121 @@ fn a_backup_is_listed_downloaded_imported_and_deleted() {
     assert!(response.ok);
     assert!(!stored.exists());
 }
+
+/// A plugin `wiki` with two settings and an action, and the file the settings are in.
+fn wiki_plugin(system: &std::path::Path) {
+    let plugins = system.join(appliance::plugin::PLUGIN_DIR);
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(
+        plugins.join("wiki.yaml"),
+        "appliance: wiki-appliance
+settings:
+  - {name: site-name, label: Wiki name, lens: Shellvars.lns, file: /etc/default/wiki, path: SITENAME, after: [[/usr/bin/systemctl, restart, wiki]]}
+  - {name: port, label: Port, kind: number, lens: Shellvars.lns, file: /etc/default/wiki, path: PORT}
+actions:
+  - {name: rebuild-index, label: Rebuild the index, run: [/usr/bin/wiki, index-build]}
+",
+    )
+    .unwrap();
+    std::fs::create_dir_all(system.join("etc/default")).unwrap();
+    std::fs::write(system.join("etc/default/wiki"), "SITENAME=old\nPORT=80\n").unwrap();
+}
+
+#[test]
+fn plugin_actions_and_settings_come_only_from_manifests_root_owns() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    let plugins = system.join(appliance::plugin::PLUGIN_DIR);
+    wiki_plugin(system);
+    let recorder = Recorder::default();
+    let agent = Agent {
+        root: system.to_owned(),
+        web_uid: Some(998),
+        system: &recorder,
+    };
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"action","plugin":"wiki","action":"rebuild-index"}"#,
+    );
+    assert!(response.ok, "{response:?}");
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"plugin-settings","plugin":"wiki"}"#,
+    );
+    assert_eq!(response.data["site-name"], "old");
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"setting-set","plugin":"wiki","setting":"site-name","value":"new"}"#,
+    );
+    assert!(response.ok, "{response:?}");
+    assert_eq!(
+        std::fs::read_to_string(system.join("etc/default/wiki")).unwrap(),
+        "SITENAME=new\nPORT=80\n"
+    );
+    for (line, reason) in [
+        (
+            r#"{"op":"setting-set","plugin":"wiki","setting":"port","value":"80; reboot"}"#,
+            "whole number",
+        ),
+        (
+            r#"{"op":"setting-set","plugin":"wiki","setting":"shell","value":"/bin/sh"}"#,
+            "declares no setting",
+        ),
+        (
+            r#"{"op":"action","plugin":"wiki","action":"rm-all"}"#,
+            "declares no action",
+        ),
+        (
+            r#"{"op":"action","plugin":"../x","action":"a"}"#,
+            "not a plugin action",
+        ),
+        (
+            r#"{"op":"action","plugin":"other","action":"a"}"#,
+            "no plugin `other`",
+        ),
+    ] {
+        let (response, _) = ask(&agent, Some(998), line);
+        let error = response.error.unwrap_or_default();
+        assert!(error.contains(reason), "{line}: {error}");
+    }
+    assert_eq!(
+        recorder.runs.borrow().as_slice(),
+        [
+            "/usr/bin/wiki index-build",
+            "/usr/bin/systemctl restart wiki"
+        ]
+    );
+    // A manifest someone else may change says nothing that runs as root.
+    std::fs::set_permissions(
+        plugins.join("wiki.yaml"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"action","plugin":"wiki","action":"rebuild-index"}"#,
+    );
+    assert!(
+        response
+            .error
+            .unwrap()
+            .contains("not owned and writable by root alone")
+    );
+    std::fs::set_permissions(
+        plugins.join("wiki.yaml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::os::unix::fs::chown(plugins.join("wiki.yaml"), Some(65534), None).unwrap();
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"action","plugin":"wiki","action":"rebuild-index"}"#,
+    );
+    assert!(!response.ok);
+    assert_eq!(recorder.runs.borrow().len(), 2);
+}
