@@ -60,6 +60,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("backups.html", include_str!("templates/backups.html")),
         ("mail.html", include_str!("templates/mail.html")),
         ("power.html", include_str!("templates/power.html")),
+        ("plugin.html", include_str!("templates/plugin.html")),
     ] {
         // The templates are ours and tested: one that does not parse is a build mistake.
         if let Err(error) = env.add_template(name, text) {
@@ -137,6 +138,17 @@ pub fn protected_routes() -> Vec<(Method, &'static str, MethodRouter<Shared>)> {
         (Method::POST, "/power/restart", post(pages::restart)),
         (Method::POST, "/power/reboot", post(pages::reboot)),
         (Method::POST, "/power/poweroff", post(pages::poweroff)),
+        (Method::GET, "/plugins/{name}", get(pages::plugin)),
+        (
+            Method::POST,
+            "/plugins/{name}/settings",
+            post(pages::plugin_settings),
+        ),
+        (
+            Method::POST,
+            "/plugins/{name}/action",
+            post(pages::plugin_action),
+        ),
     ]
 }
 

@@ -20,12 +20,17 @@ use crate::jobs;
 use crate::protocol::Request;
 use crate::sysinfo::{self, ServiceState, SystemInfo};
 
+/// A value kept with the moment it was made.
+type Slot<T> = Mutex<Option<(Instant, T)>>;
+
 /// What the pages keep for a moment, so that a page view costs no process or agent call.
 #[derive(Default)]
 pub struct Cache {
     system: Mutex<Option<(Instant, SystemInfo)>>,
     services: Mutex<Option<(Instant, Vec<ServiceState>)>>,
     appliance: Mutex<Option<(Instant, Value)>>,
+    /// The plugins with a page: (name, title).
+    plugins: Slot<Vec<(String, String)>>,
     last_backup: Mutex<Option<(Instant, Option<String>)>>,
     /// Messages for the next page of a session (by its CSRF token).
     flashes: Mutex<HashMap<String, (String, String)>>,
@@ -67,6 +72,30 @@ pub fn appliance(root: &Path) -> Value {
     } else {
         context! { name => "Appliance", package => "", version => "" }
     }
+}
+
+/// The plugins that have a page (settings or actions): file name and title.
+fn plugin_pages(root: &Path) -> Vec<(String, String)> {
+    appliance::plugin::Manifest::all(root)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, m)| !m.settings.is_empty() || !m.actions.is_empty())
+        .filter_map(|(path, m)| {
+            let name = path.file_stem()?.to_string_lossy().into_owned();
+            let title = m.title.unwrap_or_else(|| name.clone());
+            Some((name, title))
+        })
+        .collect()
+}
+
+/// The manifest of the plugin `name`, if it is one.
+fn plugin_manifest(root: &Path, name: &str) -> Option<appliance::plugin::Manifest> {
+    if !appliance::plugin::valid_name(name) {
+        return None;
+    }
+    appliance::plugin::Manifest::find(root, name)
+        .ok()
+        .map(|(_, m)| m)
 }
 
 /// The services the plugins declare.
@@ -114,9 +143,15 @@ fn page(
         .ok()
         .and_then(|mut f| f.remove(&session.csrf))
         .map(|(kind, text)| context! { kind => kind, text => text });
+    let plugins = cached(&state.cache.plugins, Duration::from_secs(60), || {
+        plugin_pages(root)
+    });
     let nav: Vec<Value> = NAV
         .iter()
         .map(|(href, label)| context! { href => href, label => label })
+        .chain(plugins.iter().map(|(name, title)| {
+            context! { href => format!("/plugins/{name}"), label => title }
+        }))
         .collect();
     state.render(
         template,
@@ -687,6 +722,142 @@ pub async fn poweroff(State(state): State<Shared>, session: CurrentSession) -> R
         Request::Poweroff,
         |_| "The appliance shuts down now".into(),
         "/power",
+    )
+    .await
+}
+
+pub async fn plugin(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    let Some(manifest) = plugin_manifest(&state.config.root, &name) else {
+        return (StatusCode::NOT_FOUND, "no such plugin").into_response();
+    };
+    let values = if manifest.settings.is_empty() {
+        serde_json::Value::Null
+    } else {
+        match client::ask(
+            &state.config.agent,
+            &Request::PluginSettings {
+                plugin: name.clone(),
+            },
+        )
+        .await
+        {
+            Ok(values) => values,
+            Err(error) => {
+                flash(&state, &session, "error", error);
+                serde_json::Value::Null
+            }
+        }
+    };
+    let settings: Vec<Value> = manifest
+        .settings
+        .iter()
+        .map(|s| {
+            let kind = match s.kind {
+                appliance::plugin::Kind::Text => "text",
+                appliance::plugin::Kind::Number => "number",
+                appliance::plugin::Kind::Boolean => "boolean",
+                appliance::plugin::Kind::Email => "email",
+                appliance::plugin::Kind::Hostname => "hostname",
+            };
+            context! {
+                name => s.name,
+                label => s.label,
+                help => s.help,
+                kind => kind,
+                value => values[&s.name].as_str().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let actions: Vec<Value> = manifest
+        .actions
+        .iter()
+        .map(
+            |a| context! { name => a.name, label => a.label, help => a.help, confirm => a.confirm },
+        )
+        .collect();
+    let title = manifest.title.clone().unwrap_or_else(|| name.clone());
+    let here = format!("/plugins/{name}");
+    page(
+        &state,
+        &session,
+        &here,
+        &title,
+        "plugin.html",
+        context! { plugin => name, settings => settings, actions => actions },
+    )
+}
+
+pub async fn plugin_settings(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let back = format!("/plugins/{name}");
+    let Some(manifest) = plugin_manifest(&state.config.root, &name) else {
+        return (StatusCode::NOT_FOUND, "no such plugin").into_response();
+    };
+    let current = client::ask(
+        &state.config.agent,
+        &Request::PluginSettings {
+            plugin: name.clone(),
+        },
+    )
+    .await
+    .unwrap_or_default();
+    let mut changed = Vec::new();
+    for setting in &manifest.settings {
+        let Some(value) = form.get(&setting.name) else {
+            continue;
+        };
+        if current[&setting.name].as_str() == Some(value.as_str()) {
+            continue;
+        }
+        let request = Request::SettingSet {
+            plugin: name.clone(),
+            setting: setting.name.clone(),
+            value: value.clone(),
+        };
+        if let Err(error) = client::ask(&state.config.agent, &request).await {
+            flash(&state, &session, "error", error);
+            return Redirect::to(&back).into_response();
+        }
+        changed.push(setting.label.clone());
+    }
+    let message = if changed.is_empty() {
+        "Nothing changed".to_owned()
+    } else {
+        format!("Saved: {}", changed.join(", "))
+    };
+    flash(&state, &session, "success", message);
+    Redirect::to(&back).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    action: String,
+}
+
+pub async fn plugin_action(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    axum::Form(form): axum::Form<ActionForm>,
+) -> Response {
+    let back = format!("/plugins/{name}");
+    act(
+        &state,
+        &session,
+        Request::Action {
+            plugin: name,
+            action: form.action,
+        },
+        |d| format!("Done: {}", d["done"].as_str().unwrap_or_default()),
+        &back,
     )
     .await
 }

@@ -65,12 +65,14 @@ async fn every_protected_route_refuses_a_request_without_a_session() {
     let routes = protected_routes();
     assert!(routes.len() >= 20, "the list is the router's");
     for (method, path, _) in routes {
-        let uri = path.replace("{name}", "x.abf");
+        let uri = path.replace("{name}", "x");
         let request = HttpRequest::builder()
             .method(method.clone())
             .uri(&uri)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from("csrf=&name=x.abf&service=apache2&enable=yes"))
+            .body(Body::from(
+                "csrf=&name=x.abf&service=apache2&enable=yes&action=a",
+            ))
             .unwrap();
         let response = send(&state, request).await;
         if method == Method::GET {
@@ -286,7 +288,7 @@ fn lived_in(system: &std::path::Path) {
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::write(
         plugins.join("wiki.yaml"),
-        "appliance: wiki-appliance\ntitle: The <Wiki>\nservices: [wiki]\n",
+        "appliance: wiki-appliance\ntitle: The <Wiki>\nservices: [wiki]\nsettings:\n  - {name: site-name, label: Wiki name, lens: Shellvars.lns, file: /etc/default/wiki, path: SITENAME}\nactions:\n  - {name: check, label: Check the wiki, confirm: Sure?, run: [/bin/true]}\n",
     )
     .unwrap();
     std::fs::create_dir_all(system.join("srv/wiki")).unwrap();
@@ -328,6 +330,8 @@ fn lived_in(system: &std::path::Path) {
     .unwrap();
     std::fs::create_dir_all(system.join("var/lib/dpkg/updates")).unwrap();
     std::fs::write(system.join("var/lib/dpkg/updates/0001"), "").unwrap();
+    std::fs::create_dir_all(system.join("etc/default")).unwrap();
+    std::fs::write(system.join("etc/default/wiki"), "SITENAME=Old\n").unwrap();
     std::fs::create_dir_all(system.join("etc/postfix")).unwrap();
     std::fs::write(
         system.join("etc/postfix/main.cf"),
@@ -364,6 +368,9 @@ async fn every_page_renders_with_real_data() {
         ("/backups", "wiki-appliance 1.0"),
         ("/mail", "smtp.example.org"),
         ("/power", "wiki"),
+        ("/", "href=\"&#x2f;plugins&#x2f;wiki\""),
+        ("/plugins/wiki", "value=\"Old\""),
+        ("/plugins/wiki", "Check the wiki"),
     ] {
         let response = send(
             &state,
@@ -395,4 +402,66 @@ async fn every_page_renders_with_real_data() {
         bytes.as_ref(),
         std::fs::read(store.join("wiki-appliance-20261126T040000Z.abf")).unwrap()
     );
+}
+
+#[tokio::test]
+async fn a_plugin_page_sets_and_acts_through_the_agent() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    lived_in(system);
+    let state = AppState::new(Config {
+        root: system.to_owned(),
+        agent: agent_thread(system),
+        secure: false,
+        client_ca: false,
+    });
+    let response = login(&state, "admin", "appliance-demo").await;
+    let session = cookie_value(&response, SESSION_COOKIE);
+    // The plugin's setting and action go through the agent.
+    let html = text(
+        send(
+            &state,
+            HttpRequest::get("/plugins/wiki")
+                .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await,
+    )
+    .await;
+    let csrf = hidden_csrf(&html);
+    for (uri, body) in [
+        (
+            "/plugins/wiki/settings",
+            format!("csrf={csrf}&site-name=New"),
+        ),
+        ("/plugins/wiki/action", format!("csrf={csrf}&action=check")),
+    ] {
+        let response = send(
+            &state,
+            HttpRequest::post(uri)
+                .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{uri}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(system.join("etc/default/wiki")).unwrap(),
+        "SITENAME=New\n"
+    );
+    let html = text(
+        send(
+            &state,
+            HttpRequest::get("/plugins/wiki")
+                .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await,
+    )
+    .await;
+    assert!(html.contains("Done: Check the wiki"), "{html}");
 }
