@@ -11,11 +11,14 @@ export CARGO_TARGET_DIR := $(CURDIR)/target
 APPLIANCE_BUILD_ENV := PATH="$(CURDIR)/dh-appliance:$(CARGO_TARGET_DIR)/release:$$PATH" \
 	PERL5LIB="$(CURDIR)/dh-appliance" DH_DATAFILES="$(CURDIR)/dh-appliance" \
 	APPLIANCE_VA_SEED="$(CARGO_TARGET_DIR)/release/va-seed"
-# Appliance source packages: appliances/NAME/debian/ (appliances/moinmoin/ holds more than one).
-APPLIANCES := $(notdir $(patsubst %/debian/,%,$(wildcard appliances/*/debian/)))
+# The other source packages: appliances/NAME/debian/ or appliances/NAME/PART/debian/
+# (appliances/moinmoin/ holds the moin package, the appliance and its plugin).
+SOURCES := $(patsubst %/debian/,%,$(wildcard appliances/*/debian/ appliances/*/*/debian/))
+# Python wheels of the moin package, downloaded once (checked against the lock file's hashes).
+export MOIN_WHEELHOUSE ?= /var/cache/appliance-tests/wheelhouse
 
 # Debian packages the build, the tests and the demo need on the host (never inside test roots).
-HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap unzip zip python3 \
+HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap unzip zip python3 python3-venv \
 	systemd-container debconf-utils curl uidmap arch-test pkg-config libapt-pkg-dev g++ \
 	libaugeas-dev libclang-dev augeas-lenses chromium chromium-driver
 
@@ -40,10 +43,11 @@ deb: deps
 		| tar -C $(SRC)/virtual-appliance-tools -xf -
 	cd $(SRC)/virtual-appliance-tools && dpkg-buildpackage -b -uc -us --no-sign >../tools.log 2>&1 \
 		|| { tail -40 ../tools.log; exit 1; }
-	for appliance in $(APPLIANCES); do \
-		cp -aL appliances/$$appliance $(SRC)/$$appliance-appliance; \
-		(cd $(SRC)/$$appliance-appliance && $(APPLIANCE_BUILD_ENV) dpkg-buildpackage -b -uc -us -d --no-sign \
-			>../$$appliance.log 2>&1) || { tail -40 $(SRC)/$$appliance.log; exit 1; }; \
+	for source in $(SOURCES); do \
+		name=$$(echo "$${source#appliances/}" | tr / -); \
+		cp -aL $$source $(SRC)/$$name; \
+		(cd $(SRC)/$$name && $(APPLIANCE_BUILD_ENV) dpkg-buildpackage -b -uc -us -d --no-sign \
+			>../$$name.log 2>&1) || { tail -40 $(SRC)/$$name.log; exit 1; }; \
 	done
 	$(MAKE) --no-print-directory lintian
 	mv $(SRC)/*.deb $(REPO)/
