@@ -465,3 +465,64 @@ async fn a_plugin_page_sets_and_acts_through_the_agent() {
     .await;
     assert!(html.contains("Done: Check the wiki"), "{html}");
 }
+
+#[tokio::test]
+async fn an_uploaded_backup_is_checked_and_kept_and_a_bad_one_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    lived_in(system);
+    let store = system.join(appliance::backup::store::BACKUP_DIR);
+    let good = std::fs::read(store.join("wiki-appliance-20261126T040000Z.abf")).unwrap();
+    let state = AppState::new(Config {
+        root: system.to_owned(),
+        agent: agent_thread(system),
+        secure: false,
+        client_ca: false,
+    });
+    let session = cookie_value(
+        &login(&state, "admin", "appliance-demo").await,
+        SESSION_COOKIE,
+    );
+    let page = |uri: &str| {
+        HttpRequest::get(uri)
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let csrf = hidden_csrf(&text(send(&state, page("/backups")).await).await);
+    for (name, bytes, expected) in [
+        ("copy.abf", good.clone(), "Uploaded copy.abf"),
+        ("broken.abf", b"PK not a zip".to_vec(), "broken.abf"),
+    ] {
+        let boundary = "XappliancecontrolX";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"backup\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = send(
+            &state,
+            HttpRequest::post(format!("/backups/upload?csrf={csrf}"))
+                .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let html = text(send(&state, page("/backups")).await).await;
+        assert!(html.contains(expected), "{html}");
+    }
+    assert_eq!(std::fs::read(store.join("copy.abf")).unwrap(), good);
+    assert!(!store.join("broken.abf").exists());
+    let uploads = system.join(crate::agent::UPLOAD_DIR);
+    assert_eq!(
+        std::fs::read_dir(uploads).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
+}
