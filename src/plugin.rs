@@ -523,7 +523,7 @@ mod tests {
         }
         let manifest = Manifest::parse(EXAMPLE).unwrap();
         let setting = manifest.setting("site-name").unwrap();
-        assert_eq!(setting.file, "/etc/default/moin");
+        assert_eq!(setting.file, "/etc/moin/local.conf");
         assert_eq!(
             manifest.action("rebuild-index").unwrap().run[0],
             "/usr/bin/moin"

@@ -6,5 +6,6 @@ mod browser;
 mod catalog;
 mod control;
 mod harness;
+mod moinmoin;
 mod seeds;
 mod webdriver;

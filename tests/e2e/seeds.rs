@@ -263,21 +263,22 @@ fn without_the_appliance_the_same_packages_keep_their_defaults() {
     );
 }
 
-/// Installs dokuwiki-appliance under a pseudo-terminal with the editor frontend and debconf's
-/// developer log; returns how many questions debconf would have shown, and what the editor got.
-fn questions_asked(root: &Root) -> (usize, String) {
+/// Installs `appliance` under a pseudo-terminal with the editor frontend and debconf's developer
+/// log; returns how many questions debconf would have shown, and what the editor got.
+pub fn questions_asked(root: &Root, appliance: &str) -> (usize, String) {
     root.ok(
         "cat > /usr/local/bin/record-editor <<'EOF'\n#!/bin/sh\necho \"EDITOR CALLED: $*\" >> /var/tmp/editor.log\ncat \"$@\" >> /var/tmp/editor.log\nEOF\nchmod +x /usr/local/bin/record-editor",
     );
-    let log = root.ok(
-        "script -qec 'DEBCONF_DEBUG=developer DEBIAN_FRONTEND=editor EDITOR=/usr/local/bin/record-editor apt-get install -y -q dokuwiki-appliance' /dev/null > /tmp/install.log 2>&1; cat /tmp/install.log",
-    );
+    let log = root.ok(&format!(
+        "script -qec 'DEBCONF_DEBUG=developer DEBIAN_FRONTEND=editor EDITOR=/usr/local/bin/record-editor apt-get install -y -q {appliance}' /dev/null > /tmp/install.log 2>&1; cat /tmp/install.log"
+    ));
     assert!(
         log.contains("Preconfiguring packages"),
         "dpkg-preconfigure did not run:\n{log}"
     );
     assert!(
-        root.dpkg_state().contains("dokuwiki-appliance installed"),
+        root.dpkg_state()
+            .contains(&format!("{appliance} installed")),
         "install failed:\n{log}"
     );
     let asked = log
@@ -301,7 +302,7 @@ fn no_question_is_asked_with_the_hook() {
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
     ));
-    let (asked, editor) = questions_asked(&root);
+    let (asked, editor) = questions_asked(&root, "dokuwiki-appliance");
     assert_eq!(asked, 0, "questions were asked; the editor got:\n{editor}");
     assert!(
         editor.is_empty(),
@@ -318,7 +319,7 @@ fn without_the_hook_questions_are_asked() {
     }
     let root = Root::fresh("questions-control");
     root.ok(&format!("{NONINTERACTIVE} apt-get install -y -q appliance-tools && rm /etc/apt/apt.conf.d/05appliance"));
-    let (asked, editor) = questions_asked(&root);
+    let (asked, editor) = questions_asked(&root, "dokuwiki-appliance");
     assert!(
         asked > 0,
         "no question counted without the hook: the check cannot fail"

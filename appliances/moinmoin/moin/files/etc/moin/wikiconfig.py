@@ -1,7 +1,9 @@
 """MoinMoin configuration of the wiki that the moin package runs, in /var/lib/moin/wiki.
 
 The answers to the package's debconf questions are in /etc/moin/moin.conf, which the package
-writes (dpkg-reconfigure moin); the secret key is in /etc/moin/secret-key (root:moin, 0640),
+writes (dpkg-reconfigure moin). /etc/moin/local.conf, in the same syntax, is the site's own: the
+package never writes it, and its values win (an appliance keeps its settings there: SITENAME,
+ADMIN_EMAIL, FRONT_PAGE, MAIL_SMARTHOST, MAIL_FROM). The secret key is in /etc/moin/secret-key (root:moin, 0640),
 made at installation. Everything else is set here, and may be changed: this file is a conffile.
 See https://moin-20.readthedocs.io/en/latest/admin/configure.html for the settings.
 
@@ -52,6 +54,8 @@ def read_secret(path: str) -> str:
 
 
 SETTINGS = read_settings(os.path.join(CONFIG_DIR, "moin.conf"))
+if os.path.exists(os.path.join(CONFIG_DIR, "local.conf")):
+    SETTINGS.update(read_settings(os.path.join(CONFIG_DIR, "local.conf")))
 ADMIN = SETTINGS.get("ADMIN_NAME", "")
 ADMIN_EMAIL = SETTINGS.get("ADMIN_EMAIL", "")
 # public-read: All may read; private: only logged-in users (Known) may.
@@ -99,7 +103,9 @@ class Config(DefaultConfig):
 
     admin_emails = [ADMIN_EMAIL] if ADMIN_EMAIL else []
     email_tracebacks = False
-    # To send mail (password recovery), set mail_from and mail_smarthost, e.g. "localhost".
+    # Mail (password recovery) goes out when both are set, e.g. "localhost" and "wiki@example.org".
+    mail_smarthost = SETTINGS.get("MAIL_SMARTHOST") or None
+    mail_from = SETTINGS.get("MAIL_FROM") or None
 
     acl_functions = f"{ADMIN}:superuser" if ADMIN else ""
     registration_only_by_superuser = True
@@ -125,7 +131,7 @@ class Config(DefaultConfig):
     }
     namespace_mapping, backend_mapping, acl_mapping = create_mapping(uri, namespaces, backends, acls)
     root_mapping = {NAMESPACE_USERS: "UserHome"}
-    default_root = "Home"
+    default_root = SETTINGS.get("FRONT_PAGE") or "Home"
 
 
 # Flask settings

@@ -1,0 +1,265 @@
+//! The flagship appliance: moinmoin-appliance installed with plain apt-get in a Debian root booted
+//! with its own systemd, the wiki served by nginx at the site's root URL, appliance-control beside
+//! it, and a backup of the 2009 moinmoin appliance (`MoinMoin` 1.9) restored onto it.
+
+use std::process::Command;
+
+use crate::harness::{Root, free_port, needs, output_text};
+use crate::seeds::{NONINTERACTIVE, questions_asked};
+
+/// The ports of a booted appliance on the shared network.
+struct Ports {
+    /// nginx, in place of port 80.
+    web: u16,
+    /// appliance-control, in place of port 8080.
+    control: u16,
+}
+
+/// Moves nginx, gunicorn and appliance-control to free ports (booted roots share the host's
+/// network), keeps postfix from the host's port 25, boots the root and waits for both services.
+fn serve(root: &Root) -> Ports {
+    let (web, gunicorn, control) = (free_port(), free_port(), free_port());
+    root.ok(&format!(
+        "sed -i 's/listen 80;/listen 127.0.0.1:{web};/; /listen \\[::\\]:80;/d; s/127.0.0.1:8000/127.0.0.1:{gunicorn}/' /etc/moin/nginx-site.conf
+         sed -i 's/127.0.0.1:8000/127.0.0.1:{gunicorn}/' /etc/moin/gunicorn.conf.py
+         systemctl disable -q postfix
+         mkdir -p /etc/systemd/system/appliance-control.service.d
+         printf '[Service]\\nExecStart=\\nExecStart=/usr/bin/appliance-control serve --listen 127.0.0.1:{control} $APPLIANCE_CONTROL_ARGS\\n' \
+             > /etc/systemd/system/appliance-control.service.d/port.conf"
+    ));
+    root.boot();
+    root.exec_ok(&format!(
+        "for i in $(seq 100); do curl -fs -o /dev/null http://127.0.0.1:{control}/login && exit 0; sleep 0.2; done; systemctl status appliance-control; exit 1"
+    ));
+    wiki_page(root, web, "/");
+    Ports { web, control }
+}
+
+/// A page of the wiki through nginx (moin may still be starting).
+fn wiki_page(root: &Root, web: u16, path: &str) -> String {
+    root.exec_ok(&format!(
+        "for i in $(seq 120); do curl -fsSL http://127.0.0.1:{web}{path} && exit 0; sleep 0.5; done; systemctl status moin nginx; exit 1"
+    ))
+}
+
+/// Logs in to the wiki as its seeded administrator; the HTTP status, then the front page.
+fn wiki_login(root: &Root, web: u16, password: &str) -> String {
+    root.exec_ok(&format!(
+        "cd /var/tmp && rm -f wiki-jar && \
+         curl -sS -o /dev/null -w '%{{http_code}}\\n' -c wiki-jar -d login_username=WikiAdmin \
+           --data-urlencode login_password='{password}' -d login_nexturl=/ -d login_submit=1 \
+           http://127.0.0.1:{web}/+login && \
+         curl -fsSL -b wiki-jar http://127.0.0.1:{web}/"
+    ))
+}
+
+/// Logs in to appliance-control as its seeded administrator; the HTTP status, then the overview.
+fn control_login(root: &Root, control: u16, password: &str) -> String {
+    root.exec_ok(&format!(
+        "cd /var/tmp && rm -f jar && \
+         csrf=$(curl -fsS -c jar http://127.0.0.1:{control}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
+         curl -sS -b jar -c jar -o /dev/null -w '%{{http_code}}\\n' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf http://127.0.0.1:{control}/login && \
+         curl -fsS -b jar http://127.0.0.1:{control}/"
+    ))
+}
+
+/// One request to appliance-control's agent, as root; the answer lines.
+fn agent(root: &Root, line: &str) -> String {
+    root.exec_ok(&format!(
+        "python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(300)
+s.connect(\"/run/appliance/agent.sock\")
+s.sendall(sys.argv[1].encode() + b\"\\n\")
+for answer in s.makefile():
+    print(answer, end=\"\")
+    if \"\\\"ok\\\"\" in answer:
+        break' '{line}'"
+    ))
+}
+
+#[test]
+fn moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_root() {
+    if !needs(
+        "moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_root",
+        &[],
+    ) {
+        return;
+    }
+    let root = Root::fresh("moinmoin");
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools >/dev/null"
+    ));
+    let (asked, editor) = questions_asked(&root, "moinmoin-appliance");
+    assert_eq!(asked, 0, "questions were asked; the editor got:\n{editor}");
+    assert!(
+        editor.is_empty(),
+        "the editor was handed questions:\n{editor}"
+    );
+    // The seed reached moin, postfix and appliance-control.
+    assert!(
+        root.read("/etc/moin/moin.conf")
+            .contains("SITENAME='Appliance Wiki'")
+    );
+    let main_cf = root.read("/etc/postfix/main.cf");
+    assert!(
+        main_cf.contains("relayhost = [smtp.example.org]:587")
+            && main_cf.contains("inet_interfaces = loopback-only"),
+        "not a satellite of the smarthost:\n{main_cf}"
+    );
+    assert!(
+        root.read("/etc/moin/local.conf")
+            .contains("MAIL_SMARTHOST=localhost\nMAIL_FROM=wiki@wiki.example.org"),
+        "the wiki does not mail through postfix"
+    );
+    let mail = root.ok(
+        "cd /var/lib/moin && runuser -u moin -- /opt/moin/bin/python3 -c \
+         'import runpy; c = runpy.run_path(\"/etc/moin/wikiconfig.py\")[\"Config\"]; print(c.mail_smarthost, c.mail_from)'",
+    );
+    assert_eq!(mail.trim(), "localhost wiki@wiki.example.org");
+    // The wiki is the site: its nginx site enabled, Debian's default one gone.
+    assert_eq!(
+        root.ok("readlink /etc/nginx/sites-enabled/moin").trim(),
+        "/etc/moin/nginx-site.conf"
+    );
+    assert!(!root.exists("/etc/nginx/sites-enabled/default"));
+
+    let ports = serve(&root);
+    let front = wiki_page(&root, ports.web, "/");
+    assert!(
+        front.contains("<title>Home - Appliance Wiki</title>"),
+        "{front}"
+    );
+    let wrong = wiki_login(&root, ports.web, "not-the-password");
+    assert!(
+        wrong.starts_with("200") && !wrong.contains("Logout"),
+        "{wrong}"
+    );
+    let right = wiki_login(&root, ports.web, "appliance-demo");
+    assert!(
+        right.starts_with("302") && right.contains("Logout"),
+        "{right}"
+    );
+
+    // The plugin's setting and action, as appliance-control's page asks the agent for them.
+    let set = agent(
+        &root,
+        r#"{"op":"setting-set","plugin":"moinmoin","setting":"wiki-name","value":"Renamed Wiki"}"#,
+    );
+    assert!(set.contains(r#""ok":true"#), "{set}");
+    let front = wiki_page(&root, ports.web, "/");
+    assert!(
+        front.contains("<title>Home - Renamed Wiki</title>"),
+        "{front}"
+    );
+    let rebuilt = agent(
+        &root,
+        r#"{"op":"action","plugin":"moinmoin","action":"rebuild-index"}"#,
+    );
+    assert!(rebuilt.contains(r#""ok":true"#), "{rebuilt}");
+    assert!(wiki_page(&root, ports.web, "/Home").contains("Renamed Wiki"));
+
+    let overview = control_login(&root, ports.control, "appliance-demo");
+    assert!(overview.starts_with("303"), "{overview}");
+    assert!(
+        overview.contains("<h1>Overview</h1>")
+            && overview.contains("MoinMoin wiki")
+            && overview.contains("moin"),
+        "{overview}"
+    );
+}
+
+/// Writes a backup in the 2009 format holding a `MoinMoin` 1.9 wiki (`FrontPage` with two
+/// revisions, `OldPage`, a user) into the root's /var/tmp; returns its path inside the root.
+fn original_backup(root: &Root) -> String {
+    let script = r#"set -eu
+old=$PWD/old-system; data=$old/usr/share/moin/mywiki/data
+mkdir -p $data/pages/FrontPage/revisions $data/pages/OldPage/revisions $data/user $old/etc/moin
+printf '= Welcome =\nFirst revision, 2009.\n' > $data/pages/FrontPage/revisions/00000001
+printf '= Welcome =\nSecond revision, 2009.\n' > $data/pages/FrontPage/revisions/00000002
+printf '00000002\n' > $data/pages/FrontPage/current
+printf '= Old page =\nAn old page from 2009.\n' > $data/pages/OldPage/revisions/00000001
+printf '00000001\n' > $data/pages/OldPage/current
+printf '1244000000000000\t00000001\tSAVENEW\tFrontPage\t192.0.2.7\told.example.org\t\t\tfirst edit\n' > $data/pages/FrontPage/edit-log
+printf '1244000100000000\t00000002\tSAVE\tFrontPage\t192.0.2.7\told.example.org\t\t\tsecond edit\n' >> $data/pages/FrontPage/edit-log
+printf '1244000200000000\t00000001\tSAVENEW\tOldPage\t192.0.2.7\told.example.org\t\t\told page\n' > $data/pages/OldPage/edit-log
+cat $data/pages/*/edit-log | sort > $data/edit-log
+printf 'name=OldUser\nemail=old@example.org\naliasname=\nenc_password=\nlanguage=\n' > $data/user/1244000000.12.3456
+printf "sitename = u'My 2009 wiki'\n" > $old/etc/moin/mywiki.py
+mkdir made; cd made
+tar -P -czf sysconfig.tar.gz -C $old --transform 's,^,/,' etc/moin
+tar -P -czf appdata.tar.gz -C $old --transform 's,^,/,' usr/share/moin/mywiki
+printf '1\n' > version
+printf "appliance: moinmoin\nappdata.dirs: [/usr/share/moin/mywiki]\nsysconf.dirs: [/etc/moin]\ntimestamp: 2009-06-01 12:00:00\nversion: '1.0'\n" > info.yaml
+sha1sum version info.yaml sysconfig.tar.gz appdata.tar.gz > sha1sums
+zip -q ../moinmoin-2009.abf version info.yaml sysconfig.tar.gz appdata.tar.gz sha1sums
+"#;
+    let dir = root.path.join("var/tmp/moin19");
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = Command::new("bash")
+        .args(["-c", script])
+        .current_dir(&dir)
+        .output()
+        .expect("run bash");
+    assert!(output.status.success(), "{}", output_text(&output));
+    "/var/tmp/moin19/moinmoin-2009.abf".to_owned()
+}
+
+#[test]
+fn a_moinmoin_1_9_backup_of_2009_restores_onto_the_new_appliance() {
+    if !needs(
+        "a_moinmoin_1_9_backup_of_2009_restores_onto_the_new_appliance",
+        &["zip"],
+    ) {
+        return;
+    }
+    let root = Root::fresh("moinmoin-restore");
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools moinmoin-appliance >/dev/null"
+    ));
+    let ports = serve(&root);
+    // A backup of the new appliance, before the old wiki comes in.
+    let made = root.exec_ok("va-backup --json create");
+    let made: serde_json::Value = serde_json::from_str(&made).unwrap();
+    let own = made["path"].as_str().unwrap().to_owned();
+    let abf = original_backup(&root);
+
+    let restored = root.exec_ok(&format!("va-backup restore {abf} 2>&1"));
+    assert!(restored.contains("restored "), "{restored}");
+    assert_eq!(root.exec_ok("systemctl is-active moin").trim(), "active");
+
+    // The old pages, at the root URL the old front page, with its revisions and their comments.
+    let front = wiki_page(&root, ports.web, "/");
+    assert!(front.contains("Second revision, 2009."), "{front}");
+    let old = wiki_page(&root, ports.web, "/OldPage");
+    assert!(old.contains("An old page from 2009."), "{old}");
+    let history = wiki_page(&root, ports.web, "/+history/FrontPage");
+    assert!(
+        history.contains("first edit") && history.contains("second edit"),
+        "{history}"
+    );
+    // The new wiki's own pages and administrator stay; the old configuration is kept aside.
+    assert!(wiki_page(&root, ports.web, "/Home").contains("<title>Home - Appliance Wiki</title>"));
+    assert!(wiki_login(&root, ports.web, "appliance-demo").starts_with("302"));
+    assert!(root.exists("/etc/moin/moinmoin-1.9/mywiki.py"));
+    assert!(root.exists("/etc/moin/secret-key"));
+    let strangers = root.exec_ok("find /var/lib/moin/wiki ! -user moin");
+    assert!(
+        strangers.trim().is_empty(),
+        "not the user moin's: {strangers}"
+    );
+    let left = root.exec_ok("find / -xdev \\( -name '.*.appliance-*' -o -name '.import19.*' \\)");
+    assert!(left.trim().is_empty(), "{left}");
+
+    // The appliance's own backup puts the wiki back as it was before: the index made again.
+    let restored = root.exec_ok(&format!("va-backup restore {own} 2>&1"));
+    assert!(restored.contains("restored "), "{restored}");
+    let gone = root.exec(&format!(
+        "curl -sS -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{}/OldPage",
+        ports.web
+    ));
+    assert_eq!(String::from_utf8_lossy(&gone.stdout), "404");
+    assert!(wiki_page(&root, ports.web, "/").contains("<title>Home - Appliance Wiki</title>"));
+    assert!(!root.read("/etc/moin/local.conf").contains("\nFRONT_PAGE="));
+    assert!(wiki_login(&root, ports.web, "appliance-demo").starts_with("302"));
+}
