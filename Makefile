@@ -25,7 +25,7 @@ HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap 
 .PHONY: help deps deb lintian test unit e2e demo demo-stop bench clean
 
 help:
-	@echo "make demo   build the packages, install dokuwiki-appliance in a throwaway Debian root, serve it"
+	@echo "make demo   build the packages, install moinmoin-appliance in a throwaway Debian root, serve it"
 	@echo "make test   install what the tests need and run every test (root)"
 	@echo "make deb    build the packages into $(REPO)"
 
