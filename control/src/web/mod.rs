@@ -301,7 +301,7 @@ fn login_context(
 ) -> minijinja::Value {
     minijinja::context! {
         title => "Log in",
-        appliance => pages::appliance(&state.config.root),
+        appliance => pages::appliance_cached(state),
         csrf => csrf,
         login_user => user,
         message => message.map(|(kind, text)| minijinja::context! { kind => kind, text => text }),

@@ -60,6 +60,14 @@ fn forget<T>(slot: &Mutex<Option<(Instant, T)>>) {
     }
 }
 
+/// [`appliance`], kept for a minute: every page shows it, the login page too.
+pub fn appliance_cached(state: &super::AppState) -> Value {
+    let root = &state.config.root;
+    cached(&state.cache.appliance, Duration::from_secs(60), || {
+        appliance(root)
+    })
+}
+
 /// The appliance installed here: the package its plugin serves, and its version.
 pub fn appliance(root: &Path) -> Value {
     let manifests = appliance::plugin::Manifest::all(root).unwrap_or_default();
