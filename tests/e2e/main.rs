@@ -7,5 +7,7 @@ mod catalog;
 mod control;
 mod harness;
 mod moinmoin;
+mod moinmoin_browser;
+mod moinmoin_upgrade;
 mod seeds;
 mod webdriver;

@@ -8,16 +8,16 @@ use crate::harness::{Root, free_port, needs, output_text};
 use crate::seeds::{NONINTERACTIVE, questions_asked};
 
 /// The ports of a booted appliance on the shared network.
-struct Ports {
+pub(crate) struct Ports {
     /// nginx, in place of port 80.
-    web: u16,
+    pub(crate) web: u16,
     /// appliance-control, in place of port 8080.
-    control: u16,
+    pub(crate) control: u16,
 }
 
 /// Moves nginx, gunicorn and appliance-control to free ports (booted roots share the host's
 /// network), keeps postfix from the host's port 25, boots the root and waits for both services.
-fn serve(root: &Root) -> Ports {
+pub(crate) fn serve(root: &Root) -> Ports {
     let (web, gunicorn, control) = (free_port(), free_port(), free_port());
     root.ok(&format!(
         "sed -i 's/listen 80;/listen 127.0.0.1:{web};/; /listen \\[::\\]:80;/d; s/127.0.0.1:8000/127.0.0.1:{gunicorn}/' /etc/moin/nginx-site.conf
@@ -36,14 +36,14 @@ fn serve(root: &Root) -> Ports {
 }
 
 /// A page of the wiki through nginx (moin may still be starting).
-fn wiki_page(root: &Root, web: u16, path: &str) -> String {
+pub(crate) fn wiki_page(root: &Root, web: u16, path: &str) -> String {
     root.exec_ok(&format!(
         "for i in $(seq 120); do curl -fsSL http://127.0.0.1:{web}{path} && exit 0; sleep 0.5; done; systemctl status moin nginx; exit 1"
     ))
 }
 
 /// Logs in to the wiki as its seeded administrator; the HTTP status, then the front page.
-fn wiki_login(root: &Root, web: u16, password: &str) -> String {
+pub(crate) fn wiki_login(root: &Root, web: u16, password: &str) -> String {
     root.exec_ok(&format!(
         "cd /var/tmp && rm -f wiki-jar && \
          curl -sS -o /dev/null -w '%{{http_code}}\\n' -c wiki-jar -d login_username=WikiAdmin \
@@ -54,7 +54,7 @@ fn wiki_login(root: &Root, web: u16, password: &str) -> String {
 }
 
 /// Logs in to appliance-control as its seeded administrator; the HTTP status, then the overview.
-fn control_login(root: &Root, control: u16, password: &str) -> String {
+pub(crate) fn control_login(root: &Root, control: u16, password: &str) -> String {
     root.exec_ok(&format!(
         "cd /var/tmp && rm -f jar && \
          csrf=$(curl -fsS -c jar http://127.0.0.1:{control}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \

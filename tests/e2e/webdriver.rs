@@ -166,6 +166,17 @@ impl Browser {
         );
     }
 
+    /// Clicks the element `css` selects from JavaScript (`element.click()`), for a button that
+    /// is there but that `WebDriver` does not see as interactable.
+    pub fn click_from_script(&self, css: &str) {
+        let id = self.find(css);
+        call(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(&json!({ "script": "arguments[0].click();", "args": [{ ELEMENT: id }] })),
+        );
+    }
+
     /// Waits up to `seconds` for the text of `css` to hold `wanted`; returns it.
     pub fn wait_for_text(&self, css: &str, wanted: &str, seconds: u64) -> String {
         let started = Instant::now();
@@ -179,6 +190,38 @@ impl Browser {
                 "`{css}` never said `{wanted}`; it says: {text}"
             );
             std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// How many elements `css` selects now (no waiting).
+    pub fn count(&self, css: &str) -> usize {
+        call(
+            "POST",
+            &self.url("/elements"),
+            Some(&json!({ "using": "css selector", "value": css })),
+        )
+        .as_array()
+        .map_or(0, Vec::len)
+    }
+
+    /// Waits up to 20 s for a JavaScript dialog (`confirm()`), accepts it; returns its text.
+    pub fn accept_alert(&self) -> String {
+        let started = Instant::now();
+        loop {
+            let output = Command::new("curl")
+                .args(["-sS", &self.url("/alert/text")])
+                .output()
+                .expect("run curl");
+            let answer: Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+            if let Some(text) = answer["value"].as_str() {
+                call("POST", &self.url("/alert/accept"), Some(&json!({})));
+                return text.to_owned();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no dialog opened within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 

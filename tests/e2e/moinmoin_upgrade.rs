@@ -1,0 +1,215 @@
+//! Builds of the flagship: a newer build of `moin` and of `moinmoin-appliance` installs over the
+//! old one with the wiki's data kept, and the `moin` package builds twice to the same bytes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::{Root, TREE, needs, output_text};
+use crate::moinmoin::{control_login, serve, wiki_login, wiki_page};
+use crate::moinmoin_browser::{browser, installed, wiki_edit, wiki_log_in};
+use crate::seeds::NONINTERACTIVE;
+
+/// The downloads of the moin build, shared with `make deb` (the Makefile's default).
+fn wheelhouse() -> PathBuf {
+    std::env::var_os("MOIN_WHEELHOUSE").map_or_else(
+        || PathBuf::from("/var/cache/appliance-tests/wheelhouse"),
+        PathBuf::from,
+    )
+}
+
+/// Where cargo puts the release binaries (`va-seed`, for the in-tree `dh_appliance`).
+fn release() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| Path::new(TREE).join("target"), PathBuf::from)
+        .join("release")
+}
+
+/// Copies `appliances/moinmoin/PART` into `work`, puts a changelog entry of the version after
+/// its own on top, and builds it as `make deb` does (the in-tree `dh_appliance`, the moin wheels
+/// from the shared wheelhouse, offline when it is there); returns the new version and the .deb.
+fn newer_build(work: &Path, part: &str) -> (String, PathBuf) {
+    let script = r#"set -eu
+src=$1 dst=$2
+rm -rf "$dst" && mkdir -p "$(dirname "$dst")" && cp -aL "$src" "$dst" && cd "$dst"
+name=$(dpkg-parsechangelog -SSource) new=$(dpkg-parsechangelog -SVersion)+1
+{ printf '%s (%s) unstable; urgency=medium\n\n  * A newer build, for the upgrade test.\n\n' "$name" "$new"
+  printf ' -- virtual-appliance-tools developers <appliance-tools@example.org>  %s\n\n' "$(date -R)"
+  cat debian/changelog; } > debian/changelog.new
+mv debian/changelog.new debian/changelog
+dpkg-buildpackage -b -uc -us -d --no-sign > ../$name.log 2>&1 || { tail -40 ../$name.log; exit 1; }
+echo "$name $new""#;
+    let release = release();
+    let dh = Path::new(TREE).join("dh-appliance");
+    let path = format!(
+        "{}:{}:{}",
+        dh.display(),
+        release.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = Command::new("bash");
+    command
+        .args(["-c", script, "newer-build"])
+        .arg(Path::new(TREE).join("appliances/moinmoin").join(part))
+        .arg(work.join(part))
+        .env("PATH", path)
+        .env("PERL5LIB", &dh)
+        .env("DH_DATAFILES", &dh)
+        .env("APPLIANCE_VA_SEED", release.join("va-seed"))
+        .env("MOIN_WHEELHOUSE", wheelhouse());
+    if wheelhouse().join("build").is_dir() {
+        command.env("MOIN_OFFLINE", "1");
+    }
+    let output = command.output().expect("run bash");
+    assert!(
+        output.status.success(),
+        "the newer {part} did not build:\n{}",
+        output_text(&output)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (package, version) = stdout
+        .trim()
+        .split_once(' ')
+        .expect("the package and its version");
+    let prefix = format!("{package}_{}_", version.replace(':', "%3a"));
+    let deb = std::fs::read_dir(work)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with(&prefix) && name.ends_with(".deb")
+        })
+        .unwrap_or_else(|| panic!("no .deb of {part} {version} in {}", work.display()));
+    (version.to_owned(), deb)
+}
+
+/// The directory of the newer builds, deleted on drop (kept with `APPLIANCE_E2E_KEEP`).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::env::var_os("APPLIANCE_E2E_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Waits up to 60 s for `unit` to be active in the booted root.
+fn wait_active(root: &Root, unit: &str) {
+    let started = Instant::now();
+    loop {
+        let state = root.exec(&format!("systemctl is-active {unit}"));
+        let state = String::from_utf8_lossy(&state.stdout).trim().to_owned();
+        if state == "active" {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{unit} is {state}:\n{}",
+            output_text(&root.exec(&format!("systemctl status {unit}; journalctl -u {unit}")))
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
+    if !needs(
+        "a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept",
+        &["dpkg-buildpackage", "chromium", "chromedriver"],
+    ) {
+        return;
+    }
+    assert!(
+        release().join("va-seed").exists(),
+        "no {}: run make deb",
+        release().join("va-seed").display()
+    );
+    // The newer packages build while the old ones are installed and used.
+    let scratch = Scratch(PathBuf::from(format!(
+        "/var/tmp/moinmoin-upgrade-{}",
+        std::process::id()
+    )));
+    let builder = {
+        let work = scratch.0.clone();
+        std::thread::spawn(move || {
+            let moin = newer_build(&work, "moin");
+            let appliance = newer_build(&work, "appliance");
+            (moin, appliance)
+        })
+    };
+    let root = installed("moinmoin-upgrade");
+    let ports = serve(&root);
+    let wiki = format!("http://127.0.0.1:{}", ports.web);
+    let browser = browser();
+    wiki_log_in(&browser, &wiki);
+    wiki_edit(
+        &browser,
+        &wiki,
+        "UpgradeProofPage",
+        "= Before the upgrade =\nWritten with the old build.",
+        "before the upgrade",
+    );
+    drop(browser);
+    let ((moin_version, moin), (appliance_version, appliance)) =
+        builder.join().expect("the newer builds");
+
+    let dir = root.path.join("var/tmp/upgrade");
+    std::fs::create_dir_all(&dir).unwrap();
+    for deb in [&moin, &appliance] {
+        std::fs::copy(deb, dir.join(deb.file_name().unwrap())).unwrap();
+    }
+    let upgraded = root.exec(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q /var/tmp/upgrade/*.deb 2>&1"
+    ));
+    assert!(upgraded.status.success(), "{}", output_text(&upgraded));
+    let state =
+        root.exec_ok("dpkg-query -W -f '${Package} ${db:Status-Status} ${Version}\\n' | sort");
+    for (package, version) in [
+        ("moin", &moin_version),
+        ("moinmoin-appliance", &appliance_version),
+    ] {
+        assert!(
+            state
+                .lines()
+                .any(|l| l == format!("{package} installed {version}")),
+            "{package} is not {version}:\n{state}"
+        );
+    }
+
+    // The wiki's page, its administrator and appliance-control's, and moin running.
+    wait_active(&root, "moin");
+    let page = wiki_page(&root, ports.web, "/UpgradeProofPage");
+    assert!(page.contains("Written with the old build."), "{page}");
+    let login = wiki_login(&root, ports.web, "appliance-demo");
+    assert!(
+        login.starts_with("302") && login.contains("Logout"),
+        "{login}"
+    );
+    let overview = control_login(&root, ports.control, "appliance-demo");
+    assert!(overview.starts_with("303"), "{overview}");
+}
+
+#[test]
+fn the_moin_package_builds_twice_to_the_same_bytes() {
+    if !needs(
+        "the_moin_package_builds_twice_to_the_same_bytes",
+        &["dpkg-buildpackage"],
+    ) {
+        return;
+    }
+    let mut command =
+        Command::new(Path::new(TREE).join("appliances/moinmoin/moin/check-reproducible"));
+    command.env("MOIN_WHEELHOUSE", wheelhouse());
+    if wheelhouse().join("build").is_dir() {
+        command.env("MOIN_OFFLINE", "1");
+    }
+    let output = command.output().expect("run check-reproducible");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.starts_with("reproducible: yes"),
+        "{}",
+        output_text(&output)
+    );
+}
