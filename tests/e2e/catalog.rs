@@ -27,7 +27,7 @@ fn valist_and_vainstall_without_the_hook() {
         return;
     }
     let root = Root::fresh("vainstall");
-    // Before: exactly our appliance, available, seeded, not installed.
+    // Before: exactly our appliances, available, seeded, not installed.
     let listed = valist_outside(&root, &["--json"]);
     let names: Vec<&str> = listed
         .as_array()
@@ -35,10 +35,16 @@ fn valist_and_vainstall_without_the_hook() {
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["dokuwiki-appliance"], "{listed}");
+    assert_eq!(
+        names,
+        ["dokuwiki-appliance", "moinmoin-appliance"],
+        "{listed}"
+    );
     assert_eq!(listed[0]["version"], "1.0");
-    assert_eq!(listed[0]["installed"], Value::Null);
-    assert_eq!(listed[0]["seed"], true);
+    for appliance in listed.as_array().unwrap() {
+        assert_eq!(appliance["installed"], Value::Null);
+        assert_eq!(appliance["seed"], true);
+    }
     assert_eq!(
         valist_outside(&root, &["--json", "--installed"]),
         Value::Array(vec![])
