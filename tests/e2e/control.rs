@@ -49,7 +49,7 @@ fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
     ) {
         return;
     }
-    let (root, port) = booted_control("control");
+    let (root, port) = booted_control("web-control");
     assert_eq!(
         root.exec_ok("ps -o user= -C appliance-control").trim(),
         "appliance-control"
@@ -155,7 +155,7 @@ fn over_https_a_listed_client_certificate_logs_in_and_others_do_not() {
     ) {
         return;
     }
-    let (root, port) = booted_control("control-tls");
+    let (root, port) = booted_control("web-control-tls");
     // Two client certificates; the owner lists one of them for admin.
     root.exec_ok(
         "cd /var/tmp && for who in listed unlisted; do

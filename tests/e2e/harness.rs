@@ -230,12 +230,21 @@ impl Drop for Root {
     }
 }
 
-/// A TCP port free on the host's loopback now (booted roots share the host's network).
+/// A TCP port free on the host's loopback now (booted roots share the host's network), below the
+/// kernel's range of ephemeral ports: a service restarted on a port that a client's connection
+/// happens to use as its own end could not bind it again. Each call in this process gets another.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    // Processes running at once start at different places.
+    let start = u16::try_from(std::process::id() % 4000).unwrap_or(0) * 3;
+    for _ in 0..12_000 {
+        let step = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = 20_000 + (start + step) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 /// Builds a binary package from a directory tree laid out for `dpkg-deb --build` (with DEBIAN/).
