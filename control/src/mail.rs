@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use raugeas::{Augeas, Flags};
+use raugeas::Augeas;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::MAIL_PATHS;
@@ -33,16 +33,7 @@ pub struct Settings {
 }
 
 fn open(root: &Path) -> Result<Augeas, String> {
-    let mut augeas = Augeas::init(Some(root), "", Flags::NO_MODULE_AUTOLOAD)
-        .map_err(|e| format!("cannot start Augeas: {e}"))?;
-    augeas
-        .transform("Postfix_Main.lns", MAIN_CF, false)
-        .and_then(|()| augeas.load())
-        .map_err(|e| format!("cannot read `{MAIN_CF}` with Augeas: {e}"))?;
-    if let Ok(Some(message)) = augeas.get(format!("/augeas/files{MAIN_CF}/error/message")) {
-        return Err(format!("`{MAIN_CF}` does not parse: {message}"));
-    }
-    Ok(augeas)
+    crate::settings::open_file(root, "Postfix_Main.lns", MAIN_CF)
 }
 
 fn node(key: &str) -> String {
