@@ -210,7 +210,30 @@ pub enum HookError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Seeding(#[from] SeedingError),
+    #[error("cannot read the site's seed `{}` ({SITE_SEED})", .path.display())]
+    SiteSeedRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid site seed `{}` ({SITE_SEED})", .path.display())]
+    SiteSeed {
+        path: PathBuf,
+        #[source]
+        source: SeedError,
+    },
+    #[error("cannot apply the site's seed `{}`", .path.display())]
+    SiteSeedApply {
+        path: PathBuf,
+        #[source]
+        source: crate::debconf::ToolError,
+    },
 }
+
+/// APT's configuration key naming a seed of the site's own answers, applied after the appliances'
+/// seeds so that its answers win (`apt-get -o Appliance::Site-Seed=FILE install …`; va-build uses
+/// it for an image's own administrator password).
+pub const SITE_SEED: &str = "Appliance::Site-Seed";
 
 /// An appliance found in the transaction, with its validated seed.
 #[derive(Debug)]
@@ -265,6 +288,11 @@ pub fn run(
     if found.is_empty() {
         return Ok(Vec::new());
     }
+    // Read and checked before any answer reaches debconf.
+    let site = match input.config(SITE_SEED).filter(|p| !p.is_empty()) {
+        Some(path) => Some((path, read_site_seed(Path::new(path))?)),
+        None => None,
+    };
     let lock = registry.lock()?;
     let mut outcomes = Vec::with_capacity(found.len());
     for appliance in found {
@@ -281,7 +309,35 @@ pub fn run(
         reporter.info(&describe(&outcome));
         outcomes.push(outcome);
     }
+    if let Some((path, seed)) = site {
+        if !seed.entries.is_empty() {
+            tools
+                .set_selections(&Seed::render(&seed.entries))
+                .map_err(|source| HookError::SiteSeedApply {
+                    path: path.into(),
+                    source,
+                })?;
+        }
+        let applied = seed.entries.len();
+        reporter.info(&format!(
+            "Applied the site's seed {path}: {applied} answer{}",
+            if applied == 1 { "" } else { "s" }
+        ));
+    }
     Ok(outcomes)
+}
+
+/// The site's own answers, applied over the appliances' (not recorded in the registry: they are
+/// the site's, not a package's, and a later upgrade does not apply them again).
+fn read_site_seed(path: &Path) -> Result<Seed, HookError> {
+    let bytes = fs_err::read(path).map_err(|source| HookError::SiteSeedRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    Seed::parse_bytes(&bytes).map_err(|source| HookError::SiteSeed {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// `vainstall`: applies the seed of the appliance `.deb` at `deb`, as the hook would, for a system

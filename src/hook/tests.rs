@@ -302,3 +302,77 @@ fn vainstall_seeds_only_a_readable_appliance() {
     );
     assert!(tools.selections.borrow().len() == 1);
 }
+
+#[test]
+fn the_site_seed_is_applied_after_the_appliances_and_only_with_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let deb = appliance(dir.path(), "demo-appliance", "1.0", Some(SEED));
+    let site = dir.path().join("site.seed");
+    let answer = "postfix postfix/relayhost string [mail.site.example]:25\n";
+    fs_err::write(&site, answer).unwrap();
+    let option = format!("{SITE_SEED}={}", site.display());
+    let with_site = |lines: &[String]| v3(lines).replacen("\n\n", &format!("\n{option}\n\n"), 1);
+
+    let tools = Recorder::default();
+    let mut reporter = Collected::default();
+    let input = parse(&with_site(&[unpack("demo-appliance", &deb)])).unwrap();
+    run(&input, dir.path(), &tools, &mut reporter).unwrap();
+    assert_eq!(tools.selections.borrow().as_slice(), [SEED, answer]);
+    assert!(
+        reporter.infos[1].contains("1 answer"),
+        "{:?}",
+        reporter.infos
+    );
+
+    // A transaction without an appliance leaves debconf alone, site seed or not.
+    let tools = Recorder::default();
+    let other = plain(dir.path(), "postfix");
+    let input = parse(&with_site(&[unpack("postfix", &other)])).unwrap();
+    run(&input, dir.path(), &tools, &mut Collected::default()).unwrap();
+    assert!(tools.selections.borrow().is_empty());
+
+    // A malformed or missing site seed stops APT, naming the file.
+    fs_err::write(&site, "postfix postfix/relayhost strin x\n").unwrap();
+    let tools = Recorder::default();
+    let input = parse(&with_site(&[unpack("demo-appliance", &deb)])).unwrap();
+    let error = run(
+        &input,
+        tempfile::tempdir().unwrap().path(),
+        &tools,
+        &mut Collected::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(error, HookError::SiteSeed { .. }), "{error}");
+    fs_err::remove_file(&site).unwrap();
+    let error = run(
+        &input,
+        tempfile::tempdir().unwrap().path(),
+        &tools,
+        &mut Collected::default(),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("site.seed"), "{error}");
+}
+
+#[test]
+fn a_bad_site_seed_stops_apt_before_any_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let deb = appliance(dir.path(), "demo-appliance", "1.0", Some(SEED));
+    let site = dir.path().join("site.seed");
+    fs_err::write(&site, "x y\n").unwrap();
+    let text = v3(&[unpack("demo-appliance", &deb)]).replacen(
+        "\n\n",
+        &format!("\n{SITE_SEED}={}\n\n", site.display()),
+        1,
+    );
+    let tools = Recorder::default();
+    let error = run(
+        &parse(&text).unwrap(),
+        dir.path(),
+        &tools,
+        &mut Collected::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(error, HookError::SiteSeed { .. }), "{error}");
+    assert!(tools.selections.borrow().is_empty());
+}
