@@ -9,6 +9,7 @@ pub mod control;
 pub mod deb;
 pub mod debconf;
 pub mod hook;
+pub mod image;
 pub mod plugin;
 pub mod registry;
 pub mod seed;

@@ -13,6 +13,10 @@ mod valist;
 #[allow(dead_code, reason = "only the definitions are used here")]
 mod va_backup;
 
+#[path = "va-build/cli.rs"]
+#[allow(dead_code, reason = "only the definitions are used here")]
+mod va_build;
+
 #[path = "vainstall/cli.rs"]
 #[allow(dead_code, reason = "only the definitions are used here")]
 mod vainstall;
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         valist::Cli::command(),
         vainstall::Cli::command(),
         va_backup::Cli::command(),
+        va_build::Cli::command(),
         appliance_control::Cli::command(),
     ];
     match commands.iter().try_for_each(|c| write(c, Path::new(&out))) {

@@ -6,6 +6,7 @@ mod browser;
 mod catalog;
 mod control;
 mod harness;
+mod image;
 mod moinmoin;
 mod moinmoin_browser;
 mod moinmoin_upgrade;

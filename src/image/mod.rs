@@ -1,0 +1,654 @@
+//! va-build: a bootable virtual machine image of an appliance package.
+//!
+//! 1. The package is checked against the target suite's package lists through libapt-pkg, in a
+//!    private APT directory, before anything is downloaded.
+//! 2. mmdebstrap makes the root; its customize hook installs appliance-tools, then the appliance
+//!    with plain `apt-get install` ([`root`]).
+//! 3. The root is made a machine: network, first-boot SSH keys, GRUB for BIOS and UEFI.
+//! 4. The disk is assembled in a regular file ([`disk`]), converted with `qemu-img`, and renamed
+//!    to the output path only when complete.
+
+pub mod disk;
+pub mod root;
+pub mod sources;
+pub mod work;
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::seed::Seed;
+use disk::Layout;
+use root::{Identity, RootPlan};
+use sources::{Repo, SourceFile};
+use work::{Progress, Runner, Work, WorkError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Qcow2,
+    Raw,
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub appliance: String,
+    pub output: PathBuf,
+    /// The Debian release; `None`: the host's.
+    pub suite: Option<String>,
+    /// One mirror URL instead of the host's APT sources.
+    pub mirror: Option<String>,
+    pub repos: Vec<Repo>,
+    /// The disk's size; `None`: 4 GiB, or more if the root needs it.
+    pub size: Option<u64>,
+    pub format: Format,
+    pub hostname: Option<String>,
+    /// The administrator's public SSH key(s), for root.
+    pub ssh_key: Option<String>,
+    /// The site's answers, over the appliance's seed.
+    pub seed: Option<String>,
+    pub cloud_init: bool,
+    pub cache: PathBuf,
+    pub overwrite: bool,
+    /// `SOURCE_DATE_EPOCH`: times clamped, identifiers derived rather than random.
+    pub source_date_epoch: Option<i64>,
+}
+
+/// What was built.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub output: PathBuf,
+    pub log: PathBuf,
+    pub manifest: PathBuf,
+    pub appliance: String,
+    pub version: String,
+    pub bytes: u64,
+    pub root_bytes: u64,
+    /// The administrator of appliance-control and the password va-build made, when the site's
+    /// seed gave none.
+    pub admin_password: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("va-build must run as root (it makes a root file system with mmdebstrap)")]
+    NotRoot,
+    #[error("`{}` exists: give --overwrite to replace it", .0.display())]
+    Exists(PathBuf),
+    #[error("{0}")]
+    Input(String),
+    #[error("{reason}\nThe appliances in {suite}: {}", list_or_none(.appliances))]
+    NotAnAppliance {
+        suite: String,
+        reason: CatalogError,
+        appliances: Vec<String>,
+    },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Work(#[from] WorkError),
+    #[error(transparent)]
+    Layout(#[from] disk::LayoutError),
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none found (is the repository that holds them given with --repo?)".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+const STAGES: usize = 5;
+
+/// An identifier: random, or with `SOURCE_DATE_EPOCH` derived from the build's inputs, so that two
+/// builds write the same `/etc/fstab` and `grub.cfg`.
+fn uuid(options: &Options, what: &str) -> String {
+    let mut bytes = [0u8; 16];
+    if let Some(epoch) = options.source_date_epoch {
+        let digest = Sha256::digest(format!("{}\0{epoch}\0{what}", options.appliance));
+        bytes.copy_from_slice(&digest[..16]);
+    } else if let Ok(mut random) = fs_err::File::open("/dev/urandom") {
+        let _ = random.read_exact(&mut bytes);
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let h = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// A password of 20 letters and digits from the kernel's random source.
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 20];
+    if let Ok(mut random) = fs_err::File::open("/dev/urandom") {
+        let _ = random.read_exact(&mut bytes);
+    }
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// The site's seed for the installation: `--seed`'s answers, and an administrator password for
+/// appliance-control when they give none (returned, to be shown once).
+pub fn site_seed(given: Option<&str>) -> Result<(String, Option<String>), ImageError> {
+    let text = given.unwrap_or_default();
+    let seed = Seed::parse(text).map_err(|e| ImageError::Input(format!("--seed: {e}")))?;
+    let has_password = seed
+        .entries
+        .iter()
+        .any(|e| e.question == "appliance-control/admin-password");
+    if has_password {
+        return Ok((text.to_owned(), None));
+    }
+    let password = random_password();
+    let mut text = text.to_owned();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let _ = writeln!(
+        text,
+        "appliance-control appliance-control/admin-password password {password}"
+    );
+    Ok((text, Some(password)))
+}
+
+/// The image's APT sources: `--mirror`, or the host's entries for its release moved to `suite`.
+fn image_sources(options: &Options, suite: &str) -> Result<Vec<SourceFile>, ImageError> {
+    if let Some(url) = &options.mirror {
+        return Ok(vec![sources::mirror(url, suite)]);
+    }
+    let host = sources::host_codename().map_err(|e| ImageError::Input(e.to_string()))?;
+    let files: Vec<(PathBuf, String)> = sources::host_source_files()
+        .into_iter()
+        .filter_map(|p| fs_err::read_to_string(&p).ok().map(|t| (p, t)))
+        .collect();
+    let moved = sources::for_suite(&files, &host, suite);
+    if moved.is_empty() {
+        return Err(ImageError::Input(format!(
+            "the host's APT sources name no archive of {host}: give --mirror"
+        )));
+    }
+    Ok(moved)
+}
+
+/// Checks, before any package is downloaded, that `options.appliance` is an appliance of `suite`:
+/// the package lists of `sources` and the repositories are fetched into a private APT directory
+/// and read through libapt-pkg.
+fn check(
+    runner: &mut Runner,
+    work: &Work,
+    options: &Options,
+    suite: &str,
+    sources: &[SourceFile],
+) -> Result<String, ImageError> {
+    let apt = work.path("apt");
+    let io = |path: PathBuf| {
+        move |source| {
+            ImageError::Work(WorkError::Io {
+                what: "cannot write",
+                path,
+                source,
+            })
+        }
+    };
+    for dir in [
+        "etc/apt/sources.list.d",
+        "etc/apt/apt.conf.d",
+        "etc/apt/preferences.d",
+        "var/lib/apt/lists/partial",
+        "var/cache/apt/archives/partial",
+        "var/lib/dpkg",
+    ] {
+        fs_err::create_dir_all(apt.join(dir)).map_err(io(apt.join(dir)))?;
+    }
+    fs_err::write(apt.join("var/lib/dpkg/status"), "").map_err(io(apt.clone()))?;
+    for source in sources {
+        let path = apt.join("etc/apt/sources.list.d").join(&source.name);
+        fs_err::write(&path, &source.text).map_err(io(path.clone()))?;
+    }
+    let mut extra = String::new();
+    for repo in &options.repos {
+        match repo {
+            Repo::Dir(dir) => {
+                let _ = writeln!(extra, "deb [trusted=yes] file:{} ./", dir.display());
+            }
+            Repo::Line(line) => {
+                let _ = writeln!(extra, "{line}");
+            }
+        }
+    }
+    let path = apt.join("etc/apt/sources.list.d/zz-repos.list");
+    fs_err::write(&path, extra).map_err(io(path.clone()))?;
+    // The host's lists, when they are of the same archives, save the download (APT asks whether
+    // they changed).
+    if sources::host_codename().is_ok_and(|h| h == suite)
+        && let Ok(entries) = fs_err::read_dir("/var/lib/apt/lists")
+    {
+        for entry in entries.filter_map(Result::ok) {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = fs_err::copy(
+                    entry.path(),
+                    apt.join("var/lib/apt/lists").join(entry.file_name()),
+                );
+            }
+        }
+    }
+    let dir = format!("Dir={}/", apt.display());
+    runner.run(
+        "apt-get",
+        [
+            "-q",
+            "-o",
+            &dir,
+            "-o",
+            "Dir::Etc::trusted=/etc/apt/trusted.gpg",
+            "-o",
+            "Dir::Etc::trustedparts=/etc/apt/trusted.gpg.d",
+            "-o",
+            "APT::Sandbox::User=root",
+            "-o",
+            "Acquire::Languages=none",
+            "update",
+        ],
+    )?;
+    let catalog = Catalog::open(Some(&apt))?;
+    match catalog.find(&options.appliance) {
+        Ok(found) => Ok(found.version),
+        Err(reason @ (CatalogError::Unknown { .. } | CatalogError::NotAppliance { .. })) => {
+            Err(ImageError::NotAnAppliance {
+                suite: suite.to_owned(),
+                reason,
+                appliances: catalog.appliances().into_iter().map(|a| a.name).collect(),
+            })
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Builds the image `options` describe, telling `progress` how it goes.
+pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, ImageError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(ImageError::NotRoot);
+    }
+    if options.output.exists() && !options.overwrite {
+        return Err(ImageError::Exists(options.output.clone()));
+    }
+    let (seed_text, admin_password) = site_seed(options.seed.as_deref())?;
+    let work = Work::take(&options.output)?;
+    let log = with_suffix(&options.output, ".log");
+    let mut runner = Runner::new(&log, progress)?;
+    let suite = match &options.suite {
+        Some(s) => s.clone(),
+        None => sources::host_codename().map_err(|e| ImageError::Input(e.to_string()))?,
+    };
+    let sources = image_sources(options, &suite)?;
+
+    runner.progress.stage(
+        1,
+        STAGES,
+        &format!("Checking {} in {suite}", options.appliance),
+    );
+    let version = check(&mut runner, &work, options, &suite, &sources)?;
+
+    runner.progress.stage(
+        2,
+        STAGES,
+        &format!("Installing {} {version} with mmdebstrap", options.appliance),
+    );
+    let site_seed = work.path("site.seed");
+    crate::registry::write_atomic(&site_seed, seed_text.as_bytes()).map_err(|source| {
+        WorkError::Io {
+            what: "cannot write",
+            path: site_seed.clone(),
+            source,
+        }
+    })?;
+    let root = work.path("root");
+    let extra: &[&str] = if options.cloud_init {
+        &["cloud-init"]
+    } else {
+        &[]
+    };
+    root::make(
+        &mut runner,
+        &RootPlan {
+            suite: &suite,
+            sources: &sources,
+            repos: &options.repos,
+            appliance: &options.appliance,
+            site_seed: &site_seed,
+            extra_packages: extra,
+            cache: &options.cache,
+            work: &work.dir,
+        },
+        &root,
+    )?;
+    let _ = fs_err::remove_file(&site_seed);
+
+    runner.progress.stage(
+        3,
+        STAGES,
+        "Making it a machine: boot loader, network, first boot",
+    );
+    let root_uuid = uuid(options, "root");
+    let hostname = options
+        .hostname
+        .clone()
+        .unwrap_or_else(|| default_hostname(&options.appliance));
+    root::configure(
+        &mut runner,
+        &root,
+        &Identity {
+            hostname: &hostname,
+            root_uuid: &root_uuid,
+            ssh_key: options.ssh_key.as_deref(),
+        },
+    )?;
+    if options.cloud_init {
+        cloud_init(&root)?;
+    }
+    let grub = root::grub_images(&mut runner, &root, &root_uuid)?;
+    if let Some(epoch) = options.source_date_epoch {
+        root::clamp_times(&root, epoch)?;
+    }
+    let manifest = with_suffix(&options.output, ".manifest");
+    let listing = root::manifest(&root)?;
+    crate::registry::write_atomic(&manifest, listing.as_bytes()).map_err(|source| {
+        WorkError::Io {
+            what: "cannot write",
+            path: manifest.clone(),
+            source,
+        }
+    })?;
+    let root_bytes = root::usage(&root)?;
+
+    runner
+        .progress
+        .stage(4, STAGES, "Making the disk: partitions and file systems");
+    let raw = work.path("disk.raw");
+    assemble(&mut runner, options, &root, &raw, root_bytes, &grub)?;
+    // The root is in the disk now; the space it took is given back before the conversion.
+    work::remove_tree(&root)?;
+
+    runner
+        .progress
+        .stage(5, STAGES, &format!("Writing {}", options.output.display()));
+    let bytes = finish(&mut runner, options, &work, &raw)?;
+    runner.note("done");
+    Ok(Built {
+        output: options.output.clone(),
+        log,
+        manifest,
+        appliance: options.appliance.clone(),
+        version,
+        bytes,
+        root_bytes,
+        admin_password,
+    })
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// `moinmoin-appliance` → `moinmoin`.
+pub fn default_hostname(appliance: &str) -> String {
+    let name = appliance.strip_suffix("-appliance").unwrap_or(appliance);
+    let name: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(63)
+        .collect();
+    let name = name.trim_matches('-');
+    if name.is_empty() {
+        "appliance".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+fn cloud_init(root: &Path) -> Result<(), ImageError> {
+    let path = root.join("etc/cloud/cloud.cfg.d/90-va-build.cfg");
+    fs_err::write(
+        &path,
+        "# va-build: a NoCloud seed (a CIDATA disk, or seedfrom on the kernel command line) when\n# there is one; otherwise the image boots as it was built.\ndatasource_list: [ NoCloud, None ]\n",
+    )
+    .map_err(|source| {
+        ImageError::Work(WorkError::Io {
+            what: "cannot write",
+            path,
+            source,
+        })
+    })
+}
+
+/// The raw disk: partition table, EFI system partition, root file system, BIOS boot code.
+fn assemble(
+    runner: &mut Runner,
+    options: &Options,
+    root: &Path,
+    raw: &Path,
+    root_bytes: u64,
+    grub: &root::GrubImages,
+) -> Result<(), ImageError> {
+    // Room for the file system's own tables and the appliance's first data.
+    let needed = root_bytes + root_bytes / 5 + (256 << 20);
+    let size = options
+        .size
+        .unwrap_or_else(|| (4u64 << 30).max((needed + (1 << 30)).next_multiple_of(1 << 30)));
+    let layout = Layout::new(size, needed)?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| {
+            ImageError::Work(WorkError::Io {
+                what: "cannot write",
+                path,
+                source,
+            })
+        }
+    };
+    let file = fs_err::File::create(raw).map_err(io(raw))?;
+    file.set_len(layout.disk_bytes).map_err(io(raw))?;
+    drop(file);
+    let script_path = raw.with_extension("sfdisk");
+    fs_err::write(
+        &script_path,
+        layout.sfdisk_script(&uuid(options, "disk"), &uuid(options, "root-partition")),
+    )
+    .map_err(io(&script_path))?;
+    runner.run(
+        "sh",
+        [
+            "-c".as_ref(),
+            "exec sfdisk --quiet --no-reread --no-tell-kernel \"$1\" < \"$2\"".as_ref(),
+            "sh".as_ref(),
+            raw.as_os_str(),
+            script_path.as_os_str(),
+        ],
+    )?;
+    // The EFI system partition: FAT, GRUB as the removable-media path every firmware tries.
+    let esp = raw.with_extension("esp");
+    let efi_path = raw.with_extension("efi");
+    fs_err::write(&efi_path, &grub.efi).map_err(io(&efi_path))?;
+    let volume = uuid(options, "esp")[..8].to_owned();
+    runner.run(
+        "mkfs.vfat",
+        [
+            "-C".as_ref(),
+            "-n".as_ref(),
+            "ESP".as_ref(),
+            "-i".as_ref(),
+            volume.as_ref(),
+            esp.as_os_str(),
+            Layout::esp_kib().to_string().as_ref(),
+        ],
+    )?;
+    let image = format!("{}", esp.display());
+    runner.run("mmd", ["-i", &image, "::/EFI", "::/EFI/BOOT"])?;
+    runner.run(
+        "mcopy",
+        [
+            "-i",
+            &image,
+            &efi_path.display().to_string(),
+            "::/EFI/BOOT/BOOTX64.EFI",
+        ],
+    )?;
+    disk::copy_into(&esp, raw, Layout::esp_offset()).map_err(io(raw))?;
+    // The root file system, written into its partition in place.
+    let offset = format!("offset={},root_owner=0:0", layout.root_offset());
+    let root_uuid = uuid(options, "root");
+    let kib = format!("{}k", layout.root_kib());
+    runner.run(
+        "mkfs.ext4",
+        [
+            "-q".as_ref(),
+            "-F".as_ref(),
+            "-L".as_ref(),
+            "root".as_ref(),
+            "-U".as_ref(),
+            root_uuid.as_ref(),
+            "-E".as_ref(),
+            offset.as_ref(),
+            "-d".as_ref(),
+            root.as_os_str(),
+            raw.as_os_str(),
+            kib.as_ref(),
+        ],
+    )?;
+    // BIOS: boot.img in the first sector, the core image in the BIOS boot partition.
+    let boot_code = disk::boot_code(&grub.boot)?;
+    disk::write_at(raw, 0, &boot_code).map_err(io(raw))?;
+    let core = disk::place_core(grub.core.clone())?;
+    disk::write_at(raw, disk::BIOS_START * disk::SECTOR, &core).map_err(io(raw))?;
+    Ok(())
+}
+
+/// Converts (qcow2) or moves (raw) the disk to a file beside the output, syncs it, and renames it
+/// to the output: until then the output path holds nothing of this build.
+fn finish(
+    runner: &mut Runner,
+    options: &Options,
+    work: &Work,
+    raw: &Path,
+) -> Result<u64, ImageError> {
+    let ready = work.path("image");
+    match options.format {
+        Format::Qcow2 => runner.run(
+            "qemu-img",
+            [
+                "convert".as_ref(),
+                "-f".as_ref(),
+                "raw".as_ref(),
+                "-O".as_ref(),
+                "qcow2".as_ref(),
+                raw.as_os_str(),
+                ready.as_os_str(),
+            ],
+        )?,
+        Format::Raw => fs_err::rename(raw, &ready).map_err(|source| WorkError::Io {
+            what: "cannot move",
+            path: raw.to_owned(),
+            source,
+        })?,
+    }
+    let io = |source| {
+        ImageError::Work(WorkError::Io {
+            what: "cannot write",
+            path: options.output.clone(),
+            source,
+        })
+    };
+    fs_err::File::open(&ready)
+        .and_then(|f| f.sync_all())
+        .map_err(io)?;
+    fs_err::rename(&ready, &options.output).map_err(io)?;
+    if let Some(dir) = options
+        .output
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        let _ = fs_err::File::open(dir).and_then(|d| d.sync_all());
+    }
+    let bytes =
+        std::os::unix::fs::MetadataExt::blocks(&fs_err::metadata(&options.output).map_err(io)?)
+            * 512;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> Options {
+        Options {
+            appliance: "dokuwiki-appliance".into(),
+            output: PathBuf::from("/tmp/x.qcow2"),
+            suite: None,
+            mirror: None,
+            repos: Vec::new(),
+            size: None,
+            format: Format::Qcow2,
+            hostname: None,
+            ssh_key: None,
+            seed: None,
+            cloud_init: false,
+            cache: PathBuf::from("/var/cache/va-build"),
+            overwrite: false,
+            source_date_epoch: None,
+        }
+    }
+
+    #[test]
+    fn identifiers_are_random_unless_the_build_is_reproducible() {
+        let mut o = options();
+        let a = uuid(&o, "root");
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert_ne!(a, uuid(&o, "root"));
+        o.source_date_epoch = Some(1_700_000_000);
+        assert_eq!(uuid(&o, "root"), uuid(&o, "root"));
+        assert_ne!(uuid(&o, "root"), uuid(&o, "disk"));
+    }
+
+    #[test]
+    fn the_site_seed_gets_a_password_only_when_it_has_none() {
+        let (text, password) = site_seed(None).unwrap();
+        let password = password.unwrap();
+        assert_eq!(password.len(), 20);
+        assert!(text.ends_with(&format!("admin-password password {password}\n")));
+        let given = "appliance-control appliance-control/admin-password password s3cret\n";
+        assert_eq!(site_seed(Some(given)).unwrap(), (given.to_owned(), None));
+        let other = "postfix postfix/relayhost string smtp.example.org";
+        let (text, password) = site_seed(Some(other)).unwrap();
+        assert!(password.is_some());
+        assert!(
+            text.starts_with(
+                "postfix postfix/relayhost string smtp.example.org\nappliance-control "
+            )
+        );
+        let error = site_seed(Some("postfix x strin y\n")).unwrap_err();
+        assert!(error.to_string().starts_with("--seed: "), "{error}");
+    }
+
+    #[test]
+    fn hostnames() {
+        assert_eq!(default_hostname("moinmoin-appliance"), "moinmoin");
+        assert_eq!(default_hostname("wiki.example"), "wiki-example");
+        assert_eq!(default_hostname("-appliance"), "appliance");
+    }
+}
