@@ -20,7 +20,8 @@ export MOIN_WHEELHOUSE ?= /var/cache/appliance-tests/wheelhouse
 # Debian packages the build, the tests and the demo need on the host (never inside test roots).
 HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap unzip zip python3 python3-venv \
 	systemd-container debconf-utils curl uidmap arch-test pkg-config libapt-pkg-dev g++ \
-	libaugeas-dev libclang-dev augeas-lenses chromium chromium-driver
+	libaugeas-dev libclang-dev augeas-lenses chromium chromium-driver \
+	qemu-system-x86 qemu-utils ovmf dosfstools mtools fdisk
 
 .PHONY: help deps deb lintian test unit e2e demo demo-stop bench clean
 
@@ -35,6 +36,8 @@ deps:
 		echo "Installing on the host: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+	@# qemu-system-x86 from Debian 12 conflicts with a newer qemu-utils (a backport) and removes it.
+	@command -v qemu-img >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils
 
 deb: deps
 	rm -rf $(SRC) $(REPO)
@@ -78,6 +81,7 @@ bench: deb
 	bench/hook-vs-extracttemplates
 	bench/valist-vs-apt-cache
 	bench/backup-vs-tar
+	bench/va-build-vs-mmdebstrap
 	bench/control-vs-cockpit
 
 clean:

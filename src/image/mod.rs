@@ -363,16 +363,10 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
     if let Some(epoch) = options.source_date_epoch {
         root::clamp_times(&root, epoch)?;
     }
-    let manifest = with_suffix(&options.output, ".manifest");
     let listing = root::manifest(&root)?;
-    crate::registry::write_atomic(&manifest, listing.as_bytes()).map_err(|source| {
-        WorkError::Io {
-            what: "cannot write",
-            path: manifest.clone(),
-            source,
-        }
-    })?;
     let root_bytes = root::usage(&root)?;
+    // Shown only when appliance-control is there to use it.
+    let admin_password = admin_password.filter(|_| root.join("usr/bin/appliance-control").exists());
 
     runner
         .progress
@@ -386,6 +380,14 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         .progress
         .stage(5, STAGES, &format!("Writing {}", options.output.display()));
     let bytes = finish(&mut runner, options, &work, &raw)?;
+    let manifest = with_suffix(&options.output, ".manifest");
+    crate::registry::write_atomic(&manifest, listing.as_bytes()).map_err(|source| {
+        WorkError::Io {
+            what: "cannot write",
+            path: manifest.clone(),
+            source,
+        }
+    })?;
     runner.note("done");
     Ok(Built {
         output: options.output.clone(),

@@ -131,15 +131,22 @@ pub fn mmdebstrap_args(plan: &RootPlan, root: &Path, sources: &[PathBuf]) -> Vec
         "--variant=apt".to_owned(),
         "--format=directory".to_owned(),
         format!("--include={}", include.join(",")),
-        // The cache: packages are kept and given back (mmdebstrap's own recipe).
+        // The cache: packages are kept and given back. Builds at once may share it: each package
+        // lands there whole, under its final name, by a rename.
         "--skip=essential/unlink".to_owned(),
-        "--setup-hook=mkdir -p \"$1/var/cache/apt/archives/\"".to_owned(),
-        format!("--setup-hook=sync-in {cache} /var/cache/apt/archives/"),
+        format!(
+            "--setup-hook=mkdir -p \"$1/var/cache/apt/archives/\" && \
+             find {cache} -maxdepth 1 -name '*.deb' -exec cp -t \"$1/var/cache/apt/archives/\" {{}} +"
+        ),
         format!(
             "--customize-hook=sh {} \"$1\"",
             quote(&plan.work.join("install.sh").display().to_string())
         ),
-        format!("--customize-hook=sync-out /var/cache/apt/archives {cache}"),
+        format!(
+            "--customize-hook=for deb in \"$1\"/var/cache/apt/archives/*.deb; do \
+             name=${{deb##*/}}; [ -e \"$deb\" ] && [ ! -e {cache}/\"$name\" ] || continue; \
+             cp \"$deb\" {cache}/.\"$name\".$$ && mv {cache}/.\"$name\".$$ {cache}/\"$name\"; done"
+        ),
         plan.suite.to_owned(),
         root.display().to_string(),
     ];

@@ -148,7 +148,7 @@ impl Vm {
                 );
             }
             let output = Command::new("curl")
-                .args(["-sS", "--max-time", "20", "-w", "\n%{http_code}", url])
+                .args(["-sSL", "--max-time", "20", "-w", "\n%{http_code}", url])
                 .output()
                 .unwrap();
             let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -176,9 +176,15 @@ impl Vm {
         reader.read_line(&mut line).unwrap(); // the greeting
         for command in ["qmp_capabilities", "system_powerdown"] {
             writeln!(stream, "{{\"execute\": \"{command}\"}}").unwrap();
-            line.clear();
-            reader.read_line(&mut line).unwrap();
-            assert!(line.contains("return"), "{command}: {line}");
+            // Events may come before the answer.
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                assert!(!line.contains("\"error\""), "{command}: {line}");
+                if line.contains("\"return\"") {
+                    break;
+                }
+            }
         }
         let start = Instant::now();
         while start.elapsed() < limit {
@@ -293,25 +299,21 @@ fn dokuwiki_image_boots_with_bios_and_builds_reproducibly() {
         .unwrap();
     assert!(String::from_utf8_lossy(&info.stdout).contains("file format: qcow2"));
 
-    let (web, control) = (free_port(), free_port());
-    let mut vm = Vm::boot(&image, false, &[(web, 80), (control, 8080)]);
-    vm.wait_for(
+    // dokuwiki-appliance has no appliance-control (moinmoin-appliance's test logs in to it).
+    let web = free_port();
+    let mut vm = Vm::boot(&image, false, &[(web, 80)]);
+    let page = vm.wait_for(
         &format!("http://127.0.0.1:{web}/"),
         "Appliance Wiki",
         Duration::from_secs(900),
     );
-    vm.wait_for(
-        &format!("http://127.0.0.1:{control}/login"),
-        "password",
-        Duration::from_secs(120),
-    );
-    control_login(control, &scratch.0.join("jar"));
+    assert!(page.contains("<title>start [Appliance Wiki]"), "{page}");
     let console = vm.console();
-    vm.power_off(Duration::from_secs(180));
     assert!(
-        !console.contains("ssh_host_") || console.contains("Make this machine's SSH host keys"),
+        console.contains("this machine's SSH host keys"),
         "{console}"
     );
+    vm.power_off(Duration::from_secs(180));
 
     // A second build of the same packages with the same SOURCE_DATE_EPOCH: the same files.
     let again = scratch.0.join("dokuwiki.raw");
