@@ -342,27 +342,7 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         STAGES,
         "Making it a machine: boot loader, network, first boot",
     );
-    let root_uuid = uuid(options, "root");
-    let hostname = options
-        .hostname
-        .clone()
-        .unwrap_or_else(|| default_hostname(&options.appliance));
-    root::configure(
-        &mut runner,
-        &root,
-        &Identity {
-            hostname: &hostname,
-            root_uuid: &root_uuid,
-            ssh_key: options.ssh_key.as_deref(),
-        },
-    )?;
-    if options.cloud_init {
-        cloud_init(&root)?;
-    }
-    let grub = root::grub_images(&mut runner, &root, &root_uuid)?;
-    if let Some(epoch) = options.source_date_epoch {
-        root::clamp_times(&root, epoch)?;
-    }
+    let grub = make_machine(&mut runner, options, &root)?;
     let listing = root::manifest(&root)?;
     let root_bytes = root::usage(&root)?;
     // Shown only when appliance-control is there to use it.
@@ -399,6 +379,36 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         root_bytes,
         admin_password,
     })
+}
+
+/// Stage 3: the root made a machine, GRUB's images made, times clamped for a reproducible build.
+fn make_machine(
+    runner: &mut Runner,
+    options: &Options,
+    root: &Path,
+) -> Result<root::GrubImages, ImageError> {
+    let root_uuid = uuid(options, "root");
+    let hostname = options
+        .hostname
+        .clone()
+        .unwrap_or_else(|| default_hostname(&options.appliance));
+    root::configure(
+        runner,
+        root,
+        &Identity {
+            hostname: &hostname,
+            root_uuid: &root_uuid,
+            ssh_key: options.ssh_key.as_deref(),
+        },
+    )?;
+    if options.cloud_init {
+        cloud_init(root)?;
+    }
+    let grub = root::grub_images(runner, root, &root_uuid)?;
+    if let Some(epoch) = options.source_date_epoch {
+        root::clamp_times(root, epoch)?;
+    }
+    Ok(grub)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
