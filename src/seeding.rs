@@ -56,6 +56,18 @@ pub enum SeedingError {
     },
 }
 
+/// Now, or `SOURCE_DATE_EPOCH` when it is set and earlier (a reproducible image build records the
+/// same time in every build).
+fn applied_at() -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(now, |epoch| epoch.min(now))
+}
+
 /// Applies `seed` (whose text as shipped is `text`) of appliance `package` at `version`, under the
 /// registry lock, and records it.
 #[expect(
@@ -118,9 +130,7 @@ pub fn apply(
                 package: package.to_owned(),
                 version: version.to_owned(),
                 applied_by: applied_by.as_str().to_owned(),
-                applied_at: SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
+                applied_at: applied_at(),
                 seed: text.to_owned(),
                 reconfigure: reconfigure.clone(),
             },

@@ -207,7 +207,44 @@ pub struct Identity<'a> {
 
 const NETWORK: &str = "# va-build: DHCP on the first Ethernet interface.\n[Match]\nType=ether\nName=en* eth*\n\n[Network]\nDHCP=yes\n";
 
-const SSH_KEYGEN: &str = "# va-build: each machine made from the image gets its own SSH host keys.\n[Unit]\nDescription=Make this machine's SSH host keys\nBefore=ssh.service\nConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/ssh-keygen -A\n\n[Install]\nWantedBy=ssh.service\n";
+const FIRST_BOOT_UNIT: &str =
+    "# va-build: what each machine made from the image must have of its own.
+[Unit]
+Description=Make this machine's own keys and certificates (first boot of a va-build image)
+ConditionPathExists=/var/lib/va-build/first-boot
+After=local-fs.target
+Before=ssh.service apache2.service nginx.service postfix.service appliance-control.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/lib/va-build/first-boot
+
+[Install]
+WantedBy=multi-user.target
+";
+
+/// Run once by `va-build-first-boot.service`: the keys the build removed, made again for this
+/// machine (appliance-control's certificate as its postinst makes it).
+const FIRST_BOOT: &str = r#"#!/bin/sh
+# va-build: the first boot of a machine made from the image. The image holds no SSH host key, no
+# snakeoil certificate and no appliance-control certificate: every machine makes its own.
+set -e
+ssh-keygen -A
+if [ -x /usr/sbin/make-ssl-cert ] && [ ! -e /etc/ssl/private/ssl-cert-snakeoil.key ]; then
+	make-ssl-cert generate-default-snakeoil --force-overwrite
+fi
+if [ -d /etc/appliance-control/tls ] && [ ! -e /etc/appliance-control/tls/cert.pem ]; then
+	name=$(hostname -f 2>/dev/null || hostname)
+	openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj "/CN=$name" \
+		-addext "subjectAltName=DNS:$name,DNS:localhost,IP:127.0.0.1" \
+		-keyout /etc/appliance-control/tls/key.pem -out /etc/appliance-control/tls/cert.pem 2>/dev/null
+	chgrp appliance-control /etc/appliance-control/tls/key.pem
+	chmod 0640 /etc/appliance-control/tls/key.pem
+	chmod 0644 /etc/appliance-control/tls/cert.pem
+fi
+rm -f /var/lib/va-build/first-boot
+"#;
 
 /// Makes the root a machine: its name, file systems, network, first-boot units, the boot
 /// loader's configuration, and no host key or machine identity of the build's.
@@ -255,10 +292,12 @@ pub fn configure(runner: &mut Runner, root: &Path, id: &Identity) -> Result<(), 
     )?;
     put("etc/systemd/network/80-va-build.network", NETWORK, 0o644)?;
     put(
-        "etc/systemd/system/va-build-ssh-keygen.service",
-        SSH_KEYGEN,
+        "etc/systemd/system/va-build-first-boot.service",
+        FIRST_BOOT_UNIT,
         0o644,
     )?;
+    put("usr/local/lib/va-build/first-boot", FIRST_BOOT, 0o755)?;
+    put("var/lib/va-build/first-boot", "", 0o644)?;
     if let Some(key) = id.ssh_key {
         put("root/.ssh/authorized_keys", key, 0o600)?;
         fs_err::set_permissions(
@@ -279,7 +318,7 @@ pub fn configure(runner: &mut Runner, root: &Path, id: &Identity) -> Result<(), 
             "enable".as_ref(),
             "systemd-networkd".as_ref(),
             "systemd-resolved".as_ref(),
-            "va-build-ssh-keygen".as_ref(),
+            "va-build-first-boot".as_ref(),
         ],
     )?;
     // systemd-resolved's stub, as its package sets it (the build used the host's resolver).
@@ -296,8 +335,8 @@ pub fn configure(runner: &mut Runner, root: &Path, id: &Identity) -> Result<(), 
     grub_config(root, id)
 }
 
-/// Removes what belongs to one machine, not to the image: SSH host keys (made at first boot),
-/// the machine ID (empty: systemd makes one at first boot), logs, and caches.
+/// Removes what belongs to one machine, not to the image: SSH host keys and certificates (made
+/// at first boot), the machine ID (empty: systemd makes one at first boot), logs, and caches.
 fn forget_the_build(root: &Path) -> Result<(), WorkError> {
     let remove_matching = |dir: &str, keep: &dyn Fn(&str) -> bool| -> Result<(), WorkError> {
         let dir = root.join(dir);
@@ -318,6 +357,14 @@ fn forget_the_build(root: &Path) -> Result<(), WorkError> {
         Ok(())
     };
     remove_matching("etc/ssh", &|name| !name.starts_with("ssh_host_"))?;
+    for key in [
+        "etc/ssl/private/ssl-cert-snakeoil.key",
+        "etc/ssl/certs/ssl-cert-snakeoil.pem",
+        "etc/appliance-control/tls/key.pem",
+        "etc/appliance-control/tls/cert.pem",
+    ] {
+        let _ = fs_err::remove_file(root.join(key));
+    }
     let _ = fs_err::write(root.join("etc/machine-id"), "");
     let _ = fs_err::remove_file(root.join("var/lib/dbus/machine-id"));
     let _ = fs_err::remove_file(root.join("var/lib/systemd/random-seed"));
