@@ -83,6 +83,7 @@ bench: deb
 	bench/backup-vs-tar
 	bench/va-build-vs-mmdebstrap
 	bench/control-vs-cockpit
+	bench/moinmoin-appliance
 
 clean:
 	rm -rf $(BUILD)
