@@ -6,12 +6,16 @@
 //! Unknown keys are refused, so that a misspelt `stop:` does not silently leave a service running
 //! during a restore.
 
+mod parameters;
+
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::backup::paths::{PathError, root_in_archive};
+
+pub use parameters::{Invocation, MAX_PARAMETERS, Parameter};
 
 /// Where manifests live, relative to the system's root.
 pub const PLUGIN_DIR: &str = "usr/share/appliance/plugins";
@@ -57,6 +61,10 @@ pub enum Kind {
     Email,
     /// A host name.
     Hostname,
+    /// A secret of one line: only for action parameters. It is never shown, never put on a
+    /// command line (every user may read those in `/proc`) and never in an error; the action's
+    /// command reads it on its standard input.
+    Password,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -93,6 +101,10 @@ pub struct Action {
     /// Asked before it runs, when given.
     #[serde(default)]
     pub confirm: Option<String>,
+    /// What the page asks for before it runs, every one required: the plain values follow
+    /// `run` as arguments in this order, the passwords come on standard input, one a line.
+    #[serde(default)]
+    pub parameters: Vec<Parameter>,
     pub run: Command,
 }
 
@@ -109,12 +121,14 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl Kind {
-    /// Whether `value` is one of this kind; the reason when not.
+    /// Whether `value` is one of this kind; the reason when not (which never repeats a
+    /// password).
     pub fn check(self, value: &str) -> Result<(), String> {
         let one_line = value.chars().count() <= 256 && !value.chars().any(char::is_control);
         let sound = one_line
             && match self {
                 Kind::Text => true,
+                Kind::Password => !value.is_empty(),
                 Kind::Number => !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()),
                 Kind::Boolean => value == "true" || value == "false",
                 Kind::Email => {
@@ -131,10 +145,22 @@ impl Kind {
                             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
                 }
             };
-        if sound {
-            Ok(())
-        } else {
-            Err(format!("`{value}` is not a valid {}", self.noun()))
+        match (sound, self) {
+            (true, _) => Ok(()),
+            (false, Kind::Password) => Err(format!("the password is not a {}", self.noun())),
+            (false, _) => Err(format!("`{value}` is not a valid {}", self.noun())),
+        }
+    }
+
+    /// Its name in manifests (`email`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Number => "number",
+            Kind::Boolean => "boolean",
+            Kind::Email => "email",
+            Kind::Hostname => "hostname",
+            Kind::Password => "password",
         }
     }
 
@@ -145,6 +171,7 @@ impl Kind {
             Kind::Boolean => "`true` or `false`",
             Kind::Email => "mail address",
             Kind::Hostname => "host name",
+            Kind::Password => "line of 1 to 256 characters without control characters",
         }
     }
 }
@@ -258,6 +285,13 @@ impl Manifest {
             if !valid_name(&setting.name) {
                 return Err(format!("`{}` is not a setting name", setting.name));
             }
+            if setting.kind == Kind::Password {
+                return Err(format!(
+                    "the setting `{}` cannot be a password: the page shows a setting's value \
+                     (a password is an action's parameter)",
+                    setting.name
+                ));
+            }
             root_in_archive(&setting.file).map_err(|e| e.to_string())?;
             let lens_sound = setting
                 .lens
@@ -284,6 +318,16 @@ impl Manifest {
             if !valid_name(&action.name) {
                 return Err(format!("`{}` is not an action name", action.name));
             }
+            if self
+                .actions
+                .iter()
+                .filter(|a| a.name == action.name)
+                .count()
+                > 1
+            {
+                return Err(format!("the action `{}` is declared twice", action.name));
+            }
+            action.check_parameters()?;
             check_command(&action.run)?;
         }
         let Some(backup) = &self.backup else {
@@ -517,10 +561,17 @@ mod tests {
             (Kind::Boolean, "true", "yes"),
             (Kind::Email, "wiki@example.org", "wiki at example"),
             (Kind::Hostname, "wiki.example.org", "wiki example"),
+            (Kind::Password, "correct horse", ""),
+            (Kind::Password, "correct horse", "pass\rword"),
         ] {
             assert!(kind.check(good).is_ok(), "{good}");
             assert!(kind.check(bad).is_err(), "{bad}");
         }
+        let refusal = Kind::Password.check("hunter2\nx").unwrap_err();
+        assert!(
+            !refusal.contains("hunter2"),
+            "a password is never repeated: {refusal}"
+        );
         let manifest = Manifest::parse(EXAMPLE).unwrap();
         let setting = manifest.setting("site-name").unwrap();
         assert_eq!(setting.file, "/etc/moin/local.conf");
@@ -528,6 +579,9 @@ mod tests {
             manifest.action("rebuild-index").unwrap().run[0],
             "/usr/bin/moin"
         );
+        let reset = manifest.action("reset-password").unwrap();
+        let kinds: Vec<&str> = reset.parameters.iter().map(|p| p.kind.as_str()).collect();
+        assert_eq!(kinds, ["text", "password"]);
     }
 
     #[test]
