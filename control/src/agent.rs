@@ -25,8 +25,18 @@ pub const UPLOAD_DIR: &str = "var/lib/appliance-control/uploads";
 /// What the agent runs on the system: systemctl, apt; a trait so that the checks are tested
 /// without a system to change.
 pub trait System {
-    /// Runs a program to its end; an error says why, with what it printed.
+    /// Runs a program to its end, with nothing on its standard input; an error says why, with
+    /// what it printed.
     fn run(&self, program: &str, arguments: &[&str]) -> Result<String, String>;
+
+    /// [`System::run`] with `input` on the program's standard input: how secrets reach a
+    /// program, since its arguments are there for every user to read in `/proc`.
+    fn run_with_input(
+        &self,
+        program: &str,
+        arguments: &[&str],
+        input: &str,
+    ) -> Result<String, String>;
 }
 
 /// The real system.
@@ -39,16 +49,55 @@ impl System for Host {
             .stdin(std::process::Stdio::null())
             .output()
             .map_err(|e| format!("cannot run `{program}`: {e}"))?;
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-        } else {
-            Err(format!(
-                "`{program} {}` failed ({}): {}",
-                arguments.join(" "),
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ))
-        }
+        finished(program, arguments, &output)
+    }
+
+    fn run_with_input(
+        &self,
+        program: &str,
+        arguments: &[&str],
+        input: &str,
+    ) -> Result<String, String> {
+        use std::process::Stdio;
+        let mut child = std::process::Command::new(program)
+            .args(arguments)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        let stdin = child.stdin.take();
+        // Written while the output is read, so that neither side waits on a full pipe; a program
+        // that exits without reading all of it is judged by its exit status, not by the broken
+        // pipe.
+        let output = std::thread::scope(|scope| {
+            if let Some(mut stdin) = stdin {
+                scope.spawn(move || {
+                    let _ = stdin.write_all(input.as_bytes());
+                });
+            }
+            child.wait_with_output()
+        })
+        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        finished(program, arguments, &output)
+    }
+}
+
+/// A finished program's standard output, or why it failed.
+fn finished(
+    program: &str,
+    arguments: &[&str],
+    output: &std::process::Output,
+) -> Result<String, String> {
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{program} {}` failed ({}): {}",
+            arguments.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
     }
 }
 
@@ -213,14 +262,25 @@ impl Agent<'_> {
         let root = &self.root;
         let ok = |data| Ok(Response::ok(data).into());
         match request {
-            Request::Action { plugin, action } => {
+            Request::Action {
+                plugin,
+                action,
+                parameters,
+            } => {
                 let manifest = self.trusted_manifest(plugin)?;
                 let declared = manifest.action(action).ok_or_else(|| {
                     format!("the plugin `{plugin}` declares no action `{action}`")
                 })?;
-                let (program, arguments) = declared.run.split_first().ok_or("an empty command")?;
+                // The values, checked against the manifest: the secrets end up on standard input
+                // only, and no error repeats one.
+                let invocation = declared.invocation(parameters)?;
+                let (program, arguments) =
+                    invocation.command.split_first().ok_or("an empty command")?;
                 let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
-                let output = self.system.run(program, &arguments)?;
+                let output = match &invocation.input {
+                    Some(input) => self.system.run_with_input(program, &arguments, input)?,
+                    None => self.system.run(program, &arguments)?,
+                };
                 ok(json!({ "done": declared.label, "output": output }))
             }
             Request::PluginSettings { plugin } => {

@@ -2,6 +2,8 @@
 //! `/run/appliance/agent.sock`, answered by one JSON line. The list of operations is closed, every
 //! argument is checked here before anything runs, and there is no "run this command".
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The longest request line the agent reads.
@@ -70,10 +72,13 @@ pub enum Request {
     },
     /// Whether the nightly backup is on.
     ScheduleState,
-    /// Runs an action that a root-owned plugin manifest declares.
+    /// Runs an action that a root-owned plugin manifest declares, with the values of its
+    /// parameters (checked against the manifest by the agent; passwords among them).
     Action {
         plugin: String,
         action: String,
+        #[serde(default)]
+        parameters: BTreeMap<String, String>,
     },
     /// The current values of a plugin's settings.
     PluginSettings {
@@ -229,10 +234,24 @@ pub fn check(request: &Request) -> Result<(), String> {
                 return Err(format!("`{to}` is not a mail address"));
             }
         }
-        Request::Action { plugin, action }
-            if !appliance::plugin::valid_name(plugin) || !appliance::plugin::valid_name(action) =>
-        {
-            return Err("not a plugin action".into());
+        Request::Action {
+            plugin,
+            action,
+            parameters,
+        } => {
+            if !appliance::plugin::valid_name(plugin) || !appliance::plugin::valid_name(action) {
+                return Err("not a plugin action".into());
+            }
+            if parameters.len() > appliance::plugin::MAX_PARAMETERS {
+                return Err("too many parameters".into());
+            }
+            if parameters.keys().any(|n| !appliance::plugin::valid_name(n)) {
+                return Err("not a parameter name".into());
+            }
+            // Not the value itself: it may be a password.
+            if parameters.values().any(|v| !valid_value(v)) {
+                return Err("a parameter's value must be one line of at most 1024 bytes".into());
+            }
         }
         Request::PluginSettings { plugin } if !appliance::plugin::valid_name(plugin) => {
             return Err("not a plugin".into());
@@ -269,6 +288,14 @@ mod tests {
                 path: MAIL_PATHS[0].into(),
                 value: "[smtp.example.org]:587".into(),
             },
+            Request::Action {
+                plugin: "moinmoin".into(),
+                action: "create-user".into(),
+                parameters: [("name", "Alice"), ("password", "s3cret pass")]
+                    .into_iter()
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect(),
+            },
         ] {
             let line = serde_json::to_string(&request).unwrap();
             assert!(!line.contains('\n'));
@@ -277,6 +304,15 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Request::ConfigurePending).unwrap(),
             r#"{"op":"configure-pending"}"#
+        );
+        // A request of before parameters still reads.
+        assert_eq!(
+            parse(br#"{"op":"action","plugin":"wiki","action":"check"}"#).unwrap(),
+            Request::Action {
+                plugin: "wiki".into(),
+                action: "check".into(),
+                parameters: BTreeMap::new(),
+            }
         );
     }
 
@@ -330,12 +366,29 @@ mod tests {
             ),
             (r#"{"op":"test-mail","to":"a@b, c@d"}"#, "mail address"),
             (r#"{"op":"test-mail","to":"-oQ/tmp@x"}"#, "mail address"),
+            (
+                r#"{"op":"action","plugin":"wiki","action":"go","parameters":{"../x":"1"}}"#,
+                "not a parameter name",
+            ),
+            (
+                r#"{"op":"action","plugin":"wiki","action":"go","parameters":{"password":"hunter2\nx"}}"#,
+                "one line",
+            ),
+            (
+                r#"{"op":"action","plugin":"wiki","action":"go","parameters":{"name":["a"]}}"#,
+                "not a request",
+            ),
+            (
+                r#"{"op":"action","plugin":"wiki","action":"go","params":{}}"#,
+                "unknown field",
+            ),
             ("not json", "not a request"),
             ("", "not a request"),
             (long.as_str(), "longer than"),
         ] {
             let error = parse(line.as_bytes()).unwrap_err();
             assert!(error.contains(reason), "{line:.80}: {error}");
+            assert!(!error.contains("hunter2"), "{error}");
         }
     }
 

@@ -7,16 +7,32 @@ use super::*;
 #[derive(Default)]
 struct Recorder {
     runs: RefCell<Vec<String>>,
+    /// What each run got on its standard input (empty: nothing).
+    inputs: RefCell<Vec<String>>,
 }
 
 impl System for Recorder {
     fn run(&self, program: &str, arguments: &[&str]) -> Result<String, String> {
         let line = format!("{program} {}", arguments.join(" "));
         self.runs.borrow_mut().push(line);
+        self.inputs.borrow_mut().push(String::new());
         if program == "systemctl" && arguments.first() == Some(&"is-active") {
             return Err("inactive".into());
         }
         Ok(String::new())
+    }
+
+    fn run_with_input(
+        &self,
+        program: &str,
+        arguments: &[&str],
+        input: &str,
+    ) -> Result<String, String> {
+        self.run(program, arguments)?;
+        if let Some(last) = self.inputs.borrow_mut().last_mut() {
+            input.clone_into(last);
+        }
+        Ok(format!("ran {}", arguments.join(" ")))
     }
 }
 
@@ -215,6 +231,13 @@ settings:
   - {name: port, label: Port, kind: number, lens: Shellvars.lns, file: /etc/default/wiki, path: PORT}
 actions:
   - {name: rebuild-index, label: Rebuild the index, run: [/usr/bin/wiki, index-build]}
+  - name: create-user
+    label: Create a user
+    parameters:
+      - {name: name, label: User name}
+      - {name: email, label: E-mail, kind: email}
+      - {name: password, label: Password, kind: password}
+    run: [/usr/bin/wiki, account-create]
 ",
     )
     .unwrap();
@@ -319,4 +342,129 @@ fn plugin_actions_and_settings_come_only_from_manifests_root_owns() {
     );
     assert!(!response.ok);
     assert_eq!(recorder.runs.borrow().len(), 2);
+}
+
+#[test]
+fn action_parameters_are_checked_and_the_password_goes_on_standard_input_only() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    wiki_plugin(system);
+    let recorder = Recorder::default();
+    let agent = Agent {
+        root: system.to_owned(),
+        web_uid: Some(998),
+        system: &recorder,
+    };
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"action","plugin":"wiki","action":"create-user","parameters":{"name":"Alice","email":"alice@example.org","password":"hunter2 horse"}}"#,
+    );
+    assert!(response.ok, "{response:?}");
+    assert_eq!(response.data["done"], "Create a user");
+    assert_eq!(
+        response.data["output"],
+        "ran account-create Alice alice@example.org"
+    );
+    assert_eq!(
+        recorder.runs.borrow().as_slice(),
+        ["/usr/bin/wiki account-create Alice alice@example.org"]
+    );
+    assert_eq!(recorder.inputs.borrow().as_slice(), ["hunter2 horse\n"]);
+    // An action without parameters still gets nothing on standard input.
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"action","plugin":"wiki","action":"rebuild-index"}"#,
+    );
+    assert!(response.ok, "{response:?}");
+    assert_eq!(recorder.inputs.borrow()[1], "");
+    let before = recorder.runs.borrow().len();
+    for (parameters, reason) in [
+        (
+            r#"{"name":"Alice","email":"alice@example.org"}"#,
+            "Password is required",
+        ),
+        (
+            r#"{"name":"Alice","email":"alice@example.org","password":""}"#,
+            "Password is required",
+        ),
+        (
+            r#"{"name":"Alice","email":"alice@example.org","password":"hunter2","admin":"yes"}"#,
+            "has no parameter `admin`",
+        ),
+        (
+            r#"{"name":"Alice","email":"alice","password":"hunter2"}"#,
+            "E-mail: `alice` is not a valid mail address",
+        ),
+        (
+            r#"{"name":"Alice\u0007","email":"alice@example.org","password":"hunter2"}"#,
+            "User name: ",
+        ),
+        (
+            r#"{"name":"--all-users","email":"alice@example.org","password":"hunter2"}"#,
+            "may not begin with `-`",
+        ),
+        (
+            r#"{"name":"Alice","email":"alice@example.org","password":"hunter2\u001b[0m"}"#,
+            "the password is not",
+        ),
+        (
+            r#"{"name":"Alice","email":"alice@example.org","password":"hunter2\nroot"}"#,
+            "one line",
+        ),
+        (
+            r#"{"name":"Alice","email":"alice@example.org","../password":"hunter2"}"#,
+            "not a parameter name",
+        ),
+    ] {
+        let line = format!(
+            r#"{{"op":"action","plugin":"wiki","action":"create-user","parameters":{parameters}}}"#
+        );
+        let (response, _) = ask(&agent, Some(998), &line);
+        assert!(!response.ok, "{parameters}");
+        let error = response.error.unwrap();
+        assert!(error.contains(reason), "{parameters}: {error}");
+        assert!(!error.contains("hunter2"), "a password repeated: {error}");
+    }
+    // An action that declares none takes none.
+    let (response, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"action","plugin":"wiki","action":"rebuild-index","parameters":{"all":"yes"}}"#,
+    );
+    assert!(response.error.unwrap().contains("has no parameter `all`"));
+    assert_eq!(recorder.runs.borrow().len(), before, "nothing more ran");
+}
+
+#[test]
+fn the_host_passes_standard_input_and_reports_a_failure() {
+    let output = Host
+        .run_with_input(
+            "/bin/sh",
+            &[
+                "-c",
+                "IFS= read -r secret; echo \"$1 got ${#secret}\"",
+                "sh",
+                "Alice",
+            ],
+            "hunter2\n",
+        )
+        .unwrap();
+    assert_eq!(output, "Alice got 7\n");
+    // A program that reads nothing is judged by its status, not by the pipe it left unread.
+    let big = "x".repeat(1 << 20);
+    assert_eq!(Host.run_with_input("/bin/true", &[], &big).unwrap(), "");
+    let error = Host
+        .run_with_input(
+            "/bin/sh",
+            &["-c", "echo 'error: no such user' >&2; exit 3", "sh", "Bob"],
+            "hunter2\n",
+        )
+        .unwrap_err();
+    assert!(
+        error.contains("exit status: 3") && error.contains("error: no such user"),
+        "{error}"
+    );
+    assert!(!error.contains("hunter2"), "{error}");
 }

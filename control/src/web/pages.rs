@@ -764,29 +764,39 @@ pub async fn plugin(
         .settings
         .iter()
         .map(|s| {
-            let kind = match s.kind {
-                appliance::plugin::Kind::Text => "text",
-                appliance::plugin::Kind::Number => "number",
-                appliance::plugin::Kind::Boolean => "boolean",
-                appliance::plugin::Kind::Email => "email",
-                appliance::plugin::Kind::Hostname => "hostname",
-            };
             context! {
                 name => s.name,
                 label => s.label,
                 help => s.help,
-                kind => kind,
+                kind => s.kind.as_str(),
                 value => values[&s.name].as_str().unwrap_or_default(),
             }
         })
         .collect();
-    let actions: Vec<Value> = manifest
+    // Actions without parameters are buttons; the others are forms, which never hold a value: a
+    // password is never sent back to the browser.
+    let (buttons, forms): (Vec<_>, Vec<_>) = manifest
         .actions
         .iter()
-        .map(
-            |a| context! { name => a.name, label => a.label, help => a.help, confirm => a.confirm },
-        )
-        .collect();
+        .partition(|a| a.parameters.is_empty());
+    let actions = |list: Vec<&appliance::plugin::Action>| -> Vec<Value> {
+        list.into_iter()
+        .map(|a| {
+            let parameters: Vec<Value> = a
+                .parameters
+                .iter()
+                .map(|p| context! { name => p.name, label => p.label, help => p.help, kind => p.kind.as_str() })
+                .collect();
+            context! {
+                name => a.name,
+                label => a.label,
+                help => a.help,
+                confirm => a.confirm,
+                parameters => parameters,
+            }
+        })
+        .collect()
+    };
     let title = manifest.title.clone().unwrap_or_else(|| name.clone());
     let here = format!("/plugins/{name}");
     page(
@@ -795,7 +805,12 @@ pub async fn plugin(
         &here,
         &title,
         "plugin.html",
-        context! { plugin => name, settings => settings, actions => actions },
+        context! {
+            plugin => name,
+            settings => settings,
+            buttons => actions(buttons),
+            forms => actions(forms),
+        },
     )
 }
 
@@ -845,26 +860,56 @@ pub async fn plugin_settings(
     Redirect::to(&back).into_response()
 }
 
-#[derive(Deserialize)]
-pub struct ActionForm {
-    action: String,
+/// How an action's form names the field of a parameter: apart from `csrf` and `action`, whatever
+/// the parameter is called.
+const PARAMETER_FIELD: &str = "param-";
+
+/// The most of a command's output a message shows (its end).
+const OUTPUT_SHOWN: usize = 2000;
+
+/// What a page says when an action is done: its label, then what the command printed.
+fn action_done(data: &serde_json::Value) -> String {
+    let label = data["done"].as_str().unwrap_or_default();
+    let output = data["output"].as_str().unwrap_or_default().trim();
+    if output.is_empty() {
+        return format!("Done: {label}");
+    }
+    let start = output
+        .char_indices()
+        .rev()
+        .nth(OUTPUT_SHOWN - 1)
+        .map_or(0, |(i, _)| i);
+    let ellipsis = if start > 0 { "…" } else { "" };
+    format!("Done: {label}\n{ellipsis}{}", &output[start..])
 }
 
+/// An action's form: `action`, and `param-NAME` for each of its parameters; the agent checks the
+/// values against the manifest.
 pub async fn plugin_action(
     State(state): State<Shared>,
     session: CurrentSession,
     axum::extract::Path(name): axum::extract::Path<String>,
-    axum::Form(form): axum::Form<ActionForm>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
     let back = format!("/plugins/{name}");
+    let mut action = String::new();
+    let mut parameters = std::collections::BTreeMap::new();
+    for (field, value) in form {
+        if field == "action" {
+            action = value;
+        } else if let Some(parameter) = field.strip_prefix(PARAMETER_FIELD) {
+            parameters.insert(parameter.to_owned(), value);
+        }
+    }
     act(
         &state,
         &session,
         Request::Action {
             plugin: name,
-            action: form.action,
+            action,
+            parameters,
         },
-        |d| format!("Done: {}", d["done"].as_str().unwrap_or_default()),
+        action_done,
         &back,
     )
     .await

@@ -288,7 +288,23 @@ fn lived_in(system: &std::path::Path) {
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::write(
         plugins.join("wiki.yaml"),
-        "appliance: wiki-appliance\ntitle: The <Wiki>\nservices: [wiki]\nsettings:\n  - {name: site-name, label: Wiki name, lens: Shellvars.lns, file: /etc/default/wiki, path: SITENAME}\nactions:\n  - {name: check, label: Check the wiki, confirm: Sure?, run: [/bin/true]}\n",
+        r#"appliance: wiki-appliance
+title: The <Wiki>
+services: [wiki]
+settings:
+  - {name: site-name, label: Wiki name, lens: Shellvars.lns, file: /etc/default/wiki, path: SITENAME}
+actions:
+  - {name: check, label: Check the wiki, confirm: Sure?, run: [/bin/true]}
+  - name: add-user
+    label: Add a user
+    confirm: Add this user?
+    parameters:
+      - {name: name, label: User name}
+      - {name: email, label: E-mail, kind: email, help: Where the wiki writes to}
+      - {name: password, label: Password, kind: password}
+    run: [/bin/sh, -c, 'IFS= read -r secret; printf "added %s <%s>, a password of %s characters
+" "$1" "$2" "${#secret}"', add-user]
+"#,
     )
     .unwrap();
     std::fs::create_dir_all(system.join("srv/wiki")).unwrap();
@@ -525,4 +541,133 @@ async fn an_uploaded_backup_is_checked_and_kept_and_a_bad_one_refused() {
         0,
         "nothing left behind"
     );
+}
+
+/// A lived-in system served with a real agent, and an administrator's session.
+async fn plugin_session() -> (tempfile::TempDir, Shared, String) {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    lived_in(system);
+    let state = AppState::new(Config {
+        root: system.to_owned(),
+        agent: agent_thread(system),
+        secure: false,
+        client_ca: false,
+    });
+    let session = cookie_value(
+        &login(&state, "admin", "appliance-demo").await,
+        SESSION_COOKIE,
+    );
+    (root, state, session)
+}
+
+fn plugin_page(session: &str) -> HttpRequest<Body> {
+    HttpRequest::get("/plugins/wiki")
+        .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_action_with_parameters_is_a_form_whose_password_field_is_never_filled() {
+    let (_root, state, session) = plugin_session().await;
+    let html = text(send(&state, plugin_page(&session)).await).await;
+    for expected in [
+        "<h2>Add a user</h2>",
+        "autocomplete=\"off\"",
+        "<input name=\"param-name\" required maxlength=\"256\" autocomplete=\"off\">",
+        "<input name=\"param-email\" required maxlength=\"256\" autocomplete=\"off\" type=\"email\">",
+        "Where the wiki writes to",
+        "<input name=\"param-password\" type=\"password\" autocomplete=\"new-password\" required maxlength=\"256\">",
+        "data-confirm=\"Add this user?\"",
+        // The action without parameters stays a button.
+        "Check the wiki</button>",
+    ] {
+        assert!(html.contains(expected), "no `{expected}` in\n{html}");
+    }
+}
+
+#[tokio::test]
+async fn an_action_form_passes_its_values_and_never_shows_the_password() {
+    let (_root, state, session) = plugin_session().await;
+    let page = || plugin_page(&session);
+    let post = |body: String| {
+        HttpRequest::post("/plugins/wiki/action")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let html = text(send(&state, page()).await).await;
+    let csrf = hidden_csrf(&html);
+    let secret = "hunter2 horse";
+    let form = |fields: &[(&str, &str)]| {
+        let mut all = vec![("csrf", csrf.as_str()), ("action", "add-user")];
+        all.extend_from_slice(fields);
+        serde_urlencoded::to_string(all).unwrap()
+    };
+    // The CSRF gate stands before it.
+    let forged = serde_urlencoded::to_string([
+        ("action", "add-user"),
+        ("param-name", "Mallory"),
+        ("param-email", "m@example.org"),
+        ("param-password", secret),
+    ])
+    .unwrap();
+    assert_eq!(
+        send(&state, post(forged)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let good = [
+        ("param-name", "Alice"),
+        ("param-email", "alice@example.org"),
+        ("param-password", secret),
+    ];
+    let response = send(&state, post(form(&good))).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let html = text(send(&state, page()).await).await;
+    assert!(
+        html.contains(
+            "Done: Add a user\nadded Alice &lt;alice@example.org&gt;, a password of 13 characters"
+        ),
+        "{html}"
+    );
+    assert!(!html.contains("hunter2"), "{html}");
+    for (fields, expected) in [
+        (&good[..2], "Password is required"),
+        (
+            &[
+                ("param-name", "Alice"),
+                ("param-email", "alice@example.org"),
+                ("param-password", secret),
+                ("param-admin", "yes"),
+            ][..],
+            "has no parameter `admin`",
+        ),
+        (
+            &[
+                ("param-name", "Alice"),
+                ("param-email", "alice at example.org"),
+                ("param-password", secret),
+            ][..],
+            "E-mail: `alice at example.org` is not a valid mail address",
+        ),
+        (
+            &[
+                ("param-name", "Alice"),
+                ("param-email", "alice@example.org"),
+                ("param-password", "hunter2\nroot"),
+            ][..],
+            "one line",
+        ),
+    ] {
+        let response = send(&state, post(form(fields))).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let html = text(send(&state, page()).await).await;
+        assert!(
+            html.contains("class=\"message error\"") && html.contains(expected),
+            "no `{expected}` in\n{html}"
+        );
+        assert!(!html.contains("hunter2"), "{html}");
+    }
 }
