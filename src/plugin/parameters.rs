@@ -260,6 +260,43 @@ actions:
     }
 
     #[test]
+    fn the_moinmoin_plugin_asks_for_a_user_and_a_password() {
+        let manifest = Manifest::parse(include_str!(
+            "../../appliances/moinmoin/plugin/moinmoin.yaml"
+        ))
+        .unwrap();
+        let create = manifest.action("create-user").unwrap();
+        let invocation = create
+            .invocation(&values(&[
+                ("name", "Alice"),
+                ("email", "alice@example.org"),
+                ("password", "s3cret-pass"),
+            ]))
+            .unwrap();
+        assert_eq!(
+            invocation.command,
+            [
+                "/usr/lib/appliance-control-moinmoin/create-user",
+                "Alice",
+                "alice@example.org"
+            ]
+        );
+        assert_eq!(invocation.input.as_deref(), Some("s3cret-pass\n"));
+        let reset = manifest.action("reset-password").unwrap();
+        let invocation = reset
+            .invocation(&values(&[("name", "Alice"), ("password", "n3w-pass")]))
+            .unwrap();
+        assert_eq!(
+            invocation.command,
+            [
+                "/usr/lib/appliance-control-moinmoin/reset-password",
+                "Alice"
+            ]
+        );
+        assert_eq!(invocation.input.as_deref(), Some("n3w-pass\n"));
+    }
+
+    #[test]
     fn bad_parameter_declarations_are_refused() {
         let declared = (0..=MAX_PARAMETERS)
             .map(|i| format!("{{name: p{i}, label: P}}"))
