@@ -44,9 +44,14 @@ pub(crate) fn wiki_page(root: &Root, web: u16, path: &str) -> String {
 
 /// Logs in to the wiki as its seeded administrator; the HTTP status, then the front page.
 pub(crate) fn wiki_login(root: &Root, web: u16, password: &str) -> String {
+    wiki_login_as(root, web, "WikiAdmin", password)
+}
+
+/// Logs in to the wiki as `user`; the HTTP status (302 when it worked), then the front page.
+pub(crate) fn wiki_login_as(root: &Root, web: u16, user: &str, password: &str) -> String {
     root.exec_ok(&format!(
         "cd /var/tmp && rm -f wiki-jar && \
-         curl -sS -o /dev/null -w '%{{http_code}}\\n' -c wiki-jar -d login_username=WikiAdmin \
+         curl -sS -o /dev/null -w '%{{http_code}}\\n' -c wiki-jar --data-urlencode login_username='{user}' \
            --data-urlencode login_password='{password}' -d login_nexturl=/ -d login_submit=1 \
            http://127.0.0.1:{web}/+login && \
          curl -fsSL -b wiki-jar http://127.0.0.1:{web}/"
@@ -60,6 +65,29 @@ pub(crate) fn control_login(root: &Root, control: u16, password: &str) -> String
          csrf=$(curl -fsS -c jar http://127.0.0.1:{control}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
          curl -sS -b jar -c jar -o /dev/null -w '%{{http_code}}\\n' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf http://127.0.0.1:{control}/login && \
          curl -fsS -b jar http://127.0.0.1:{control}/"
+    ))
+}
+
+/// The moinmoin plugin's page of appliance-control, in the session that [`control_login`] opened.
+fn control_plugin_page(root: &Root, control: u16) -> String {
+    root.exec_ok(&format!(
+        "curl -fsS -b /var/tmp/jar http://127.0.0.1:{control}/plugins/moinmoin"
+    ))
+}
+
+/// Sends an action's form to the moinmoin plugin's page of appliance-control, in the session that
+/// [`control_login`] opened, with the page's CSRF token; the HTTP status, then the page after.
+fn control_action(root: &Root, control: u16, fields: &[(&str, &str)]) -> String {
+    let fields = fields
+        .iter()
+        .map(|(name, value)| format!("--data-urlencode '{name}={value}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    root.exec_ok(&format!(
+        "cd /var/tmp && page=http://127.0.0.1:{control}/plugins/moinmoin && \
+         csrf=$(curl -fsS -b jar $page | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | head -n1 | grep -o '[0-9a-f]*$') && \
+         curl -sS -b jar -o /dev/null -w '%{{http_code}}\\n' --data csrf=$csrf {fields} $page/action && \
+         curl -fsS -b jar $page"
     ))
 }
 
@@ -167,6 +195,89 @@ fn moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_roo
             && overview.contains("moin"),
         "{overview}"
     );
+}
+
+#[test]
+fn a_wiki_user_created_in_appliance_control_logs_in_and_again_after_a_password_reset() {
+    if !needs(
+        "a_wiki_user_created_in_appliance_control_logs_in_and_again_after_a_password_reset",
+        &[],
+    ) {
+        return;
+    }
+    let root = Root::fresh("moinmoin-accounts");
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools moinmoin-appliance >/dev/null"
+    ));
+    let ports = serve(&root);
+    let (first, second) = ("First-pass-8361", "Second-pass-2957");
+    assert!(control_login(&root, ports.control, "appliance-demo").starts_with("303"));
+    let page = control_plugin_page(&root, ports.control);
+    assert!(
+        page.contains("<h2>Create a wiki user</h2>")
+            && page.contains(r#"<input name="param-password" type="password""#),
+        "{page}"
+    );
+    // Created on appliance-control's page, the user logs in to the wiki.
+    let create = [
+        ("action", "create-user"),
+        ("param-name", "Alice Example"),
+        ("param-email", "alice@example.org"),
+        ("param-password", first),
+    ];
+    let created = control_action(&root, ports.control, &create);
+    assert!(
+        created.starts_with("303")
+            && created.contains("Done: Create a wiki user")
+            && created.contains("Created the wiki account `Alice Example` (alice@example.org)."),
+        "{created}"
+    );
+    let login = wiki_login_as(&root, ports.web, "Alice Example", first);
+    assert!(
+        login.starts_with("302") && login.contains("Logout"),
+        "{login}"
+    );
+    // moin's refusal (it exits 0) is a clear error on the page.
+    let again = control_action(&root, ports.control, &create);
+    assert!(
+        again.contains("class=\"message error\"")
+            && again.contains("This user name already belongs to somebody else."),
+        "{again}"
+    );
+    // The password reset through the agent: the old one no longer works, the new one does.
+    let reset = agent(
+        &root,
+        &format!(
+            r#"{{"op":"action","plugin":"moinmoin","action":"reset-password","parameters":{{"name":"Alice Example","password":"{second}"}}}}"#
+        ),
+    );
+    assert!(
+        reset.contains(r#""ok":true"#) && reset.contains("Set the password"),
+        "{reset}"
+    );
+    let old = wiki_login_as(&root, ports.web, "Alice Example", first);
+    assert!(old.starts_with("200") && !old.contains("Logout"), "{old}");
+    let login = wiki_login_as(&root, ports.web, "Alice Example", second);
+    assert!(
+        login.starts_with("302") && login.contains("Logout"),
+        "{login}"
+    );
+    let nobody = agent(
+        &root,
+        &format!(
+            r#"{{"op":"action","plugin":"moinmoin","action":"reset-password","parameters":{{"name":"Nobody","password":"{second}"}}}}"#
+        ),
+    );
+    assert!(
+        nobody.contains(r#""ok":false"#) && nobody.contains("there is no such account"),
+        "{nobody}"
+    );
+    assert!(!nobody.contains(second), "{nobody}");
+    // Neither password is in the journal.
+    let logged = root.exec_ok(&format!(
+        "set -o pipefail; journalctl --no-pager -o verbose | {{ grep -c -F -e {first} -e {second} || true; }}"
+    ));
+    assert_eq!(logged.trim(), "0", "a password is in the journal");
 }
 
 /// Writes a backup in the 2009 format holding a `MoinMoin` 1.9 wiki (`FrontPage` with two

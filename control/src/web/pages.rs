@@ -780,22 +780,7 @@ pub async fn plugin(
         .iter()
         .partition(|a| a.parameters.is_empty());
     let actions = |list: Vec<&appliance::plugin::Action>| -> Vec<Value> {
-        list.into_iter()
-        .map(|a| {
-            let parameters: Vec<Value> = a
-                .parameters
-                .iter()
-                .map(|p| context! { name => p.name, label => p.label, help => p.help, kind => p.kind.as_str() })
-                .collect();
-            context! {
-                name => a.name,
-                label => a.label,
-                help => a.help,
-                confirm => a.confirm,
-                parameters => parameters,
-            }
-        })
-        .collect()
+        list.into_iter().map(action_context).collect()
     };
     let title = manifest.title.clone().unwrap_or_else(|| name.clone());
     let here = format!("/plugins/{name}");
@@ -812,6 +797,29 @@ pub async fn plugin(
             forms => actions(forms),
         },
     )
+}
+
+/// What the plugin's page shows of an action: no value, only what to ask for.
+fn action_context(action: &appliance::plugin::Action) -> Value {
+    let parameters: Vec<Value> = action
+        .parameters
+        .iter()
+        .map(|p| {
+            context! {
+                name => p.name,
+                label => p.label,
+                help => p.help,
+                kind => p.kind.as_str(),
+            }
+        })
+        .collect();
+    context! {
+        name => action.name,
+        label => action.label,
+        help => action.help,
+        confirm => action.confirm,
+        parameters => parameters,
+    }
 }
 
 pub async fn plugin_settings(
