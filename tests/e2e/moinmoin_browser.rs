@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::harness::{Root, TREE, free_port, needs};
-use crate::moinmoin::{serve, wiki_page};
+use crate::moinmoin::{serve, wiki_login_as, wiki_page};
 use crate::seeds::NONINTERACTIVE;
 use crate::webdriver::Browser;
 
@@ -32,10 +32,15 @@ pub(crate) fn installed(name: &str) -> Root {
 
 /// Logs in to the wiki at `wiki` as its seeded administrator, through the login form.
 pub(crate) fn wiki_log_in(browser: &Browser, wiki: &str) {
+    wiki_log_in_as(browser, wiki, "WikiAdmin", "appliance-demo");
+}
+
+/// Logs in to the wiki at `wiki` as `user`, through the login form.
+pub(crate) fn wiki_log_in_as(browser: &Browser, wiki: &str, user: &str, password: &str) {
     browser.go(&format!("{wiki}/+login"));
-    browser.type_into("input[name=login_username]", "WikiAdmin");
+    browser.type_into("input[name=login_username]", user);
     // Enter in the password field submits the form (`WebDriver`'s key for Enter: U+E007).
-    browser.type_into("input[name=login_password]", "appliance-demo\u{e007}");
+    browser.type_into("input[name=login_password]", &format!("{password}\u{e007}"));
     browser.find("a.moin-logout");
 }
 
@@ -90,6 +95,83 @@ fn control_restore(browser: &Browser, control: &str, name: &str) {
     assert!(asked.starts_with(&format!("Restore {name}?")), "{asked}");
     let message = browser.wait_for_text(".message", "Restored", 300);
     assert!(!message.contains("rror"), "{message}");
+}
+
+/// Fills the form of the moinmoin plugin's action `action` on appliance-control's page with
+/// `fields` (parameter name, value), sends it, accepts its `confirm()`; returns the message.
+fn control_action_form(
+    browser: &Browser,
+    control: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> String {
+    browser.go(&format!("{control}/plugins/moinmoin"));
+    let form = format!("form:has(input[name=action][value='{action}'])");
+    for (name, value) in fields {
+        browser.type_into(&format!("{form} input[name='param-{name}']"), value);
+    }
+    browser.screenshot(&format!("moinmoin-{action}"));
+    browser.click(&format!("{form} button"));
+    let asked = browser.accept_alert();
+    assert!(asked.ends_with('?'), "{asked}");
+    browser.wait_for_text(".message", "Done:", 120)
+}
+
+#[test]
+fn a_wiki_user_made_in_appliance_controls_form_logs_in_in_the_browser() {
+    if !needs(
+        "a_wiki_user_made_in_appliance_controls_form_logs_in_in_the_browser",
+        &["chromium", "chromedriver"],
+    ) {
+        return;
+    }
+    let root = installed("moinmoin-browser-accounts");
+    let ports = serve(&root);
+    let wiki = format!("http://127.0.0.1:{}", ports.web);
+    let control = format!("http://127.0.0.1:{}", ports.control);
+    let browser = browser();
+    control_log_in(&browser, &control);
+    // The password field is a password field, empty.
+    browser.go(&format!("{control}/plugins/moinmoin"));
+    assert_eq!(
+        browser.count(
+            "form:has(input[value='create-user']) input[type=password][name='param-password']"
+        ),
+        1
+    );
+    let message = control_action_form(
+        &browser,
+        &control,
+        "create-user",
+        &[
+            ("name", "Bob"),
+            ("email", "bob@example.org"),
+            ("password", "Quartz-4711-pass"),
+        ],
+    );
+    assert!(
+        message.contains("Created the wiki account `Bob`"),
+        "{message}"
+    );
+    assert!(
+        !browser.text("main").contains("Quartz-4711"),
+        "the password is shown"
+    );
+    browser.screenshot("moinmoin-user-created");
+    wiki_log_in_as(&browser, &wiki, "Bob", "Quartz-4711-pass");
+    browser.screenshot("moinmoin-user-logged-in");
+    let message = control_action_form(
+        &browser,
+        &control,
+        "reset-password",
+        &[("name", "Bob"), ("password", "Heron-0815-pass")],
+    );
+    assert!(
+        message.contains("Set the password of the wiki account `Bob`"),
+        "{message}"
+    );
+    assert!(wiki_login_as(&root, ports.web, "Bob", "Heron-0815-pass").starts_with("302"));
+    assert!(wiki_login_as(&root, ports.web, "Bob", "Quartz-4711-pass").starts_with("200"));
 }
 
 /// What the wiki's search page shows for `word`.
