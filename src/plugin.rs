@@ -457,9 +457,81 @@ impl BackupPlan {
     }
 }
 
-/// Debian version order (`0.1` < `1.9` < `2.0~b5` < `2.0`).
+/// Debian version order (`0.1` < `1.9` < `2.0~b5` < `2.0`), as dpkg's `verrevcmp`: epoch, then
+/// upstream version, then revision. Written out rather than asked of libapt-pkg, whose version
+/// system is process-wide state that another thread may be initialising at the same time.
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    rust_apt::util::cmp_versions(a, b)
+    let (epoch_a, upstream_a, revision_a) = split_version(a);
+    let (epoch_b, upstream_b, revision_b) = split_version(b);
+    epoch_a
+        .cmp(&epoch_b)
+        .then_with(|| compare_part(upstream_a.as_bytes(), upstream_b.as_bytes()))
+        .then_with(|| compare_part(revision_a.as_bytes(), revision_b.as_bytes()))
+}
+
+fn split_version(version: &str) -> (u64, &str, &str) {
+    let version = version.trim();
+    let (epoch, rest) = match version.split_once(':') {
+        Some((epoch, rest)) if epoch.bytes().all(|b| b.is_ascii_digit()) => {
+            (epoch.parse().unwrap_or(u64::MAX), rest)
+        }
+        _ => (0, version),
+    };
+    match rest.rsplit_once('-') {
+        Some((upstream, revision)) => (epoch, upstream, revision),
+        None => (epoch, rest, ""),
+    }
+}
+
+/// dpkg's order of a non-digit character: `~` before the end, the end before letters, letters
+/// before everything else.
+fn char_order(c: Option<u8>) -> i32 {
+    match c {
+        None => 0,
+        Some(c) if c.is_ascii_digit() => 0,
+        Some(c) if c.is_ascii_alphabetic() => i32::from(c),
+        Some(b'~') => -1,
+        Some(c) => i32::from(c) + 256,
+    }
+}
+
+fn compare_part(a: &[u8], b: &[u8]) -> Ordering {
+    let (mut i, mut j) = (0, 0);
+    let digit = |s: &[u8], k: usize| s.get(k).is_some_and(u8::is_ascii_digit);
+    while i < a.len() || j < b.len() {
+        while (i < a.len() && !digit(a, i)) || (j < b.len() && !digit(b, j)) {
+            let (x, y) = (char_order(a.get(i).copied()), char_order(b.get(j).copied()));
+            if x != y {
+                return x.cmp(&y);
+            }
+            i += 1;
+            j += 1;
+        }
+        while a.get(i) == Some(&b'0') {
+            i += 1;
+        }
+        while b.get(j) == Some(&b'0') {
+            j += 1;
+        }
+        let mut first_difference = Ordering::Equal;
+        while digit(a, i) && digit(b, j) {
+            if first_difference == Ordering::Equal {
+                first_difference = a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+        if digit(a, i) {
+            return Ordering::Greater;
+        }
+        if digit(b, j) {
+            return Ordering::Less;
+        }
+        if first_difference != Ordering::Equal {
+            return first_difference;
+        }
+    }
+    Ordering::Equal
 }
 
 #[cfg(test)]
@@ -509,6 +581,44 @@ mod tests {
         assert!(backup.accepts(own, "moinmoin") && backup.accepts(own, own));
         assert!(!backup.accepts(own, "dokuwiki-appliance"));
         assert_eq!(compare_versions("2.0~b5", "2.0"), Ordering::Less);
+    }
+
+    #[test]
+    fn versions_compare_as_dpkg_compares_them() {
+        let pairs = [
+            ("1.0", "1.0"),
+            ("1.0", "1.0-0"),
+            ("1.0~rc1", "1.0"),
+            ("1.0~~", "1.0~"),
+            ("1.0a", "1.0"),
+            ("1.0+b1", "1.0a"),
+            ("1:0.1", "2.0"),
+            ("2.0.0~b5-2", "2.0.0~b5-10"),
+            ("0.10", "0.9"),
+            ("007", "7"),
+            ("1.2.3-1ubuntu1", "1.2.3-1"),
+            ("9999", "2.0"),
+            ("1.0-a", "1.0-+"),
+        ];
+        for (a, b) in pairs {
+            for (x, y) in [(a, b), (b, a)] {
+                let expected = ["lt", "eq", "gt"]
+                    .into_iter()
+                    .find(|op| {
+                        std::process::Command::new("dpkg")
+                            .args(["--compare-versions", x, op, y])
+                            .status()
+                            .is_ok_and(|s| s.success())
+                    })
+                    .unwrap();
+                let got = match compare_versions(x, y) {
+                    Ordering::Less => "lt",
+                    Ordering::Equal => "eq",
+                    Ordering::Greater => "gt",
+                };
+                assert_eq!(got, expected, "{x} vs {y}");
+            }
+        }
     }
 
     #[test]
