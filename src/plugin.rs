@@ -500,9 +500,9 @@ fn compare_part(a: &[u8], b: &[u8]) -> Ordering {
     let digit = |s: &[u8], k: usize| s.get(k).is_some_and(u8::is_ascii_digit);
     while i < a.len() || j < b.len() {
         while (i < a.len() && !digit(a, i)) || (j < b.len() && !digit(b, j)) {
-            let (x, y) = (char_order(a.get(i).copied()), char_order(b.get(j).copied()));
-            if x != y {
-                return x.cmp(&y);
+            let order = char_order(a.get(i).copied()).cmp(&char_order(b.get(j).copied()));
+            if order != Ordering::Equal {
+                return order;
             }
             i += 1;
             j += 1;
