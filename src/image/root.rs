@@ -243,6 +243,10 @@ if [ -d /etc/appliance-control/tls ] && [ ! -e /etc/appliance-control/tls/cert.p
 	chmod 0640 /etc/appliance-control/tls/key.pem
 	chmod 0644 /etc/appliance-control/tls/cert.pem
 fi
+# Postfix's alias database, made from /etc/aliases (Berkeley DB files are not reproducible).
+if [ -e /etc/aliases ] && [ ! -e /etc/aliases.db ] && command -v newaliases >/dev/null; then
+	newaliases
+fi
 rm -f /var/lib/va-build/first-boot
 "#;
 
@@ -362,6 +366,7 @@ fn forget_the_build(root: &Path) -> Result<(), WorkError> {
         "etc/ssl/certs/ssl-cert-snakeoil.pem",
         "etc/appliance-control/tls/key.pem",
         "etc/appliance-control/tls/cert.pem",
+        "etc/aliases.db",
     ] {
         let _ = fs_err::remove_file(root.join(key));
     }
