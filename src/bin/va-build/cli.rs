@@ -15,6 +15,9 @@ use clap::{Parser, ValueEnum};
 ///
 /// The whole log is kept beside the image (FILE.log), with the root's file listing
 /// (FILE.manifest). Downloaded packages are kept in the cache for the next build. Runs as root.
+///
+/// Exit status: 0 when the image is written; 1 when the build fails or PACKAGE is not an
+/// appliance (nothing is left at FILE); 2 for a usage error.
 #[derive(Parser)]
 #[command(name = "va-build", version)]
 pub struct Cli {
