@@ -164,17 +164,27 @@ pub fn site_seed(given: Option<&str>) -> Result<(String, Option<String>), ImageE
     Ok((text, Some(password)))
 }
 
-/// The image's APT sources: `--mirror`, or the host's entries for its release moved to `suite`.
-fn image_sources(options: &Options, suite: &str) -> Result<Vec<SourceFile>, ImageError> {
+/// The image's APT sources: `--mirror`, or the entries for the host's release `host` moved to
+/// `suite`.
+fn image_sources(
+    options: &Options,
+    host: Option<&str>,
+    suite: &str,
+) -> Result<Vec<SourceFile>, ImageError> {
     if let Some(url) = &options.mirror {
         return Ok(vec![sources::mirror(url, suite)]);
     }
-    let host = sources::host_codename().map_err(|e| ImageError::Input(e.to_string()))?;
+    let host = host.ok_or_else(|| {
+        ImageError::Input(
+            "the host's release is unknown (no VERSION_CODENAME in /etc/os-release): give --mirror"
+                .into(),
+        )
+    })?;
     let files: Vec<(PathBuf, String)> = sources::host_source_files()
         .into_iter()
         .filter_map(|p| fs_err::read_to_string(&p).ok().map(|t| (p, t)))
         .collect();
-    let moved = sources::for_suite(&files, &host, suite);
+    let moved = sources::for_suite(&files, host, suite);
     if moved.is_empty() {
         return Err(ImageError::Input(format!(
             "the host's APT sources name no archive of {host}: give --mirror"
@@ -192,6 +202,7 @@ fn check(
     options: &Options,
     suite: &str,
     sources: &[SourceFile],
+    host_lists: bool,
 ) -> Result<String, ImageError> {
     let apt = work.path("apt");
     let io = |path: PathBuf| {
@@ -233,9 +244,7 @@ fn check(
     fs_err::write(&path, extra).map_err(io(path.clone()))?;
     // The host's lists, when they are of the same archives, save the download (APT asks whether
     // they changed).
-    if sources::host_codename().is_ok_and(|h| h == suite)
-        && let Ok(entries) = fs_err::read_dir("/var/lib/apt/lists")
-    {
+    if host_lists && let Ok(entries) = fs_err::read_dir("/var/lib/apt/lists") {
         for entry in entries.filter_map(Result::ok) {
             if entry.file_type().is_ok_and(|t| t.is_file()) {
                 let _ = fs_err::copy(
@@ -289,18 +298,26 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
     let work = Work::take(&options.output)?;
     let log = with_suffix(&options.output, ".log");
     let mut runner = Runner::new(&log, progress)?;
-    let suite = match &options.suite {
-        Some(s) => s.clone(),
-        None => sources::host_codename().map_err(|e| ImageError::Input(e.to_string()))?,
+    let host = sources::host_codename().ok();
+    let suite = match (&options.suite, &host) {
+        (Some(suite), _) => suite.clone(),
+        (None, Some(host)) => host.clone(),
+        (None, None) => {
+            return Err(ImageError::Input(
+                "the host's release is unknown (no VERSION_CODENAME in /etc/os-release): give --suite".into(),
+            ));
+        }
     };
-    let sources = image_sources(options, &suite)?;
+    let sources = image_sources(options, host.as_deref(), &suite)?;
 
     runner.progress.stage(
         1,
         STAGES,
         &format!("Checking {} in {suite}", options.appliance),
     );
-    let version = check(&mut runner, &work, options, &suite, &sources)?;
+    // The host's lists are of the same archives when its sources are: copied in first.
+    let host_lists = options.mirror.is_none() && host.as_deref() == Some(suite.as_str());
+    let version = check(&mut runner, &work, options, &suite, &sources, host_lists)?;
 
     runner.progress.stage(
         2,
@@ -344,7 +361,7 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
     );
     let grub = make_machine(&mut runner, options, &root)?;
     let listing = root::manifest(&root)?;
-    let root_bytes = root::usage(&root)?;
+    let root_bytes = listing.bytes;
     // Shown only when appliance-control is there to use it.
     let admin_password = admin_password.filter(|_| root.join("usr/bin/appliance-control").exists());
 
@@ -361,7 +378,7 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         .stage(5, STAGES, &format!("Writing {}", options.output.display()));
     let bytes = finish(&mut runner, options, &work, &raw)?;
     let manifest = with_suffix(&options.output, ".manifest");
-    crate::registry::write_atomic(&manifest, listing.as_bytes()).map_err(|source| {
+    crate::registry::write_atomic(&manifest, listing.text.as_bytes()).map_err(|source| {
         WorkError::Io {
             what: "cannot write",
             path: manifest.clone(),

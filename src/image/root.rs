@@ -581,11 +581,20 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>, WorkError> {
     Ok(out)
 }
 
-/// The root's listing: one line a file, sorted by path: type, mode, owner, size, time, and the
-/// content's SHA-256 (a link: its target). Two builds of the same packages with the same
-/// `SOURCE_DATE_EPOCH` give the same listing.
-pub fn manifest(root: &Path) -> Result<String, WorkError> {
-    let mut out = String::new();
+/// The root's listing, and the bytes its files take.
+pub struct Listing {
+    /// One line a file, sorted by path: type, mode, owner, size, time, and the content's SHA-256
+    /// (a link: its target). Two builds of the same packages with the same `SOURCE_DATE_EPOCH`
+    /// give the same text.
+    pub text: String,
+    /// In 4 KiB blocks, and a block per directory, link or other file.
+    pub bytes: u64,
+}
+
+/// Lists the root (one walk for the listing and the size the disk needs).
+pub fn manifest(root: &Path) -> Result<Listing, WorkError> {
+    let mut text = String::new();
+    let mut bytes = 0;
     for path in walk(root)? {
         let err = |source| WorkError::Io {
             what: "cannot read",
@@ -606,8 +615,9 @@ pub fn manifest(root: &Path) -> Result<String, WorkError> {
         };
         let relative = path.strip_prefix(root).unwrap_or(&path);
         let size = if kind.is_file() { meta.len() } else { 0 };
+        bytes += size.div_ceil(4096).max(1) * 4096;
         let _ = writeln!(
-            out,
+            text,
             "{letter} {:04o} {}:{} {size} {} {detail} /{}",
             meta.mode() & 0o7777,
             meta.uid(),
@@ -616,7 +626,7 @@ pub fn manifest(root: &Path) -> Result<String, WorkError> {
             relative.display()
         );
     }
-    Ok(out)
+    Ok(Listing { text, bytes })
 }
 
 fn hash_file(path: &Path) -> std::io::Result<String> {
@@ -631,24 +641,6 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buffer[..read]);
     }
-}
-
-/// The bytes the root's files take, in 4 KiB blocks, and a block per directory and link.
-pub fn usage(root: &Path) -> Result<u64, WorkError> {
-    let mut total = 0;
-    for path in walk(root)? {
-        let meta = fs_err::symlink_metadata(&path).map_err(|source| WorkError::Io {
-            what: "cannot read",
-            path: path.clone(),
-            source,
-        })?;
-        total += if meta.is_file() {
-            meta.len().div_ceil(4096) * 4096
-        } else {
-            4096
-        };
-    }
-    Ok(total)
 }
 
 #[cfg(test)]
@@ -715,7 +707,8 @@ mod tests {
         fs_err::write(root.join("etc/a"), "x").unwrap();
         std::os::unix::fs::symlink("a", root.join("etc/b")).unwrap();
         clamp_times(root, 1_000_000).unwrap();
-        let text = manifest(root).unwrap();
+        let listing = manifest(root).unwrap();
+        let text = listing.text;
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].starts_with("d 0755 "), "{text}");
@@ -732,7 +725,8 @@ mod tests {
         );
         fs_err::write(root.join("etc/a"), "y").unwrap();
         clamp_times(root, 1_000_000).unwrap();
-        assert_ne!(manifest(root).unwrap(), text);
-        assert!(usage(root).unwrap() >= 4096 * 3);
+        assert_ne!(manifest(root).unwrap().text, text);
+        // Three entries, a block each.
+        assert_eq!(listing.bytes, 3 * 4096);
     }
 }
