@@ -11,6 +11,7 @@ pub mod debconf;
 pub mod hook;
 pub mod image;
 pub mod plugin;
+pub mod random;
 pub mod registry;
 pub mod seed;
 pub mod seedcheck;

@@ -14,12 +14,12 @@ pub mod sources;
 pub mod work;
 
 use std::fmt::Write as _;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{Catalog, CatalogError};
+use crate::random::{self, RandomError};
 use crate::seed::Seed;
 use disk::Layout;
 use root::{Identity, RootPlan};
@@ -92,6 +92,8 @@ pub enum ImageError {
     Work(#[from] WorkError),
     #[error(transparent)]
     Layout(#[from] disk::LayoutError),
+    #[error(transparent)]
+    Random(#[from] RandomError),
 }
 
 fn list_or_none(names: &[String]) -> String {
@@ -104,40 +106,48 @@ fn list_or_none(names: &[String]) -> String {
 
 const STAGES: usize = 5;
 
-/// An identifier: random, or with `SOURCE_DATE_EPOCH` derived from the build's inputs, so that two
-/// builds write the same `/etc/fstab` and `grub.cfg`.
-fn uuid(options: &Options, what: &str) -> String {
-    let mut bytes = [0u8; 16];
-    if let Some(epoch) = options.source_date_epoch {
-        let digest = Sha256::digest(format!("{}\0{epoch}\0{what}", options.appliance));
-        bytes.copy_from_slice(&digest[..16]);
-    } else if let Ok(mut random) = fs_err::File::open("/dev/urandom") {
-        let _ = random.read_exact(&mut bytes);
+/// The identifiers of one build, decided once and handed to every stage that names them: the
+/// root file system's UUID is written into `/etc/fstab` and GRUB's images (stage 3) and given to
+/// `mkfs.ext4` (stage 4), so they must be the same value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identifiers {
+    /// The GPT disk's GUID.
+    pub disk: String,
+    /// The root partition's unique GUID.
+    pub root_partition: String,
+    /// The root file system's UUID.
+    pub root: String,
+    /// The EFI system partition's FAT volume ID (8 hex digits).
+    pub esp: String,
+}
+
+impl Identifiers {
+    /// Random, or with `SOURCE_DATE_EPOCH` derived from the build's inputs, so that two builds
+    /// write the same `/etc/fstab` and `grub.cfg`.
+    pub fn new(appliance: &str, source_date_epoch: Option<i64>) -> Result<Self, RandomError> {
+        let one = |what: &str| -> Result<String, RandomError> {
+            match source_date_epoch {
+                Some(epoch) => {
+                    let digest = Sha256::digest(format!("{appliance}\0{epoch}\0{what}"));
+                    let mut bytes = [0u8; 16];
+                    bytes.copy_from_slice(&digest[..16]);
+                    Ok(random::uuid_text(bytes))
+                }
+                None => random::uuid(),
+            }
+        };
+        Ok(Self {
+            disk: one("disk")?,
+            root_partition: one("root-partition")?,
+            root: one("root")?,
+            esp: one("esp")?[..8].to_owned(),
+        })
     }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let h = hex::encode(bytes);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
 }
 
 /// A password of 20 letters and digits from the kernel's random source.
-fn random_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = [0u8; 20];
-    if let Ok(mut random) = fs_err::File::open("/dev/urandom") {
-        let _ = random.read_exact(&mut bytes);
-    }
-    bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
+fn random_password() -> Result<String, RandomError> {
+    random::password(&mut random::Kernel, 20)
 }
 
 /// The site's seed for the installation: `--seed`'s answers, and an administrator password for
@@ -152,7 +162,7 @@ pub fn site_seed(given: Option<&str>) -> Result<(String, Option<String>), ImageE
     if has_password {
         return Ok((text.to_owned(), None));
     }
-    let password = random_password();
+    let password = random_password()?;
     let mut text = text.to_owned();
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
@@ -286,6 +296,18 @@ fn check(
     }
 }
 
+/// `--suite`, or the host's release.
+fn target_suite(options: &Options, host: Option<&str>) -> Result<String, ImageError> {
+    match (&options.suite, host) {
+        (Some(suite), _) => Ok(suite.clone()),
+        (None, Some(host)) => Ok(host.to_owned()),
+        (None, None) => Err(ImageError::Input(
+            "the host's release is unknown (no VERSION_CODENAME in /etc/os-release): give --suite"
+                .into(),
+        )),
+    }
+}
+
 /// Builds the image `options` describe, telling `progress` how it goes.
 pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, ImageError> {
     if !nix::unistd::geteuid().is_root() {
@@ -295,19 +317,12 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         return Err(ImageError::Exists(options.output.clone()));
     }
     let (seed_text, admin_password) = site_seed(options.seed.as_deref())?;
+    let ids = Identifiers::new(&options.appliance, options.source_date_epoch)?;
     let work = Work::take(&options.output)?;
     let log = with_suffix(&options.output, ".log");
     let mut runner = Runner::new(&log, progress)?;
     let host = sources::host_codename().ok();
-    let suite = match (&options.suite, &host) {
-        (Some(suite), _) => suite.clone(),
-        (None, Some(host)) => host.clone(),
-        (None, None) => {
-            return Err(ImageError::Input(
-                "the host's release is unknown (no VERSION_CODENAME in /etc/os-release): give --suite".into(),
-            ));
-        }
-    };
+    let suite = target_suite(options, host.as_deref())?;
     let sources = image_sources(options, host.as_deref(), &suite)?;
 
     runner.progress.stage(
@@ -359,7 +374,7 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         STAGES,
         "Making it a machine: boot loader, network, first boot",
     );
-    let grub = make_machine(&mut runner, options, &root)?;
+    let grub = make_machine(&mut runner, options, &ids, &root)?;
     let listing = root::manifest(&root)?;
     let root_bytes = listing.bytes;
     // Shown only when appliance-control is there to use it.
@@ -369,7 +384,7 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         .progress
         .stage(4, STAGES, "Making the disk: partitions and file systems");
     let raw = work.path("disk.raw");
-    assemble(&mut runner, options, &root, &raw, root_bytes, &grub)?;
+    assemble(&mut runner, options, &ids, &root, &raw, root_bytes, &grub)?;
     // The root is in the disk now; the space it took is given back before the conversion.
     work::remove_tree(&root)?;
 
@@ -402,9 +417,9 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
 fn make_machine(
     runner: &mut Runner,
     options: &Options,
+    ids: &Identifiers,
     root: &Path,
 ) -> Result<root::GrubImages, ImageError> {
-    let root_uuid = uuid(options, "root");
     let hostname = options
         .hostname
         .clone()
@@ -414,14 +429,14 @@ fn make_machine(
         root,
         &Identity {
             hostname: &hostname,
-            root_uuid: &root_uuid,
+            root_uuid: &ids.root,
             ssh_key: options.ssh_key.as_deref(),
         },
     )?;
     if options.cloud_init {
         cloud_init(root)?;
     }
-    let grub = root::grub_images(runner, root, &root_uuid)?;
+    let grub = root::grub_images(runner, root, &ids.root)?;
     if let Some(epoch) = options.source_date_epoch {
         root::clamp_times(root, epoch)?;
     }
@@ -469,6 +484,7 @@ fn cloud_init(root: &Path) -> Result<(), ImageError> {
 fn assemble(
     runner: &mut Runner,
     options: &Options,
+    ids: &Identifiers,
     root: &Path,
     raw: &Path,
     root_bytes: u64,
@@ -496,7 +512,7 @@ fn assemble(
     let script_path = raw.with_extension("sfdisk");
     fs_err::write(
         &script_path,
-        layout.sfdisk_script(&uuid(options, "disk"), &uuid(options, "root-partition")),
+        layout.sfdisk_script(&ids.disk, &ids.root_partition),
     )
     .map_err(io(&script_path))?;
     runner.run(
@@ -513,7 +529,6 @@ fn assemble(
     let esp = raw.with_extension("esp");
     let efi_path = raw.with_extension("efi");
     fs_err::write(&efi_path, &grub.efi).map_err(io(&efi_path))?;
-    let volume = uuid(options, "esp")[..8].to_owned();
     runner.run(
         "mkfs.vfat",
         [
@@ -521,7 +536,7 @@ fn assemble(
             "-n".as_ref(),
             "ESP".as_ref(),
             "-i".as_ref(),
-            volume.as_ref(),
+            ids.esp.as_ref(),
             esp.as_os_str(),
             Layout::esp_kib().to_string().as_ref(),
         ],
@@ -540,7 +555,6 @@ fn assemble(
     disk::copy_into(&esp, raw, Layout::esp_offset()).map_err(io(raw))?;
     // The root file system, written into its partition in place.
     let offset = format!("offset={},root_owner=0:0", layout.root_offset());
-    let root_uuid = uuid(options, "root");
     let kib = format!("{}k", layout.root_kib());
     runner.run(
         "mkfs.ext4",
@@ -550,7 +564,7 @@ fn assemble(
             "-L".as_ref(),
             "root".as_ref(),
             "-U".as_ref(),
-            root_uuid.as_ref(),
+            ids.root.as_ref(),
             "-E".as_ref(),
             offset.as_ref(),
             "-d".as_ref(),
@@ -623,35 +637,27 @@ fn finish(
 mod tests {
     use super::*;
 
-    fn options() -> Options {
-        Options {
-            appliance: "dokuwiki-appliance".into(),
-            output: PathBuf::from("/tmp/x.qcow2"),
-            suite: None,
-            mirror: None,
-            repos: Vec::new(),
-            size: None,
-            format: Format::Qcow2,
-            hostname: None,
-            ssh_key: None,
-            seed: None,
-            cloud_init: false,
-            cache: PathBuf::from("/var/cache/va-build"),
-            overwrite: false,
-            source_date_epoch: None,
-        }
-    }
-
     #[test]
     fn identifiers_are_random_unless_the_build_is_reproducible() {
-        let mut o = options();
-        let a = uuid(&o, "root");
-        assert_eq!(a.len(), 36);
-        assert_eq!(&a[14..15], "4");
-        assert_ne!(a, uuid(&o, "root"));
-        o.source_date_epoch = Some(1_700_000_000);
-        assert_eq!(uuid(&o, "root"), uuid(&o, "root"));
-        assert_ne!(uuid(&o, "root"), uuid(&o, "disk"));
+        let a = Identifiers::new("dokuwiki-appliance", None).unwrap();
+        assert_eq!(a.root.len(), 36);
+        assert_eq!(&a.root[14..15], "4");
+        assert_eq!(a.esp.len(), 8);
+        let b = Identifiers::new("dokuwiki-appliance", None).unwrap();
+        for (x, y) in [(&a.disk, &b.disk), (&a.root, &b.root), (&a.esp, &b.esp)] {
+            assert_ne!(x, y);
+        }
+        let c = Identifiers::new("dokuwiki-appliance", Some(1_700_000_000)).unwrap();
+        assert_eq!(
+            c,
+            Identifiers::new("dokuwiki-appliance", Some(1_700_000_000)).unwrap()
+        );
+        assert_ne!(
+            c,
+            Identifiers::new("moinmoin-appliance", Some(1_700_000_000)).unwrap()
+        );
+        assert_ne!(c.root, c.disk);
+        assert_ne!(c.root, c.root_partition);
     }
 
     #[test]

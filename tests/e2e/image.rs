@@ -40,26 +40,29 @@ impl Drop for Scratch {
     }
 }
 
-/// Builds `appliance` into `output` with our repository and an administrator password; panics
-/// with the log's end on failure.
-fn build(appliance: &str, output: &Path, extra: &[&str]) -> Output {
+/// Builds `appliance` into `output` with our repository and an administrator password, as a user
+/// does (`epoch: None`) or reproducibly; panics with the log's end on failure. Every build's root
+/// file system is checked to be the one its `/etc/fstab` and `grub.cfg` name.
+fn build(appliance: &str, output: &Path, extra: &[&str], epoch: Option<&str>) -> Output {
     let seed = output.with_extension("seed");
     std::fs::write(
         &seed,
         format!("appliance-control appliance-control/admin-password password {PASSWORD}\n"),
     )
     .unwrap();
-    let output_run = va_build()
+    let mut command = va_build();
+    command
         .args(["--appliance", appliance, "-o"])
         .arg(output)
         .arg("--repo")
         .arg(repo())
         .arg("--seed")
         .arg(&seed)
-        .args(extra)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .output()
-        .unwrap();
+        .args(extra);
+    if let Some(epoch) = epoch {
+        command.env("SOURCE_DATE_EPOCH", epoch);
+    }
+    let output_run = command.output().unwrap();
     if !output_run.status.success() {
         let mut log = String::new();
         if let Ok(text) = std::fs::read_to_string(format!("{}.log", output.display())) {
@@ -71,7 +74,57 @@ fn build(appliance: &str, output: &Path, extra: &[&str]) -> Output {
             output_text(&output_run)
         );
     }
+    check_identifiers(output);
     output_run
+}
+
+/// Without booting: the UUID of the root file system in the image, read with `blkid` at the
+/// partition's offset, is the one that `/etc/fstab` and `/boot/grub/grub.cfg` in it name.
+fn check_identifiers(image: &Path) {
+    let raw = image.with_extension("check.raw");
+    let run = |command: &mut Command| {
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{command:?}: {}",
+            output_text(&output)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    run(Command::new("qemu-img")
+        .args(["convert", "-O", "raw"])
+        .arg(image)
+        .arg(&raw));
+    let table: serde_json::Value =
+        serde_json::from_str(&run(Command::new("sfdisk").arg("--json").arg(&raw))).unwrap();
+    let partitions = table["partitiontable"]["partitions"].as_array().unwrap();
+    let root = partitions
+        .iter()
+        .find(|p| p["name"] == "root")
+        .unwrap_or_else(|| panic!("no partition named root: {table}"));
+    let offset = root["start"].as_u64().unwrap() * 512;
+    let uuid = run(Command::new("blkid")
+        .args(["-p", "-O", &offset.to_string(), "-s", "UUID", "-o", "value"])
+        .arg(&raw));
+    let uuid = uuid.trim();
+    assert_eq!(uuid.len(), 36, "blkid: {uuid}");
+    let file = |path: &str| {
+        run(Command::new("debugfs")
+            .args(["-R", &format!("cat {path}")])
+            .arg(format!("{}?offset={offset}", raw.display())))
+    };
+    let fstab = file("/etc/fstab");
+    assert!(
+        fstab.contains(&format!("UUID={uuid} / ext4")),
+        "the root file system is {uuid}, /etc/fstab says:\n{fstab}"
+    );
+    let grub = file("/boot/grub/grub.cfg");
+    assert!(
+        grub.contains(&format!("--set=root {uuid}"))
+            && grub.contains(&format!("root=UUID={uuid} ")),
+        "the root file system is {uuid}, grub.cfg says:\n{grub}"
+    );
+    std::fs::remove_file(&raw).unwrap();
 }
 
 /// A machine booted from an image under qemu: serial console in a file, QMP for ACPI.
@@ -82,7 +135,8 @@ struct Vm {
 }
 
 impl Vm {
-    fn boot(image: &Path, uefi: bool, forwards: &[(u16, u16)]) -> Self {
+    /// Boots `image` (a copy-on-write snapshot of it), with `extra` raw disks read-only after it.
+    fn boot(image: &Path, uefi: bool, forwards: &[(u16, u16)], extra: &[&Path]) -> Self {
         let serial = image.with_extension("serial");
         let qmp = image.with_extension("qmp");
         let netdev: String = std::iter::once("user,id=net0".to_owned())
@@ -109,6 +163,12 @@ impl Vm {
                 image.display()
             ))
             .args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=net0"]);
+        for disk in extra {
+            command.arg("-drive").arg(format!(
+                "file={},if=virtio,format=raw,readonly=on",
+                disk.display()
+            ));
+        }
         if uefi {
             let vars = image.with_extension("vars");
             std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).unwrap();
@@ -281,17 +341,66 @@ fn va_build_refuses_what_is_not_an_appliance_before_downloading() {
     }
 }
 
+/// A `NoCloud` seed disk (a FAT file system labelled CIDATA) naming the machine `hostname` and
+/// giving the user `tester` the SSH key `public_key`.
+fn nocloud_seed(disk: &Path, hostname: &str, public_key: &str) {
+    let dir = disk.with_extension("cidata");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("meta-data"),
+        format!("instance-id: e2e-{hostname}\nlocal-hostname: {hostname}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("user-data"),
+        format!(
+            "#cloud-config\nhostname: {hostname}\nusers:\n  - name: tester\n    shell: /bin/bash\n    ssh_authorized_keys:\n      - {}\n",
+            public_key.trim()
+        ),
+    )
+    .unwrap();
+    let run = |command: &mut Command| {
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{command:?}: {}",
+            output_text(&output)
+        );
+    };
+    run(Command::new("mkfs.vfat")
+        .args(["-C", "-n", "CIDATA"])
+        .arg(disk)
+        .arg("2048"));
+    for name in ["meta-data", "user-data"] {
+        run(Command::new("mcopy")
+            .arg("-i")
+            .arg(disk)
+            .arg(dir.join(name))
+            .arg(format!("::/{name}")));
+    }
+}
+
 #[test]
-fn dokuwiki_image_boots_with_bios_and_builds_reproducibly() {
+fn dokuwiki_image_as_users_build_it_boots_with_bios_and_cloud_init() {
     if !needs(
-        "dokuwiki_image_boots_with_bios_and_builds_reproducibly",
-        &["qemu-system-x86_64", "qemu-img"],
+        "dokuwiki_image_as_users_build_it_boots_with_bios_and_cloud_init",
+        &[
+            "qemu-system-x86_64",
+            "qemu-img",
+            "ssh",
+            "ssh-keygen",
+            "mkfs.vfat",
+            "mcopy",
+            "blkid",
+            "debugfs",
+        ],
     ) {
         return;
     }
     let scratch = Scratch::new("image-dokuwiki");
     let image = scratch.0.join("dokuwiki.qcow2");
-    let run = build("dokuwiki-appliance", &image, &[]);
+    // As anybody runs it: no SOURCE_DATE_EPOCH, so every identifier is random.
+    let run = build("dokuwiki-appliance", &image, &["--cloud-init"], None);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("dokuwiki-appliance 1.0"), "{stdout}");
     // The password came from the seed: none is made up and shown.
@@ -303,9 +412,20 @@ fn dokuwiki_image_boots_with_bios_and_builds_reproducibly() {
         .unwrap();
     assert!(String::from_utf8_lossy(&info.stdout).contains("file format: qcow2"));
 
+    let key = scratch.0.join("id_ed25519");
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{}", output_text(&keygen));
+    let public_key = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let seed_disk = scratch.0.join("seed.img");
+    nocloud_seed(&seed_disk, "cloudwiki", &public_key);
+
     // dokuwiki-appliance has no appliance-control (moinmoin-appliance's test logs in to it).
     let (web, ssh) = (free_port(), free_port());
-    let mut vm = Vm::boot(&image, false, &[(web, 80), (ssh, 22)]);
+    let mut vm = Vm::boot(&image, false, &[(web, 80), (ssh, 22)], &[&seed_disk]);
     let page = vm.wait_for(
         &format!("http://127.0.0.1:{web}/"),
         "Appliance Wiki",
@@ -331,11 +451,62 @@ fn dokuwiki_image_boots_with_bios_and_builds_reproducibly() {
         output_text(&scan),
         vm.console()
     );
+    // cloud-init took the NoCloud disk: the user-data's user logs in with its key, and the
+    // machine has the user-data's name.
+    let start = Instant::now();
+    let mut last = String::new();
+    let hostname = loop {
+        let login = Command::new("ssh")
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=20",
+                "-i",
+            ])
+            .arg(&key)
+            .args(["-p", &ssh.to_string(), "tester@127.0.0.1", "hostname"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        if login.status.success() {
+            break String::from_utf8_lossy(&login.stdout).trim().to_owned();
+        }
+        last = output_text(&login);
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "the cloud-init user never logged in: {last}\n--- console\n{}",
+            vm.console()
+        );
+        std::thread::sleep(Duration::from_secs(5));
+    };
+    assert_eq!(hostname, "cloudwiki", "{last}");
     vm.power_off(Duration::from_secs(180));
+}
 
-    // A second build of the same packages with the same SOURCE_DATE_EPOCH: the same files.
+#[test]
+fn dokuwiki_image_builds_reproducibly() {
+    if !needs(
+        "dokuwiki_image_builds_reproducibly",
+        &["qemu-img", "blkid", "debugfs"],
+    ) {
+        return;
+    }
+    let scratch = Scratch::new("image-reproducible");
+    // Two builds of the same packages with the same SOURCE_DATE_EPOCH: the same files.
+    let image = scratch.0.join("dokuwiki.qcow2");
+    build("dokuwiki-appliance", &image, &[], Some(EPOCH));
     let again = scratch.0.join("dokuwiki.raw");
-    build("dokuwiki-appliance", &again, &["--format", "raw"]);
+    build(
+        "dokuwiki-appliance",
+        &again,
+        &["--format", "raw"],
+        Some(EPOCH),
+    );
     let first = std::fs::read_to_string(format!("{}.manifest", image.display())).unwrap();
     let second = std::fs::read_to_string(format!("{}.manifest", again.display())).unwrap();
     assert!(first.lines().count() > 10_000, "{}", first.lines().count());
@@ -362,7 +533,7 @@ fn dokuwiki_image_boots_with_bios_and_builds_reproducibly() {
 fn moinmoin_image_boots_with_uefi() {
     if !needs(
         "moinmoin_image_boots_with_uefi",
-        &["qemu-system-x86_64", "qemu-img"],
+        &["qemu-system-x86_64", "qemu-img", "blkid", "debugfs"],
     ) {
         return;
     }
@@ -372,9 +543,10 @@ fn moinmoin_image_boots_with_uefi() {
     );
     let scratch = Scratch::new("image-moinmoin");
     let image = scratch.0.join("moinmoin.qcow2");
-    build("moinmoin-appliance", &image, &["--hostname", "wiki"]);
+    // As anybody runs it: no SOURCE_DATE_EPOCH.
+    build("moinmoin-appliance", &image, &["--hostname", "wiki"], None);
     let (web, control) = (free_port(), free_port());
-    let mut vm = Vm::boot(&image, true, &[(web, 80), (control, 8080)]);
+    let mut vm = Vm::boot(&image, true, &[(web, 80), (control, 8080)], &[]);
     let seed =
         std::fs::read_to_string(Path::new(TREE).join("seeds/moinmoin-appliance.seed")).unwrap();
     let name = seed
