@@ -228,6 +228,12 @@ pub enum HookError {
         #[source]
         source: crate::debconf::ToolError,
     },
+    #[error(
+        "invalid site seed `{}` ({SITE_SEED}): line {line}: a site's seed gives its own values; `@secret:…` belongs in an appliance's seed", .path.display()
+    )]
+    SiteSeedMarker { path: PathBuf, line: usize },
+    #[error("cannot record the site's value of a generated secret")]
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 /// APT's configuration key naming a seed of the site's own answers, applied after the appliances'
@@ -295,6 +301,11 @@ pub fn run(
     };
     let lock = registry.lock()?;
     let mut outcomes = Vec::with_capacity(found.len());
+    let found_secrets: Vec<(String, Seed)> = found
+        .iter()
+        .filter(|f| !f.seed.secret_names().is_empty())
+        .map(|f| (f.package.clone(), f.seed.clone()))
+        .collect();
     for appliance in found {
         let outcome = seeding::apply(
             &registry,
@@ -307,12 +318,16 @@ pub fn run(
             AppliedBy::AptHook,
         )?;
         reporter.info(&describe(&outcome));
+        if let Some(warning) = literal_password_warning(&outcome) {
+            reporter.warning(&warning);
+        }
         outcomes.push(outcome);
     }
     if let Some((path, seed)) = site {
+        let shared = site_secrets(&registry, &lock, &found_secrets, &seed)?;
         if !seed.entries.is_empty() {
             tools
-                .set_selections(&Seed::render(&seed.entries))
+                .set_selections(&Seed::render(seed.entries.iter().chain(&shared)))
                 .map_err(|source| HookError::SiteSeedApply {
                     path: path.into(),
                     source,
@@ -334,10 +349,63 @@ fn read_site_seed(path: &Path) -> Result<Seed, HookError> {
         path: path.to_owned(),
         source,
     })?;
-    Seed::parse_bytes(&bytes).map_err(|source| HookError::SiteSeed {
+    let seed = Seed::parse_bytes(&bytes).map_err(|source| HookError::SiteSeed {
         path: path.to_owned(),
         source,
-    })
+    })?;
+    if let Some(entry) = seed
+        .entries
+        .iter()
+        .find(|e| crate::secrets::marker(&e.value).is_some())
+    {
+        return Err(HookError::SiteSeedMarker {
+            path: path.to_owned(),
+            line: entry.line,
+        });
+    }
+    Ok(seed)
+}
+
+/// Where the site's seed answers a question that an appliance's seed answers with a generated
+/// secret, the site's value becomes that secret: recorded as its value (so that `va-seed secrets`
+/// tells the truth) and given to every other question that names the same secret (a password
+/// and its confirmation agree). Returns the answers to add to the site's.
+fn site_secrets(
+    registry: &Registry,
+    lock: &crate::registry::RegistryLock,
+    appliances: &[(String, Seed)],
+    site: &Seed,
+) -> Result<Vec<crate::seed::Entry>, HookError> {
+    let store = crate::secrets::Secrets::of(registry);
+    let mut extra = Vec::new();
+    for (package, seed) in appliances {
+        let mut chosen = std::collections::BTreeMap::new();
+        for entry in &seed.entries {
+            let Some(name) = crate::secrets::marker(&entry.value) else {
+                continue;
+            };
+            if let Some(answer) = site.entries.iter().find(|s| s.question == entry.question) {
+                chosen.insert(name.to_owned(), answer.value.clone());
+            }
+        }
+        if chosen.is_empty() {
+            continue;
+        }
+        for entry in &seed.entries {
+            let value = crate::secrets::marker(&entry.value).and_then(|name| chosen.get(name));
+            if let Some(value) = value
+                && !site.entries.iter().any(|s| s.question == entry.question)
+            {
+                let mut entry = entry.clone();
+                entry.value.clone_from(value);
+                extra.push(entry);
+            }
+        }
+        let mut values = store.read(package)?;
+        values.extend(chosen);
+        store.write(lock, package, &values)?;
+    }
+    Ok(extra)
 }
 
 /// `vainstall`: applies the seed of the appliance `.deb` at `deb`, as the hook would, for a system
@@ -402,10 +470,27 @@ pub fn describe(outcome: &Outcome) -> String {
     } else {
         ""
     };
+    let generated = match outcome.generated.len() {
+        0 => String::new(),
+        1 => ", 1 secret generated for this system".to_owned(),
+        n => format!(", {n} secrets generated for this system"),
+    };
     format!(
-        "Seeding {} {}: {} {what} applied{warning}",
+        "Seeding {} {}: {} {what} applied{generated}{warning}",
         outcome.package, outcome.version, outcome.applied
     )
+}
+
+/// The warning for a seed that answers password questions with literal values, if it does.
+pub fn literal_password_warning(outcome: &Outcome) -> Option<String> {
+    if outcome.literal_passwords.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the seed of `{}` sets a literal password ({}): every system that installs it shares that password; the appliance should ask for a generated one (`@secret:NAME`)",
+        outcome.package,
+        outcome.literal_passwords.join(", ")
+    ))
 }
 
 /// Reads the control of every `.deb` to unpack, on all cores, and keeps the appliances.

@@ -3,6 +3,7 @@
 //! seeds from the APT hook, the dpkg trigger and the maintainer scripts. It never prints and never
 //! exits: binaries do, through [`Reporter`].
 
+pub mod atomic;
 pub mod backup;
 pub mod catalog;
 pub mod control;
@@ -13,6 +14,7 @@ pub mod image;
 pub mod plugin;
 pub mod random;
 pub mod registry;
+pub mod secrets;
 pub mod seed;
 pub mod seedcheck;
 pub mod seeding;

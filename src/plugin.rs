@@ -44,6 +44,26 @@ pub struct Manifest {
     /// Commands the plugin's page offers, run as root by appliance-control's agent.
     #[serde(default)]
     pub actions: Vec<Action>,
+    /// What the secrets generated for the appliance's seed (`@secret:NAME`) open, for
+    /// `va-seed secrets`.
+    #[serde(default)]
+    pub secrets: Vec<SecretInfo>,
+}
+
+/// What one generated secret opens.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretInfo {
+    /// The secret's name, as the seed's marker `@secret:NAME` gives it.
+    pub name: String,
+    /// What it opens, for people (`the wiki's administrator`).
+    pub opens: String,
+    /// The login that goes with it, if any.
+    #[serde(default)]
+    pub login: Option<String>,
+    /// Where to use it; `{host}` stands for the system's host name.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// What a setting's value may be.
@@ -280,6 +300,11 @@ impl Manifest {
     fn check(&self) -> Result<(), String> {
         if !crate::registry::valid_package_name(&self.appliance) {
             return Err(format!("`{}` is not a package name", self.appliance));
+        }
+        for secret in &self.secrets {
+            if !crate::secrets::valid_name(&secret.name) {
+                return Err(format!("`{}` is not a secret name", secret.name));
+            }
         }
         for setting in &self.settings {
             if !valid_name(&setting.name) {

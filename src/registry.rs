@@ -2,7 +2,6 @@
 //! (`seeds/<package>.seed`, owned by dpkg), what appliance-tools applied of them
 //! (`state/<package>.seed` and `.info`), and the lock every writer takes (`lock`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use fs_err as fs;
@@ -74,6 +73,11 @@ impl Registry {
         Self {
             base: root.join(REGISTRY_DIR),
         }
+    }
+
+    /// `/var/lib/appliance` of this system.
+    pub fn base(&self) -> &Path {
+        &self.base
     }
 
     pub fn seeds_dir(&self) -> PathBuf {
@@ -152,12 +156,17 @@ impl Registry {
     }
 
     /// Records `state`; the seed copy first, then the info file, each replaced atomically, so a
-    /// reader sees either the old state or the new one.
+    /// reader sees either the old state or the new one. The copy is root's alone: a hand-built
+    /// appliance's seed may still hold a literal password.
     pub fn write_state(&self, _lock: &RegistryLock, state: &State) -> Result<(), RegistryError> {
         let package = checked(&state.package)?;
         let dir = self.state_dir();
         fs::create_dir_all(&dir)?;
-        write_atomic(&dir.join(format!("{package}.seed")), state.seed.as_bytes())?;
+        crate::atomic::write(
+            &dir.join(format!("{package}.seed")),
+            state.seed.as_bytes(),
+            0o600,
+        )?;
         let info = format!(
             "Package: {package}\nVersion: {}\nApplied-By: {}\nApplied-At: {}\nSha256: {}\nReconfigure: {}\n",
             state.version,
@@ -222,27 +231,13 @@ fn names_with_suffix(dir: &Path, suffix: &str) -> Result<Vec<String>, RegistryEr
     Ok(names)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory: write, fsync, rename,
-/// fsync the directory.
+/// Writes `bytes` to `path` atomically, readable by all (0644).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temporary = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result
+    crate::atomic::write(path, bytes, 0o644)
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    fs::File::open(dir)?.sync_all()
+    crate::atomic::sync_dir(dir)
 }
 
 #[cfg(test)]
@@ -276,6 +271,17 @@ mod tests {
         )
         .unwrap();
         assert!(info.contains(&format!("Sha256: {}", sha256_hex(b"a a/b string c\n"))));
+        // The copy of the seed is root's alone; the info file holds no answer.
+        let mode = |name: &str| {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::metadata(registry.state_dir().join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("demo-appliance.seed"), 0o600);
+        assert_eq!(mode("demo-appliance.info"), 0o644);
         assert!(registry.remove_state(&lock, "demo-appliance").unwrap());
         assert!(!registry.remove_state(&lock, "demo-appliance").unwrap());
         assert_eq!(registry.state("demo-appliance").unwrap(), None);

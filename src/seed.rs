@@ -88,6 +88,18 @@ pub enum SeedError {
     TrailingSpace { line: usize },
     #[error("line {line}: the file ends inside a continued line")]
     UnfinishedContinuation { line: usize },
+    #[error(
+        "line {line}: `{question}` is `{kind}`, but a generated secret (`@secret:…`) answers only a question of type `password`"
+    )]
+    MarkerType {
+        line: usize,
+        question: String,
+        kind: String,
+    },
+    #[error(
+        "line {line}: `@secret:{name}` is not a valid secret name (lower-case letters, digits and `-`, at most 64)"
+    )]
+    MarkerName { line: usize, name: String },
 }
 
 impl SeedError {
@@ -101,7 +113,9 @@ impl SeedError {
             | Self::NotBoolean { line, .. }
             | Self::Duplicate { line, .. }
             | Self::TrailingSpace { line }
-            | Self::UnfinishedContinuation { line } => Some(*line),
+            | Self::UnfinishedContinuation { line }
+            | Self::MarkerType { line, .. }
+            | Self::MarkerName { line, .. } => Some(*line),
         }
     }
 }
@@ -144,6 +158,34 @@ impl Seed {
             entries.push(entry);
         }
         Ok(Self { entries })
+    }
+
+    /// The entries that answer a password question with a literal value: every system that
+    /// applies the seed shares it. (An empty answer is no password; a marker is generated.)
+    pub fn literal_passwords(&self) -> Vec<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| {
+                e.kind == "password"
+                    && !e.value.is_empty()
+                    && crate::secrets::marker(&e.value).is_none()
+            })
+            .collect()
+    }
+
+    /// The names of the secrets the seed asks to be generated, each once, in order.
+    pub fn secret_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for name in self
+            .entries
+            .iter()
+            .filter_map(|e| crate::secrets::marker(&e.value))
+        {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
     }
 
     /// The packages whose questions the seed answers (the owners), each once, in order.
@@ -225,6 +267,21 @@ fn parse_line(line: usize, text: &str) -> Result<Entry, SeedError> {
     }
     if value.ends_with(char::is_whitespace) {
         return Err(SeedError::TrailingSpace { line });
+    }
+    if let Some(name) = crate::secrets::marker(value) {
+        if kind != "password" {
+            return Err(SeedError::MarkerType {
+                line,
+                question: question.to_owned(),
+                kind: kind.to_owned(),
+            });
+        }
+        if !crate::secrets::valid_name(name) {
+            return Err(SeedError::MarkerName {
+                line,
+                name: name.to_owned(),
+            });
+        }
     }
     if matches!(kind, "boolean" | "seen") && !matches!(value, "true" | "false") {
         return Err(SeedError::NotBoolean {
@@ -314,6 +371,21 @@ mod tests {
                 "a a/b string x\\",
                 SeedError::UnfinishedContinuation { line: 1 },
             ),
+            (
+                "a a/b string @secret:db\n",
+                SeedError::MarkerType {
+                    line: 1,
+                    question: "a/b".into(),
+                    kind: "string".into(),
+                },
+            ),
+            (
+                "# x\na a/b password @secret:Wiki Admin\n",
+                SeedError::MarkerName {
+                    line: 2,
+                    name: "Wiki Admin".into(),
+                },
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(Seed::parse(text).as_ref(), Err(expected), "{text:?}");
@@ -328,6 +400,21 @@ mod tests {
             .to_string()
             .contains("line 12: unknown type `strin`")
         );
+    }
+
+    #[test]
+    fn markers_and_literal_passwords() {
+        let seed = Seed::parse(
+            "m m/admin-password password @secret:wiki-admin\nm m/admin-password-again password @secret:wiki-admin\nc c/password password @secret:control\nd d/password password hunter2\nd d/empty password\n",
+        )
+        .unwrap();
+        assert_eq!(seed.secret_names(), ["wiki-admin", "control"]);
+        let literal: Vec<(usize, &str)> = seed
+            .literal_passwords()
+            .iter()
+            .map(|e| (e.line, e.question.as_str()))
+            .collect();
+        assert_eq!(literal, [(4, "d/password")]);
     }
 
     #[test]

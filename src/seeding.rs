@@ -5,8 +5,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::debconf::{PackageStatus, PackageTools, ToolError};
+use crate::random::{Kernel, Source};
 use crate::registry::{Registry, RegistryError, RegistryLock, State};
-use crate::seed::Seed;
+use crate::secrets::{self, SecretError, Secrets};
+use crate::seed::{Entry, Seed};
 
 /// Which path applied a seed; recorded in the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,11 @@ pub struct Outcome {
     /// The recorded copy of the last applied seed no longer parsed, so the whole seed was applied
     /// again (an administrator's later answers to seeded questions are overwritten).
     pub state_unreadable: bool,
+    /// The secrets (`@secret:NAME`) drawn for this system by this application.
+    pub generated: Vec<String>,
+    /// Password questions the seed answers with a literal value (`line N: question`), which every
+    /// system that installs the appliance shares.
+    pub literal_passwords: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +60,12 @@ pub enum SeedingError {
         package: String,
         #[source]
         source: ToolError,
+    },
+    #[error("cannot apply the seed of `{package}`")]
+    Secret {
+        package: String,
+        #[source]
+        source: SecretError,
     },
 }
 
@@ -83,6 +96,35 @@ pub fn apply(
     text: &str,
     seed: &Seed,
     applied_by: AppliedBy,
+) -> Result<Outcome, SeedingError> {
+    apply_from(
+        registry,
+        lock,
+        tools,
+        package,
+        version,
+        text,
+        seed,
+        applied_by,
+        &mut Kernel,
+    )
+}
+
+/// [`apply`], with the secrets the seed asks for drawn from `random`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one fact of the application"
+)]
+pub(crate) fn apply_from(
+    registry: &Registry,
+    lock: &RegistryLock,
+    tools: &dyn PackageTools,
+    package: &str,
+    version: &str,
+    text: &str,
+    seed: &Seed,
+    applied_by: AppliedBy,
+    random: &mut dyn Source,
 ) -> Result<Outcome, SeedingError> {
     let previous = registry.state(package)?;
     let apply_error = |source| SeedingError::Apply {
@@ -118,9 +160,39 @@ pub fn apply(
     let unchanged = previous
         .as_ref()
         .is_some_and(|state| state.seed == text && state.version == version);
+    // The secrets the answers name: drawn (and recorded root-only) before any answer is set.
+    let mut names: Vec<&str> = Vec::new();
+    for name in entries.iter().filter_map(|e| secrets::marker(&e.value)) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let resolved = if names.is_empty() {
+        secrets::Resolved::default()
+    } else {
+        Secrets::of(registry)
+            .resolve(lock, package, &names, random)
+            .map_err(|source| SeedingError::Secret {
+                package: package.to_owned(),
+                source,
+            })?
+    };
     if !entries.is_empty() {
+        let answers: Vec<Entry> = entries
+            .iter()
+            .map(|entry| {
+                let mut entry = (*entry).clone();
+                if let Some(value) =
+                    secrets::marker(&entry.value).and_then(|name| resolved.values.get(name))
+                {
+                    entry.value.clone_from(value);
+                }
+                entry
+            })
+            .collect();
+        // Given to debconf-set-selections on its standard input, never in its arguments.
         tools
-            .set_selections(&Seed::render(entries.iter().copied()))
+            .set_selections(&Seed::render(&answers))
             .map_err(apply_error)?;
     }
     if !unchanged {
@@ -143,6 +215,12 @@ pub fn apply(
         applied: entries.len(),
         reconfigure,
         state_unreadable,
+        generated: resolved.generated,
+        literal_passwords: seed
+            .literal_passwords()
+            .iter()
+            .map(|e| format!("line {}: {}", e.line, e.question))
+            .collect(),
     })
 }
 
@@ -326,6 +404,120 @@ mod tests {
         assert!(
             crate::hook::describe(&damaged)
                 .contains("the record of the last applied seed was unreadable")
+        );
+    }
+
+    const MARKED: &str = "m m/admin-password password @secret:wiki-admin\nm m/admin-password-again password @secret:wiki-admin\nm m/name string Wiki\n";
+
+    fn apply_marked(
+        registry: &Registry,
+        lock: &RegistryLock,
+        tools: &Recorder,
+        version: &str,
+        text: &str,
+        random: &mut dyn Source,
+    ) -> Result<Outcome, SeedingError> {
+        apply_from(
+            registry,
+            lock,
+            tools,
+            "x-appliance",
+            version,
+            text,
+            &Seed::parse(text).unwrap(),
+            AppliedBy::AptHook,
+            random,
+        )
+    }
+
+    #[test]
+    fn markers_become_one_generated_value_per_system_kept_by_upgrades() {
+        let root = tempfile::tempdir().unwrap();
+        let registry = Registry::new(root.path());
+        let lock = registry.lock().unwrap();
+        let tools = Recorder::default();
+        let outcome = apply_marked(&registry, &lock, &tools, "1", MARKED, &mut Kernel).unwrap();
+        assert_eq!(outcome.generated, ["wiki-admin"]);
+        assert!(outcome.literal_passwords.is_empty());
+        let value = Secrets::of(&registry).read("x-appliance").unwrap()["wiki-admin"].clone();
+        let given = tools.selections.borrow()[0].clone();
+        assert!(!given.contains("@secret"), "{given}");
+        assert_eq!(
+            given,
+            format!(
+                "m m/admin-password password {value}\nm m/admin-password-again password {value}\nm m/name string Wiki\n"
+            )
+        );
+        // The recorded copy keeps the marker, never the value.
+        let state = registry.state("x-appliance").unwrap().unwrap();
+        assert_eq!(state.seed, MARKED);
+        // An upgrade that changes the line applies it again with the same value.
+        let v2 = MARKED.replace(
+            "m m/admin-password-again password",
+            "m,n m/admin-password-again password",
+        );
+        let upgrade = apply_marked(&registry, &lock, &tools, "2", &v2, &mut Kernel).unwrap();
+        assert!(upgrade.generated.is_empty());
+        assert_eq!(
+            tools.selections.borrow()[1],
+            format!("m,n m/admin-password-again password {value}\n")
+        );
+    }
+
+    #[test]
+    fn without_randomness_nothing_is_applied() {
+        let root = tempfile::tempdir().unwrap();
+        let registry = Registry::new(root.path());
+        let lock = registry.lock().unwrap();
+        let tools = Recorder::default();
+        let error = apply_marked(
+            &registry,
+            &lock,
+            &tools,
+            "1",
+            MARKED,
+            &mut crate::random::tests::Broken,
+        )
+        .unwrap_err();
+        let text = crate::error_chain(&error);
+        assert!(
+            text.contains("x-appliance") && text.contains("random source"),
+            "{text}"
+        );
+        assert!(tools.selections.borrow().is_empty());
+        assert_eq!(registry.state("x-appliance").unwrap(), None);
+    }
+
+    #[test]
+    fn an_unwritable_secrets_directory_applies_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let registry = Registry::new(root.path());
+        let lock = registry.lock().unwrap();
+        std::fs::write(registry.base().join("secrets"), "").unwrap();
+        let tools = Recorder::default();
+        let error = apply_marked(&registry, &lock, &tools, "1", MARKED, &mut Kernel).unwrap_err();
+        assert!(
+            crate::error_chain(&error).contains("var/lib/appliance/secrets"),
+            "{error}"
+        );
+        assert!(tools.selections.borrow().is_empty());
+        assert_eq!(registry.state("x-appliance").unwrap(), None);
+    }
+
+    #[test]
+    fn literal_passwords_are_applied_and_reported() {
+        let root = tempfile::tempdir().unwrap();
+        let registry = Registry::new(root.path());
+        let lock = registry.lock().unwrap();
+        let tools = Recorder::default();
+        let text = "m m/name string Wiki\nm m/admin-password password hunter2\n";
+        let outcome = apply_marked(&registry, &lock, &tools, "1", text, &mut Kernel).unwrap();
+        assert_eq!(outcome.literal_passwords, ["line 2: m/admin-password"]);
+        assert_eq!(tools.selections.borrow()[0], text);
+        let warning = crate::hook::literal_password_warning(&outcome).unwrap();
+        assert!(
+            warning.contains("every system that installs it shares that password"),
+            "{warning}"
         );
     }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::Reporter;
 use crate::debconf::{PackageStatus, PackageTools, ToolError};
 use crate::registry::{Registry, RegistryError, RegistryLock};
+use crate::secrets::{SecretError, Secrets};
 use crate::seed::{Seed, SeedError};
 use crate::seeding::{self, AppliedBy, Outcome, SeedingError};
 
@@ -19,6 +20,8 @@ pub enum TriggerError {
     Seeding(#[from] SeedingError),
     #[error(transparent)]
     Tool(#[from] ToolError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     #[error("`{package}`: invalid seed `{seed}`")]
     Seed {
         package: String,
@@ -30,6 +33,19 @@ pub enum TriggerError {
     Unknown { package: String },
     #[error("{count} appliance seed(s) could not be reconciled")]
     Incomplete { count: usize },
+}
+
+/// The line that ends an APT run which installed or upgraded an appliance with generated
+/// secrets: where root finds them (never the secrets themselves).
+pub fn secrets_notice(package: &str) -> String {
+    format!("The credentials generated for `{package}`: run `va-seed secrets` as root")
+}
+
+/// Forgets everything recorded for `package` (purged): its seed state and its secrets.
+fn forget(registry: &Registry, lock: &RegistryLock, package: &str) -> Result<bool, TriggerError> {
+    let state = registry.remove_state(lock, package)?;
+    let secrets = Secrets::of(registry).forget(lock, package)?;
+    Ok(state || secrets)
 }
 
 /// The command that finishes what a trigger could not do in place.
@@ -88,8 +104,33 @@ pub fn reconcile(
         let purged = gone_statuses
             .get(package)
             .is_none_or(|s| s.status == "not-installed");
-        if purged && registry.remove_state(&lock, package)? {
-            reporter.info(&format!("Forgot the seed state of purged `{package}`"));
+        if purged && forget(&registry, &lock, package)? {
+            reporter.info(&format!(
+                "Forgot the seed state and secrets of purged `{package}`"
+            ));
+        }
+    }
+    // Secrets of an appliance whose state is gone (purged while appliance-tools was not there).
+    for package in Secrets::of(&registry).appliances()? {
+        if !shipped.contains(&package) && registry.state(&package)?.is_none() {
+            let status =
+                tools
+                    .statuses(&[package.as_str()])
+                    .map_err(|source| SeedingError::Apply {
+                        package: package.clone(),
+                        source,
+                    })?;
+            if status
+                .get(&package)
+                .is_none_or(|s| s.status == "not-installed")
+            {
+                Secrets::of(&registry).forget(&lock, &package)?;
+            }
+        }
+    }
+    for outcome in &outcomes {
+        if !Secrets::of(&registry).read(&outcome.package)?.is_empty() {
+            reporter.info(&secrets_notice(&outcome.package));
         }
     }
     if failures > 0 {
@@ -129,6 +170,9 @@ fn reconcile_one(
             "{}, after dpkg installed the seed",
             crate::hook::describe(&outcome)
         ));
+        if let Some(warning) = crate::hook::literal_password_warning(&outcome) {
+            reporter.warning(&warning);
+        }
     }
     finish(registry, lock, tools, package, reporter)
 }
@@ -186,6 +230,8 @@ fn finish(
         applied: 0,
         reconfigure: state.reconfigure,
         state_unreadable: false,
+        generated: Vec::new(),
+        literal_passwords: Vec::new(),
     })
 }
 
@@ -226,11 +272,11 @@ pub fn preinst(
     )?)
 }
 
-/// The appliance `postrm purge`: forgets the state.
+/// The appliance `postrm purge`: forgets the state and the generated secrets.
 pub fn purge(root: &Path, package: &str) -> Result<bool, TriggerError> {
     let registry = Registry::new(root);
     let lock = registry.lock()?;
-    Ok(registry.remove_state(&lock, package)?)
+    forget(&registry, &lock, package)
 }
 
 #[cfg(test)]
@@ -308,6 +354,30 @@ mod tests {
         assert_eq!(registry.recorded().unwrap(), ["kept-appliance"]);
         assert!(purge(root.path(), "kept-appliance").unwrap());
         assert!(registry.recorded().unwrap().is_empty());
+    }
+
+    #[test]
+    fn secrets_are_generated_late_announced_and_forgotten_on_purge() {
+        let root = tempfile::tempdir().unwrap();
+        let marked = format!("{SEED}m m/password password @secret:admin\n");
+        ship(root.path(), "x-appliance", &marked);
+        let tools = Recorder::with_installed(&[("x-appliance", "unpacked")]);
+        let mut reporter = Collected::default();
+        reconcile(root.path(), &tools, &mut reporter).unwrap();
+        let secrets = Secrets::new(root.path());
+        let value = secrets.read("x-appliance").unwrap()["admin"].clone();
+        assert!(tools.selections.borrow()[0].contains(&value));
+        let said = reporter.infos.join("\n");
+        assert!(said.contains(&secrets_notice("x-appliance")), "{said}");
+        assert!(!said.contains(&value), "{said}");
+        // Removed, not purged: kept. Purged: forgotten with the state.
+        std::fs::remove_file(Registry::new(root.path()).seed_path("x-appliance").unwrap()).unwrap();
+        let removed = Recorder::with_installed(&[("x-appliance", "config-files")]);
+        reconcile(root.path(), &removed, &mut reporter).unwrap();
+        assert_eq!(secrets.read("x-appliance").unwrap()["admin"], value);
+        assert!(purge(root.path(), "x-appliance").unwrap());
+        assert!(secrets.read("x-appliance").unwrap().is_empty());
+        assert!(secrets.appliances().unwrap().is_empty());
     }
 
     #[test]

@@ -76,6 +76,44 @@ fn va_seed_reports_the_line_and_exits_1() {
 }
 
 #[test]
+fn va_seed_refuses_a_literal_password_naming_file_line_and_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let literal = dir.path().join("literal.seed");
+    std::fs::write(
+        &literal,
+        "moin moin/wiki-name string Wiki\nmoin moin/admin-password password appliance-demo\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_va-seed"))
+        .arg("validate")
+        .arg(&literal)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}: line 2: `moin/admin-password`",
+            literal.display()
+        )) && stderr.contains("moin moin/admin-password password @secret:admin-password"),
+        "{stderr}"
+    );
+    // A marker on a question of another type is refused too, with its line.
+    std::fs::write(&literal, "# x\nmoin moin/wiki-name string @secret:name\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_va-seed"))
+        .arg("validate")
+        .arg(&literal)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("line 2: `moin/wiki-name` is `string`"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
 fn va_seed_diff_shows_what_an_upgrade_applies() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = (dir.path().join("old.seed"), dir.path().join("new.seed"));
@@ -208,6 +246,66 @@ fn apt_hook_applies_a_seed_with_real_debconf() {
     )
     .unwrap();
     assert!(state.contains("Applied-By: apt-hook"), "{state}");
+}
+
+#[test]
+fn apt_hook_generates_secrets_that_only_va_seed_secrets_shows() {
+    if !needs(
+        "apt_hook_generates_secrets_that_only_va_seed_secrets_shows",
+        &["debconf-set-selections", "dpkg-deb"],
+    ) {
+        return;
+    }
+    let system = System::new();
+    let work = tempfile::tempdir().unwrap();
+    let deb = fixture("secret-appliance", work.path());
+    let output = system.hook(&v3_line("secret-appliance", &deb));
+    assert!(output.status.success(), "{}", text(&output));
+    let printed = text(&output);
+    assert!(printed.contains("1 secret generated"), "{printed}");
+    let store = system
+        .root()
+        .join("var/lib/appliance/secrets/secret-appliance");
+    let stored = std::fs::read_to_string(&store).unwrap();
+    let value = stored.trim().strip_prefix("admin ").unwrap().to_owned();
+    assert_eq!(value.len(), 20);
+    assert!(!printed.contains(&value), "the hook printed the secret");
+    let mode = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&store), 0o600);
+    assert_eq!(mode(store.parent().unwrap()), 0o700);
+    // debconf got the value for both questions, never the marker.
+    let db = system.config_dat();
+    assert_eq!(db.matches(&format!("Value: {value}")).count(), 2, "{db}");
+    assert!(!db.contains("@secret"), "{db}");
+    // The registry's copy of the seed keeps the markers, root's alone.
+    let copy = system
+        .root()
+        .join("var/lib/appliance/state/secret-appliance.seed");
+    assert_eq!(mode(&copy), 0o600);
+    assert!(!std::fs::read_to_string(&copy).unwrap().contains(&value));
+    // Root sees it with va-seed secrets.
+    let shown = Command::new(env!("CARGO_BIN_EXE_va-seed"))
+        .arg("--root")
+        .arg(system.root())
+        .arg("secrets")
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", text(&shown));
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        stdout.contains("secret-appliance:")
+            && stdout.contains(&format!("admin: {value}"))
+            && stdout
+                .contains("answers: secret-appliance/password, secret-appliance/password-again"),
+        "{stdout}"
+    );
+    // Applied again (an upgrade): the same value.
+    let again = system.hook(&v3_line("secret-appliance", &deb));
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), stored);
 }
 
 #[test]

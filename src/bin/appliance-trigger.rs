@@ -52,6 +52,9 @@ fn main() -> ExitCode {
             if outcome.applied > 0 {
                 println!("{}", appliance::hook::describe(&outcome));
             }
+            if let Some(warning) = appliance::hook::literal_password_warning(&outcome) {
+                appliance::Reporter::warning(&mut reporter, &warning);
+            }
             anyhow::Ok(())
         })()
         .with_context(|| format!("cannot apply the seed of `{package}`")),

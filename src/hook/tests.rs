@@ -376,3 +376,87 @@ fn a_bad_site_seed_stops_apt_before_any_answer() {
     assert!(matches!(error, HookError::SiteSeed { .. }), "{error}");
     assert!(tools.selections.borrow().is_empty());
 }
+
+const MARKED: &str = "moin moin/admin-password password @secret:wiki-admin\nmoin moin/admin-password-again password @secret:wiki-admin\n";
+
+#[test]
+fn generated_secrets_are_announced_not_printed_and_a_literal_password_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = format!("{SEED}{MARKED}");
+    let deb = appliance(dir.path(), "demo-appliance", "1.0", Some(&seed));
+    let tools = Recorder::default();
+    let mut reporter = Collected::default();
+    let input = parse(&v3(&[unpack("demo-appliance", &deb)])).unwrap();
+    run(&input, dir.path(), &tools, &mut reporter).unwrap();
+    let value = crate::secrets::Secrets::new(dir.path())
+        .read("demo-appliance")
+        .unwrap()["wiki-admin"]
+        .clone();
+    assert!(tools.selections.borrow()[0].contains(&value));
+    let said = format!("{:?}{:?}", reporter.infos, reporter.warnings);
+    assert!(said.contains("1 secret generated"), "{said}");
+    assert!(
+        !said.contains(&value),
+        "the hook printed the secret: {said}"
+    );
+    assert!(reporter.warnings.is_empty(), "{said}");
+
+    // A hand-built appliance with a literal password still installs, with a warning.
+    let literal = format!("{SEED}moin moin/admin-password password hunter2\n");
+    let deb = appliance(dir.path(), "old-appliance", "1.0", Some(&literal));
+    let mut reporter = Collected::default();
+    let input = parse(&v3(&[unpack("old-appliance", &deb)])).unwrap();
+    run(&input, dir.path(), &Recorder::default(), &mut reporter).unwrap();
+    assert_eq!(reporter.warnings.len(), 1, "{:?}", reporter.warnings);
+    assert!(
+        reporter.warnings[0].contains("`old-appliance`")
+            && reporter.warnings[0].contains("line 3: moin/admin-password")
+            && reporter.warnings[0].contains("shares that password"),
+        "{:?}",
+        reporter.warnings
+    );
+}
+
+#[test]
+fn the_site_seed_sets_a_generated_secret_for_every_question_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = format!("{SEED}{MARKED}");
+    let deb = appliance(dir.path(), "demo-appliance", "1.0", Some(&seed));
+    let site = dir.path().join("site.seed");
+    fs_err::write(&site, "moin moin/admin-password password the-site's-own\n").unwrap();
+    let text = v3(&[unpack("demo-appliance", &deb)]).replacen(
+        "\n\n",
+        &format!("\n{SITE_SEED}={}\n\n", site.display()),
+        1,
+    );
+    let tools = Recorder::default();
+    run(
+        &parse(&text).unwrap(),
+        dir.path(),
+        &tools,
+        &mut Collected::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        tools.selections.borrow()[1],
+        "moin moin/admin-password password the-site's-own\nmoin moin/admin-password-again password the-site's-own\n"
+    );
+    let recorded = crate::secrets::Secrets::new(dir.path())
+        .read("demo-appliance")
+        .unwrap();
+    assert_eq!(recorded["wiki-admin"], "the-site's-own");
+
+    // A site seed asks for no generated secret: it gives values.
+    fs_err::write(&site, "moin moin/admin-password password @secret:x\n").unwrap();
+    let error = run(
+        &parse(&text).unwrap(),
+        tempfile::tempdir().unwrap().path(),
+        &Recorder::default(),
+        &mut Collected::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, HookError::SiteSeedMarker { line: 1, .. }),
+        "{error}"
+    );
+}

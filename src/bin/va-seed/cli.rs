@@ -21,6 +21,12 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Validate seed files; exit 1 if any is invalid
+    ///
+    /// Besides the format of debconf-set-selections(1), a seed may not answer a question of type
+    /// `password` with a literal value: a seed is public (it ships in the .deb), so every system
+    /// would share that password. It answers with a marker instead, `@secret:NAME` (NAME: lower-case
+    /// letters, digits and `-`), and a password is generated for each system when the seed is
+    /// first applied; lines naming the same NAME get the same value.
     Validate {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
@@ -29,6 +35,16 @@ pub enum Command {
     Diff { old: PathBuf, new: PathBuf },
     /// List the appliances whose seeds were applied, and what is pending
     Status,
+    /// Show the secrets generated for the appliances' seeds, with what each one opens (root only)
+    ///
+    /// Every `@secret:NAME` of an appliance's seed is generated once per system, kept in
+    /// /var/lib/appliance/secrets/APPLIANCE (0600), kept by upgrades and forgotten on purge.
+    /// Also shows the SHA-256 fingerprint of appliance-control's TLS certificate, to compare with
+    /// the one a browser shows on first connection.
+    Secrets {
+        /// Only this appliance's secrets
+        appliance: Option<String>,
+    },
     /// Reconfigure the packages that were configured before PACKAGE's seed was applied
     Reconfigure { package: String },
     /// Check an appliance's seed against the packages APT would install with it

@@ -24,6 +24,20 @@ fn main() -> ExitCode {
                     .map_err(anyhow::Error::from)
                     .and_then(|bytes| Ok(Seed::parse_bytes(&bytes)?));
                 match checked {
+                    Ok(seed) if !seed.literal_passwords().is_empty() => {
+                        bad += 1;
+                        for entry in seed.literal_passwords() {
+                            eprintln!(
+                                "{}: line {}: `{}` is answered with a literal password, which every system installing the appliance would share; answer `@secret:NAME` instead (e.g. `{} {} password @secret:{}`), and a password is generated for each system",
+                                file.display(),
+                                entry.line,
+                                entry.question,
+                                entry.owner,
+                                entry.question,
+                                suggested_name(&entry.question),
+                            );
+                        }
+                    }
                     Ok(seed) => println!("{}: {} answers", file.display(), seed.entries.len()),
                     Err(error) => {
                         bad += 1;
@@ -78,6 +92,7 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::FAILURE,
             Err(error) => Err(error),
         },
+        Command::Secrets { appliance } => show_secrets(&root, appliance.as_deref()),
         Command::Reconfigure { package } => appliance::trigger::reconfigure_pending(
             &root,
             &SystemTools::new(&root),
@@ -88,6 +103,76 @@ fn main() -> ExitCode {
         .with_context(|| format!("cannot finish the seeding of `{package}`")),
     };
     common::finish(result)
+}
+
+/// A secret name for a password question: `moin/admin-password-again` → `admin-password-again`.
+fn suggested_name(question: &str) -> String {
+    let last = question.rsplit('/').next().unwrap_or(question);
+    let name: String = last
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let name = name.trim_matches('-');
+    if name.is_empty() {
+        "password".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// `va-seed secrets`: the generated secrets and what they open, and appliance-control's
+/// certificate fingerprint.
+fn show_secrets(root: &std::path::Path, only: Option<&str>) -> anyhow::Result<()> {
+    use appliance::secrets;
+    let mut warnings = Vec::new();
+    let report = secrets::report(root, only, &mut warnings).map_err(|error| {
+        let denied = matches!(&error, secrets::SecretError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied);
+        let error = anyhow::Error::from(error);
+        if denied {
+            error.context("the secrets are root's: run `va-seed secrets` as root")
+        } else {
+            error
+        }
+    })?;
+    for warning in warnings {
+        eprintln!("W: {warning}");
+    }
+    if report.iter().all(|a| a.secrets.is_empty()) {
+        match only {
+            Some(name) => println!("No secrets were generated for `{name}`"),
+            None => println!("No secrets were generated on this system"),
+        }
+    }
+    for appliance in report.iter().filter(|a| !a.secrets.is_empty()) {
+        println!("{}:", appliance.appliance);
+        for secret in &appliance.secrets {
+            println!("  {}: {}", secret.name, secret.value);
+            let mut opens: Vec<String> = secret.opens.iter().cloned().collect();
+            if let Some(login) = &secret.login {
+                opens.push(format!("login `{login}`"));
+            }
+            if let Some(url) = &secret.url {
+                opens.push(format!("at {url}"));
+            }
+            let opens = opens.join(", ");
+            if !opens.is_empty() {
+                println!("    opens: {opens}");
+            }
+            if !secret.questions.is_empty() {
+                println!("    answers: {}", secret.questions.join(", "));
+            }
+        }
+    }
+    let certificate = root.join(secrets::CONTROL_CERTIFICATE);
+    if let Some(fingerprint) = secrets::certificate_fingerprint(&certificate)? {
+        println!(
+            "appliance-control's TLS certificate `/{}`, SHA-256 fingerprint:\n  {fingerprint}",
+            secrets::CONTROL_CERTIFICATE
+        );
+    }
+    Ok(())
 }
 
 /// `va-seed check`: prints each finding; `Ok(false)` when there are any.
