@@ -111,6 +111,18 @@ impl Root {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// The secret `name` generated for `appliance`, as root reads it with `va-seed secrets` in
+    /// the root.
+    pub fn secret(&self, appliance: &str, name: &str) -> String {
+        let shown = self.ok(&format!("va-seed secrets {appliance}"));
+        let prefix = format!("  {name}: ");
+        shown
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("`va-seed secrets {appliance}` shows no `{name}`:\n{shown}"))
+            .to_owned()
+    }
+
     /// Boots the root with its own systemd (systemd-nspawn); it is powered off on drop.
     pub fn boot(&self) {
         let output = Command::new(script())

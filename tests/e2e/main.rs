@@ -10,5 +10,6 @@ mod image;
 mod moinmoin;
 mod moinmoin_browser;
 mod moinmoin_upgrade;
+mod secrets;
 mod seeds;
 mod webdriver;

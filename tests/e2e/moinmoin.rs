@@ -17,6 +17,16 @@ pub(crate) struct Ports {
 
 /// Moves nginx, gunicorn and appliance-control to free ports (booted roots share the host's
 /// network), keeps postfix from the host's port 25, boots the root and waits for both services.
+/// The wiki administrator's password generated for this system (`va-seed secrets`).
+pub(crate) fn wiki_password(root: &Root) -> String {
+    root.secret("moinmoin-appliance", "wiki-admin")
+}
+
+/// appliance-control's administrator's password generated for this system.
+pub(crate) fn control_password(root: &Root) -> String {
+    root.secret("moinmoin-appliance", "control-admin")
+}
+
 pub(crate) fn serve(root: &Root) -> Ports {
     let (web, gunicorn, control) = (free_port(), free_port(), free_port());
     root.ok(&format!(
@@ -158,12 +168,15 @@ fn moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_roo
         front.contains("<title>Home - Appliance Wiki</title>"),
         "{front}"
     );
-    let wrong = wiki_login(&root, ports.web, "not-the-password");
-    assert!(
-        wrong.starts_with("200") && !wrong.contains("Logout"),
-        "{wrong}"
-    );
-    let right = wiki_login(&root, ports.web, "appliance-demo");
+    // Neither a wrong password nor the one every appliance shared before opens the wiki.
+    for password in ["not-the-password", "appliance-demo"] {
+        let wrong = wiki_login(&root, ports.web, password);
+        assert!(
+            wrong.starts_with("200") && !wrong.contains("Logout"),
+            "{password}: {wrong}"
+        );
+    }
+    let right = wiki_login(&root, ports.web, &wiki_password(&root));
     assert!(
         right.starts_with("302") && right.contains("Logout"),
         "{right}"
@@ -187,7 +200,9 @@ fn moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_roo
     assert!(rebuilt.contains(r#""ok":true"#), "{rebuilt}");
     assert!(wiki_page(&root, ports.web, "/Home").contains("Renamed Wiki"));
 
-    let overview = control_login(&root, ports.control, "appliance-demo");
+    let shared = control_login(&root, ports.control, "appliance-demo");
+    assert!(shared.starts_with("401"), "{shared}");
+    let overview = control_login(&root, ports.control, &control_password(&root));
     assert!(overview.starts_with("303"), "{overview}");
     assert!(
         overview.contains("<h1>Overview</h1>")
@@ -211,7 +226,7 @@ fn a_wiki_user_created_in_appliance_control_logs_in_and_again_after_a_password_r
     ));
     let ports = serve(&root);
     let (first, second) = ("First-pass-8361", "Second-pass-2957");
-    assert!(control_login(&root, ports.control, "appliance-demo").starts_with("303"));
+    assert!(control_login(&root, ports.control, &control_password(&root)).starts_with("303"));
     let page = control_plugin_page(&root, ports.control);
     assert!(
         page.contains("<h2>Create a wiki user</h2>")
@@ -351,7 +366,7 @@ fn a_moinmoin_1_9_backup_of_2009_restores_onto_the_new_appliance() {
     );
     // The new wiki's own pages and administrator stay; the old configuration is kept aside.
     assert!(wiki_page(&root, ports.web, "/Home").contains("<title>Home - Appliance Wiki</title>"));
-    assert!(wiki_login(&root, ports.web, "appliance-demo").starts_with("302"));
+    assert!(wiki_login(&root, ports.web, &wiki_password(&root)).starts_with("302"));
     assert!(root.exists("/etc/moin/moinmoin-1.9/mywiki.py"));
     assert!(root.exists("/etc/moin/secret-key"));
     let strangers = root.exec_ok("find /var/lib/moin/wiki ! -user moin");
@@ -372,5 +387,5 @@ fn a_moinmoin_1_9_backup_of_2009_restores_onto_the_new_appliance() {
     assert_eq!(String::from_utf8_lossy(&gone.stdout), "404");
     assert!(wiki_page(&root, ports.web, "/").contains("<title>Home - Appliance Wiki</title>"));
     assert!(!root.read("/etc/moin/local.conf").contains("\nFRONT_PAGE="));
-    assert!(wiki_login(&root, ports.web, "appliance-demo").starts_with("302"));
+    assert!(wiki_login(&root, ports.web, &wiki_password(&root)).starts_with("302"));
 }

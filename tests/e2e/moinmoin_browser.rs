@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::harness::{Root, TREE, free_port, needs};
-use crate::moinmoin::{serve, wiki_login_as, wiki_page};
+use crate::moinmoin::{control_password, serve, wiki_login_as, wiki_page, wiki_password};
 use crate::seeds::NONINTERACTIVE;
 use crate::webdriver::Browser;
 
@@ -30,9 +30,9 @@ pub(crate) fn installed(name: &str) -> Root {
     root
 }
 
-/// Logs in to the wiki at `wiki` as its seeded administrator, through the login form.
-pub(crate) fn wiki_log_in(browser: &Browser, wiki: &str) {
-    wiki_log_in_as(browser, wiki, "WikiAdmin", "appliance-demo");
+/// Logs in to the wiki at `wiki` as its administrator, with the password generated for `root`.
+pub(crate) fn wiki_log_in(browser: &Browser, wiki: &str, root: &Root) {
+    wiki_log_in_as(browser, wiki, "WikiAdmin", &wiki_password(root));
 }
 
 /// Logs in to the wiki at `wiki` as `user`, through the login form.
@@ -60,11 +60,12 @@ pub(crate) fn wiki_edit(browser: &Browser, wiki: &str, page: &str, text: &str, c
     browser.wait_for_text("#moin-content", last_line, 30);
 }
 
-/// Logs in to appliance-control at `control` as its seeded administrator.
-fn control_log_in(browser: &Browser, control: &str) {
+/// Logs in to appliance-control at `control` as its administrator, with the password generated
+/// for `root`.
+fn control_log_in(browser: &Browser, control: &str, root: &Root) {
     browser.go(&format!("{control}/login"));
     browser.type_into("input[name=user]", "admin");
-    browser.type_into("input[name=password]", "appliance-demo");
+    browser.type_into("input[name=password]", &control_password(root));
     browser.click("form[action='/login'] button");
     assert_eq!(browser.text("h1"), "Overview");
 }
@@ -130,7 +131,7 @@ fn a_wiki_user_made_in_appliance_controls_form_logs_in_in_the_browser() {
     let wiki = format!("http://127.0.0.1:{}", ports.web);
     let control = format!("http://127.0.0.1:{}", ports.control);
     let browser = browser();
-    control_log_in(&browser, &control);
+    control_log_in(&browser, &control, &root);
     // The password field is a password field, empty.
     browser.go(&format!("{control}/plugins/moinmoin"));
     assert_eq!(
@@ -195,7 +196,7 @@ fn a_wiki_page_deleted_comes_back_from_a_backup_restored_in_appliance_control() 
     let browser = browser();
 
     // A page in two revisions.
-    wiki_log_in(&browser, &wiki);
+    wiki_log_in(&browser, &wiki, &root);
     wiki_edit(
         &browser,
         &wiki,
@@ -213,7 +214,7 @@ fn a_wiki_page_deleted_comes_back_from_a_backup_restored_in_appliance_control() 
     browser.screenshot("moinmoin-page");
 
     // A backup, in appliance-control.
-    control_log_in(&browser, &control);
+    control_log_in(&browser, &control, &root);
     let name = control_backup(&browser, &control);
     browser.screenshot("moinmoin-backup");
     assert!(root.exists(&format!("/var/backups/appliance/{name}")));

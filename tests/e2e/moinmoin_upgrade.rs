@@ -143,7 +143,7 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
     let ports = serve(&root);
     let wiki = format!("http://127.0.0.1:{}", ports.web);
     let browser = browser();
-    wiki_log_in(&browser, &wiki);
+    wiki_log_in(&browser, &wiki, &root);
     wiki_edit(
         &browser,
         &wiki,
@@ -160,6 +160,10 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
     for deb in [&moin, &appliance] {
         std::fs::copy(deb, dir.join(deb.file_name().unwrap())).unwrap();
     }
+    let (wiki_before, control_before) = (
+        crate::moinmoin::wiki_password(&root),
+        crate::moinmoin::control_password(&root),
+    );
     let upgraded = root.exec(&format!(
         "{NONINTERACTIVE} apt-get install -y -q /var/tmp/upgrade/*.deb 2>&1"
     ));
@@ -182,12 +186,15 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
     wait_active(&root, "moin");
     let page = wiki_page(&root, ports.web, "/UpgradeProofPage");
     assert!(page.contains("Written with the old build."), "{page}");
-    let login = wiki_login(&root, ports.web, "appliance-demo");
+    // The upgrade kept the generated secrets.
+    assert_eq!(crate::moinmoin::wiki_password(&root), wiki_before);
+    assert_eq!(crate::moinmoin::control_password(&root), control_before);
+    let login = wiki_login(&root, ports.web, &wiki_before);
     assert!(
         login.starts_with("302") && login.contains("Logout"),
         "{login}"
     );
-    let overview = control_login(&root, ports.control, "appliance-demo");
+    let overview = control_login(&root, ports.control, &control_before);
     assert!(overview.starts_with("303"), "{overview}");
 }
 
