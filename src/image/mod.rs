@@ -340,7 +340,7 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         &format!("Installing {} {version} with mmdebstrap", options.appliance),
     );
     let site_seed = work.path("site.seed");
-    crate::registry::write_atomic(&site_seed, seed_text.as_bytes()).map_err(|source| {
+    crate::atomic::write(&site_seed, seed_text.as_bytes(), 0o600).map_err(|source| {
         WorkError::Io {
             what: "cannot write",
             path: site_seed.clone(),

@@ -75,7 +75,10 @@ impl Work {
         if dir.exists() {
             remove_tree(&dir)?;
         }
-        fs_err::create_dir(&dir).map_err(io("cannot make the working directory", &dir))?;
+        // Root's alone: it holds the site's seed and a root file system being made.
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir)
+            .map_err(io("cannot make the working directory", &dir))?;
         Ok(Self { dir, _lock: lock })
     }
 
@@ -259,6 +262,10 @@ mod tests {
         fs_err::write(stale.join("f"), "x").unwrap();
         let work = Work::take(&output).unwrap();
         assert!(!stale.exists());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &fs_err::metadata(&work.dir).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o700);
         assert!(matches!(Work::take(&output), Err(WorkError::Busy(_))));
         let kept = work.dir.clone();
         drop(work);
