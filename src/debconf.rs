@@ -61,6 +61,9 @@ pub trait PackageTools {
     /// the seeded ones, flagged `changed` first (postfix's postinst, among others, applies only the
     /// answers a frontend flagged changed, and the noninteractive frontend flags none).
     fn reconfigure(&self, package: &str, questions: &[&str]) -> Result<(), ToolError>;
+    /// Runs `argv` (an absolute program and its arguments, no shell) as root on the system, with
+    /// `input` on its standard input (a secret goes there, never into the arguments).
+    fn run_command(&self, argv: &[String], input: Option<&str>) -> Result<(), ToolError>;
 }
 
 /// The tools of the system rooted at `root`.
@@ -101,10 +104,26 @@ fn run(mut command: Command, program: &str, input: Option<&str>) -> Result<Strin
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().map_err(spawn)?;
-    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-        stdin.write_all(input.as_bytes()).map_err(spawn)?;
-    }
+    // Written from a thread while the output is read: a large input cannot fill both pipes.
+    let writer = match (input, child.stdin.take()) {
+        (Some(input), Some(mut stdin)) => {
+            let input = input.to_owned();
+            Some(std::thread::spawn(move || {
+                stdin.write_all(input.as_bytes())
+            }))
+        }
+        _ => None,
+    };
     let output = child.wait_with_output().map_err(spawn)?;
+    if let Some(writer) = writer {
+        match writer.join() {
+            Ok(Ok(())) => {}
+            // The program ended without reading all of it: its status says why.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Ok(Err(e)) => return Err(spawn(e)),
+            Err(_) => return Err(spawn(std::io::Error::other("the input writer panicked"))),
+        }
+    }
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     // debconf-set-selections reports a line it skips (`warning: Unknown type …, skipping line 3`)
     // or cannot apply (`error: …`) on stderr and still exits 0: those are failures. Other stderr,
@@ -135,6 +154,17 @@ impl PackageTools for SystemTools {
             Some(selections),
         )
         .map(drop)
+    }
+
+    fn run_command(&self, argv: &[String], input: Option<&str>) -> Result<(), ToolError> {
+        let (program, arguments) = argv.split_first().ok_or_else(|| ToolError::Failed {
+            program: String::new(),
+            status: "not run".into(),
+            stderr: "an empty command".into(),
+        })?;
+        let mut command = self.command(program);
+        command.args(arguments);
+        run(command, program, input).map(drop)
     }
 
     fn statuses(&self, packages: &[&str]) -> Result<HashMap<String, PackageStatus>, ToolError> {

@@ -50,14 +50,26 @@ pub struct Manifest {
     pub secrets: Vec<SecretInfo>,
 }
 
-/// What one generated secret opens.
+/// A secret of the appliance that must differ between machines: a password generated for the
+/// seed (`@secret:NAME`), or one of the application's own keys.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretInfo {
-    /// The secret's name, as the seed's marker `@secret:NAME` gives it.
+    /// The secret's name: the seed's marker `@secret:NAME` names it; a name no marker uses is one
+    /// of the application's own keys.
     pub name: String,
-    /// What it opens, for people (`the wiki's administrator`).
+    /// What it opens or protects, for people (`the wiki's administrator`).
     pub opens: String,
+    /// The root command that sets it anew on a running system: for a generated password, the
+    /// new value comes on its standard input; an own key's command makes the key itself. The
+    /// first boot of an image runs them (`va-seed renew`), so that no two machines made from one
+    /// image share a secret.
+    #[serde(default)]
+    pub renew: Option<Command>,
+    /// Files whose content derives from it (a password's hash, the key itself): they differ
+    /// between any two builds of an image and are made anew at first boot.
+    #[serde(default)]
+    pub files: Vec<String>,
     /// The login that goes with it, if any.
     #[serde(default)]
     pub login: Option<String>,
@@ -304,6 +316,12 @@ impl Manifest {
         for secret in &self.secrets {
             if !crate::secrets::valid_name(&secret.name) {
                 return Err(format!("`{}` is not a secret name", secret.name));
+            }
+            if let Some(command) = &secret.renew {
+                check_command(command)?;
+            }
+            for file in &secret.files {
+                root_in_archive(file).map_err(|e| e.to_string())?;
             }
         }
         for setting in &self.settings {

@@ -257,6 +257,10 @@ pub(crate) mod recorder {
         pub installed: HashMap<String, String>,
         pub fail_reconfigure: bool,
         pub fail_selections: bool,
+        /// Commands run, with their input.
+        pub commands: RefCell<Vec<(Vec<String>, Option<String>)>>,
+        /// A command whose program is this fails.
+        pub fail_program: Option<String>,
     }
 
     impl Recorder {
@@ -303,6 +307,16 @@ pub(crate) mod recorder {
                     })
                 })
                 .collect())
+        }
+
+        fn run_command(&self, argv: &[String], input: Option<&str>) -> Result<(), ToolError> {
+            if argv.first() == self.fail_program.as_ref() {
+                return Err(failure(&argv[0]));
+            }
+            self.commands
+                .borrow_mut()
+                .push((argv.to_vec(), input.map(str::to_owned)));
+            Ok(())
         }
 
         fn reconfigure(&self, package: &str, _questions: &[&str]) -> Result<(), ToolError> {

@@ -67,9 +67,9 @@ pub struct Built {
     pub version: String,
     pub bytes: u64,
     pub root_bytes: u64,
-    /// The administrator of appliance-control and the password va-build made, when the site's
-    /// seed gave none.
-    pub admin_password: Option<String>,
+    /// The generated secrets that `--seed` gave, kept at first boot; every other one is made
+    /// anew there.
+    pub kept_secrets: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +94,12 @@ pub enum ImageError {
     Layout(#[from] disk::LayoutError),
     #[error(transparent)]
     Random(#[from] RandomError),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+    #[error(
+        "the image would share secrets between its machines: {}; no plugin manifest says how to set them anew at first boot (give them in --seed, or add a `renew` command to the manifest)", .0.join(", ")
+    )]
+    Unrenewable(Vec<String>),
 }
 
 fn list_or_none(names: &[String]) -> String {
@@ -145,33 +151,22 @@ impl Identifiers {
     }
 }
 
-/// A password of 20 letters and digits from the kernel's random source.
-fn random_password() -> Result<String, RandomError> {
-    random::password(&mut random::Kernel, 20)
-}
-
-/// The site's seed for the installation: `--seed`'s answers, and an administrator password for
-/// appliance-control when they give none (returned, to be shown once).
-pub fn site_seed(given: Option<&str>) -> Result<(String, Option<String>), ImageError> {
-    let text = given.unwrap_or_default();
-    let seed = Seed::parse(text).map_err(|e| ImageError::Input(format!("--seed: {e}")))?;
-    let has_password = seed
+/// The site's seed for the installation, `--seed`'s answers: checked here, before anything is
+/// downloaded. It gives values; generated secrets (`@secret:…`) are the appliance's to ask for.
+pub fn site_seed(given: Option<&str>) -> Result<(String, Seed), ImageError> {
+    let text = given.unwrap_or_default().to_owned();
+    let seed = Seed::parse(&text).map_err(|e| ImageError::Input(format!("--seed: {e}")))?;
+    if let Some(entry) = seed
         .entries
         .iter()
-        .any(|e| e.question == "appliance-control/admin-password");
-    if has_password {
-        return Ok((text.to_owned(), None));
+        .find(|e| crate::secrets::marker(&e.value).is_some())
+    {
+        return Err(ImageError::Input(format!(
+            "--seed: line {}: a site's seed gives its own values; `@secret:…` belongs in an appliance's seed",
+            entry.line
+        )));
     }
-    let password = random_password()?;
-    let mut text = text.to_owned();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    let _ = writeln!(
-        text,
-        "appliance-control appliance-control/admin-password password {password}"
-    );
-    Ok((text, Some(password)))
+    Ok((text, seed))
 }
 
 /// The image's APT sources: `--mirror`, or the entries for the host's release `host` moved to
@@ -316,7 +311,7 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
     if options.output.exists() && !options.overwrite {
         return Err(ImageError::Exists(options.output.clone()));
     }
-    let (seed_text, admin_password) = site_seed(options.seed.as_deref())?;
+    let (seed_text, site_answers) = site_seed(options.seed.as_deref())?;
     let ids = Identifiers::new(&options.appliance, options.source_date_epoch)?;
     let work = Work::take(&options.output)?;
     let log = with_suffix(&options.output, ".log");
@@ -368,6 +363,7 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         &root,
     )?;
     let _ = fs_err::remove_file(&site_seed);
+    let first_boot = first_boot_secrets(options, &root, &site_answers)?;
 
     runner.progress.stage(
         3,
@@ -375,10 +371,8 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         "Making it a machine: boot loader, network, first boot",
     );
     let grub = make_machine(&mut runner, options, &ids, &root)?;
-    let listing = root::manifest(&root)?;
+    let listing = root::manifest(&root, &first_boot.files)?;
     let root_bytes = listing.bytes;
-    // Shown only when appliance-control is there to use it.
-    let admin_password = admin_password.filter(|_| root.join("usr/bin/appliance-control").exists());
 
     runner
         .progress
@@ -409,7 +403,45 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         version,
         bytes,
         root_bytes,
-        admin_password,
+        kept_secrets: first_boot.kept,
+    })
+}
+
+/// What the first boot does with the build's secrets.
+struct FirstBootSecrets {
+    files: Vec<PathBuf>,
+    kept: Vec<String>,
+}
+
+/// The secrets the first boot makes anew: all but those the site's seed gave (listed in
+/// `/var/lib/va-build/keep-secrets` for it). Refuses an image that would share a secret no
+/// manifest can set anew.
+fn first_boot_secrets(
+    options: &Options,
+    root: &Path,
+    site: &Seed,
+) -> Result<FirstBootSecrets, ImageError> {
+    let kept = crate::secrets::given_by_site(root, &options.appliance, site)?;
+    let plan = crate::secrets::first_boot(root, &kept)?;
+    if !plan.unrenewable.is_empty() {
+        return Err(ImageError::Unrenewable(plan.unrenewable));
+    }
+    let path = root.join("var/lib/va-build/keep-secrets");
+    let text = kept.iter().fold(String::new(), |mut text, name| {
+        text.push_str(name);
+        text.push('\n');
+        text
+    });
+    fs_err::create_dir_all(root.join("var/lib/va-build"))
+        .and_then(|()| crate::atomic::write(&path, text.as_bytes(), 0o600))
+        .map_err(|source| WorkError::Io {
+            what: "cannot write",
+            path,
+            source,
+        })?;
+    Ok(FirstBootSecrets {
+        files: plan.files,
+        kept,
     })
 }
 
@@ -661,23 +693,17 @@ mod tests {
     }
 
     #[test]
-    fn the_site_seed_gets_a_password_only_when_it_has_none() {
-        let (text, password) = site_seed(None).unwrap();
-        let password = password.unwrap();
-        assert_eq!(password.len(), 20);
-        assert!(text.ends_with(&format!("admin-password password {password}\n")));
+    fn the_site_seed_gives_values_and_asks_for_no_generated_secret() {
+        let (text, seed) = site_seed(None).unwrap();
+        assert!(text.is_empty() && seed.entries.is_empty());
         let given = "appliance-control appliance-control/admin-password password s3cret\n";
-        assert_eq!(site_seed(Some(given)).unwrap(), (given.to_owned(), None));
-        let other = "postfix postfix/relayhost string smtp.example.org";
-        let (text, password) = site_seed(Some(other)).unwrap();
-        assert!(password.is_some());
-        assert!(
-            text.starts_with(
-                "postfix postfix/relayhost string smtp.example.org\nappliance-control "
-            )
-        );
+        let (text, seed) = site_seed(Some(given)).unwrap();
+        assert_eq!((text.as_str(), seed.entries.len()), (given, 1));
         let error = site_seed(Some("postfix x strin y\n")).unwrap_err();
         assert!(error.to_string().starts_with("--seed: "), "{error}");
+        let error =
+            site_seed(Some("# c\nmoin moin/admin-password password @secret:x\n")).unwrap_err();
+        assert!(error.to_string().contains("line 2"), "{error}");
     }
 
     #[test]

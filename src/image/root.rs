@@ -210,15 +210,18 @@ const NETWORK: &str = "# va-build: DHCP on the first Ethernet interface.\n[Match
 const FIRST_BOOT_UNIT: &str =
     "# va-build: what each machine made from the image must have of its own.
 [Unit]
-Description=Make this machine's own keys and certificates (first boot of a va-build image)
+Description=Make this machine's own keys, certificates and passwords (first boot of a va-build image)
 ConditionPathExists=/var/lib/va-build/first-boot
-After=local-fs.target
-Before=ssh.service apache2.service nginx.service postfix.service appliance-control.service
+# Before the network is configured: no service answers with the build's secrets.
+Wants=network-pre.target
+Before=network-pre.target ssh.service apache2.service nginx.service postfix.service moin.service appliance-control.service appliance-agent.socket
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=/usr/local/lib/va-build/first-boot
+StandardOutput=journal+console
+StandardError=journal+console
 
 [Install]
 WantedBy=multi-user.target
@@ -246,6 +249,21 @@ fi
 # Postfix's alias database, made from /etc/aliases (Berkeley DB files are not reproducible).
 if [ -e /etc/aliases ] && [ ! -e /etc/aliases.db ] && command -v newaliases >/dev/null; then
 	newaliases
+fi
+# Every password the appliance's seed had generated at build time, and the applications' own
+# keys, drawn anew for this machine; those the site's seed gave (keep-secrets) stay.
+if command -v va-seed >/dev/null; then
+	set --
+	if [ -e /var/lib/va-build/keep-secrets ]; then
+		while IFS= read -r name; do
+			[ -n "$name" ] && set -- "$@" --keep "$name"
+		done < /var/lib/va-build/keep-secrets
+	fi
+	va-seed renew "$@"
+	echo "va-build: this machine's own passwords are made: log in as root and run \`va-seed secrets\`"
+	mkdir -p /etc/issue.d
+	printf '%s\n' "This machine's passwords and certificate fingerprint: as root, run \`va-seed secrets\`." \
+		> /etc/issue.d/va-build.issue
 fi
 rm -f /var/lib/va-build/first-boot
 "#;
@@ -592,7 +610,11 @@ pub struct Listing {
 }
 
 /// Lists the root (one walk for the listing and the size the disk needs).
-pub fn manifest(root: &Path) -> Result<Listing, WorkError> {
+///
+/// The files in `renewed` (relative to the root) hold the build's secrets, which differ from
+/// build to build and are replaced at first boot: they are listed with
+/// [`RENEWED_AT_FIRST_BOOT`] in place of their digest.
+pub fn manifest(root: &Path, renewed: &[PathBuf]) -> Result<Listing, WorkError> {
     let mut text = String::new();
     let mut bytes = 0;
     for path in walk(root)? {
@@ -607,7 +629,12 @@ pub fn manifest(root: &Path) -> Result<Listing, WorkError> {
             let target = fs_err::read_link(&path).map_err(err)?;
             ('l', target.display().to_string())
         } else if kind.is_file() {
-            ('f', hash_file(&path).map_err(err)?)
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            if renewed.iter().any(|r| r == relative) {
+                ('f', RENEWED_AT_FIRST_BOOT.to_owned())
+            } else {
+                ('f', hash_file(&path).map_err(err)?)
+            }
         } else if kind.is_dir() {
             ('d', "-".to_owned())
         } else {
@@ -628,6 +655,9 @@ pub fn manifest(root: &Path) -> Result<Listing, WorkError> {
     }
     Ok(Listing { text, bytes })
 }
+
+/// What the manifest says of a file that holds the build's secrets.
+pub const RENEWED_AT_FIRST_BOOT: &str = "(secret:made-anew-at-first-boot)";
 
 fn hash_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read as _;
@@ -707,7 +737,7 @@ mod tests {
         fs_err::write(root.join("etc/a"), "x").unwrap();
         std::os::unix::fs::symlink("a", root.join("etc/b")).unwrap();
         clamp_times(root, 1_000_000).unwrap();
-        let listing = manifest(root).unwrap();
+        let listing = manifest(root, &[]).unwrap();
         let text = listing.text;
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
@@ -725,8 +755,14 @@ mod tests {
         );
         fs_err::write(root.join("etc/a"), "y").unwrap();
         clamp_times(root, 1_000_000).unwrap();
-        assert_ne!(manifest(root).unwrap().text, text);
+        assert_ne!(manifest(root, &[]).unwrap().text, text);
         // Three entries, a block each.
         assert_eq!(listing.bytes, 3 * 4096);
+        // A file that holds the build's secrets is listed without its digest.
+        let renewed = manifest(root, &[PathBuf::from("etc/a")]).unwrap().text;
+        assert!(
+            renewed.contains(&format!(" {RENEWED_AT_FIRST_BOOT} /etc/a")),
+            "{renewed}"
+        );
     }
 }

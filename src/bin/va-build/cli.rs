@@ -10,8 +10,11 @@ use clap::{Parser, ValueEnum};
 /// virtual-appliance) before downloading anything, makes a Debian root with mmdebstrap,
 /// installs appliance-tools and then the appliance with plain apt-get, so that the
 /// appliance's seed answers every question, and writes a disk that boots with BIOS and UEFI
-/// (GRUB), with systemd-networkd on DHCP, SSH host keys made at first boot, and
-/// appliance-control's administrator password from --seed or made and printed once.
+/// (GRUB), with systemd-networkd on DHCP. The image holds nothing two machines may not share:
+/// at first boot, before any service answers on the network, each machine makes its SSH host
+/// keys and certificates, and draws anew every password the appliance's seed had generated and
+/// the applications' own keys (`va-seed renew`); `va-seed secrets` shows them to root there.
+/// Only what --seed gives stays the same on every machine.
 ///
 /// The whole log is kept beside the image (FILE.log), with the root's file listing
 /// (FILE.manifest). Downloaded packages are kept in the cache for the next build. Runs as root.
@@ -49,8 +52,9 @@ pub struct Cli {
     /// A file of public SSH keys that may log in as root
     #[arg(long, value_name = "FILE")]
     pub ssh_key: Option<PathBuf>,
-    /// debconf answers (debconf-set-selections format) applied over the appliance's seed,
-    /// such as appliance-control/admin-password
+    /// debconf answers (debconf-set-selections format) applied over the appliance's seed, such
+    /// as appliance-control/admin-password: a password given here is the same on every machine
+    /// made from the image
     #[arg(long, value_name = "FILE")]
     pub seed: Option<PathBuf>,
     /// Install cloud-init, which reads a seed disk (its no-cloud data source) when a machine has one

@@ -121,10 +121,14 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
     );
     println!("log: {}", built.log.display());
     println!("files: {}", built.manifest.display());
-    if let Some(password) = &built.admin_password {
+    println!(
+        "credentials: each machine made from the image makes its own passwords, keys and \
+         certificates at first boot; `va-seed secrets` as root on the machine shows them"
+    );
+    if !built.kept_secrets.is_empty() {
         println!(
-            "appliance-control (port 8080): the administrator's password is {password}\n\
-             (shown only this once; change it with `appliance-control passwd` on the machine)"
+            "  kept from --seed on every machine: {}",
+            built.kept_secrets.join(", ")
         );
     }
     Ok(())

@@ -45,6 +45,18 @@ pub enum Command {
         /// Only this appliance's secrets
         appliance: Option<String>,
     },
+    /// Make every secret of this system anew: the generated passwords and the applications' keys
+    ///
+    /// Draws a new value for every password generated for the appliances' seeds and gives it to
+    /// the application through the `renew` command its plugin manifest declares (on standard
+    /// input), then runs the `renew` commands of the applications' own keys. The first boot of a
+    /// machine made by va-build runs it, so that no two machines made from one image share a
+    /// secret. Prints the names of what it renewed, never a value.
+    Renew {
+        /// Keep this secret as it is (the site's seed gave it); may be repeated
+        #[arg(long, value_name = "NAME")]
+        keep: Vec<String>,
+    },
     /// Reconfigure the packages that were configured before PACKAGE's seed was applied
     Reconfigure { package: String },
     /// Check an appliance's seed against the packages APT would install with it

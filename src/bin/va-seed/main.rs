@@ -93,6 +93,7 @@ fn main() -> ExitCode {
             Err(error) => Err(error),
         },
         Command::Secrets { appliance } => show_secrets(&root, appliance.as_deref()),
+        Command::Renew { keep } => renew(&root, &keep).context("cannot make the secrets anew"),
         Command::Reconfigure { package } => appliance::trigger::reconfigure_pending(
             &root,
             &SystemTools::new(&root),
@@ -103,6 +104,42 @@ fn main() -> ExitCode {
         .with_context(|| format!("cannot finish the seeding of `{package}`")),
     };
     common::finish(result)
+}
+
+/// `va-seed renew`: every secret anew but the kept ones; names what it did, never a value.
+fn renew(root: &std::path::Path, keep: &[String]) -> anyhow::Result<()> {
+    let done = appliance::secrets::renew(
+        root,
+        keep,
+        &SystemTools::new(root),
+        &mut appliance::random::Kernel,
+    )?;
+    for renewed in done {
+        let list = |names: &[String]| {
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        };
+        println!(
+            "{}: new passwords: {}; new keys: {}",
+            renewed.appliance,
+            list(&renewed.passwords),
+            list(&renewed.keys)
+        );
+        if !renewed.kept.is_empty() {
+            println!("  kept (the site's): {}", renewed.kept.join(", "));
+        }
+        if !renewed.unrenewable.is_empty() {
+            eprintln!(
+                "W: {}: no manifest says how to set {} anew: kept as they were",
+                renewed.appliance,
+                renewed.unrenewable.join(", ")
+            );
+        }
+    }
+    anyhow::Ok(())
 }
 
 /// A secret name for a password question: `moin/admin-password-again` → `admin-password-again`.
