@@ -138,7 +138,10 @@ pub fn first_boot(root: &Path, keep: &[String]) -> Result<FirstBoot, SecretError
     let appliances = store.appliances()?;
     if !appliances.is_empty() {
         // debconf's own copies of password answers (root's alone), set anew by the renewal.
-        for file in ["var/cache/debconf/passwords.dat", "var/cache/debconf/passwords.dat-old"] {
+        for file in [
+            "var/cache/debconf/passwords.dat",
+            "var/cache/debconf/passwords.dat-old",
+        ] {
             plan.files.push(std::path::PathBuf::from(file));
         }
     }

@@ -11,7 +11,6 @@ use crate::harness::{TREE, free_port, needs, output_text, repo};
 
 /// An epoch for the reproducible builds (2025-11-26).
 const EPOCH: &str = "1764115200";
-const PASSWORD: &str = "image-test-Pa55";
 
 fn va_build() -> Command {
     let mut command = Command::new(Path::new(TREE).join("target/release/va-build"));
@@ -40,24 +39,16 @@ impl Drop for Scratch {
     }
 }
 
-/// Builds `appliance` into `output` with our repository and an administrator password, as a user
-/// does (`epoch: None`) or reproducibly; panics with the log's end on failure. Every build's root
+/// Builds `appliance` into `output` with our repository, as a user does (`epoch: None`) or
+/// reproducibly; panics with the log's end on failure. Every build's root
 /// file system is checked to be the one its `/etc/fstab` and `grub.cfg` name.
 fn build(appliance: &str, output: &Path, extra: &[&str], epoch: Option<&str>) -> Output {
-    let seed = output.with_extension("seed");
-    std::fs::write(
-        &seed,
-        format!("appliance-control appliance-control/admin-password password {PASSWORD}\n"),
-    )
-    .unwrap();
     let mut command = va_build();
     command
         .args(["--appliance", appliance, "-o"])
         .arg(output)
         .arg("--repo")
         .arg(repo())
-        .arg("--seed")
-        .arg(&seed)
         .args(extra);
     if let Some(epoch) = epoch {
         command.env("SOURCE_DATE_EPOCH", epoch);
@@ -271,33 +262,83 @@ impl Drop for Vm {
     }
 }
 
-/// appliance-control's login with the password of the build's seed leads to its overview; the
-/// appliance's own seed password does not work.
-fn control_login(port: u16, jar: &Path) {
-    let login = |password: &str| {
-        let output = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "rm -f {jar} && \
-                 csrf=$(curl -fsS -c {jar} http://127.0.0.1:{port}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
-                 curl -sS -b {jar} -c {jar} -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf http://127.0.0.1:{port}/login && \
-                 curl -fsS -b {jar} http://127.0.0.1:{port}/",
-                jar = jar.display()
-            ))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
-    let wrong = login("appliance-demo");
+/// The HTTP status of a login to appliance-control on `port` (HTTPS, its certificate this
+/// machine's own) as `admin` with `password`, followed by the page it leads to.
+fn control_login(port: u16, jar: &Path, password: &str) -> String {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "rm -f {jar} && \
+             csrf=$(curl -kfsS -c {jar} https://127.0.0.1:{port}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
+             read -r password && \
+             curl -ksS -b {jar} -c {jar} -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode \"password=$password\" --data csrf=$csrf https://127.0.0.1:{port}/login && \
+             curl -kfsS -b {jar} https://127.0.0.1:{port}/",
+            jar = jar.display()
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs `command` as root on the machine whose SSH port is forwarded to `port`, with `key`.
+fn ssh(port: u16, key: &Path, command: &str) -> Output {
+    Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=20",
+            "-i",
+        ])
+        .arg(key)
+        .args(["-p", &port.to_string(), "root@127.0.0.1", command])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The SHA-256 fingerprint of the certificate the TLS server on `port` presents.
+fn tls_fingerprint(port: u16) -> String {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect 127.0.0.1:{port} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
+        ))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let fingerprint = text
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
-        wrong.starts_with("401"),
-        "the appliance's own password: {wrong}"
+        fingerprint.len() == 95,
+        "no certificate on {port}: {}",
+        output_text(&output)
     );
-    let page = login(PASSWORD);
-    assert!(
-        page.starts_with("303") && page.contains("<h1>Overview</h1>"),
-        "{page}"
-    );
+    fingerprint
+}
+
+/// A new SSH key pair in `dir`; returns the private key's path.
+fn ssh_key(dir: &Path) -> PathBuf {
+    let key = dir.join("id_ed25519");
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{}", output_text(&keygen));
+    key
 }
 
 #[test]
@@ -412,13 +453,7 @@ fn dokuwiki_image_as_users_build_it_boots_with_bios_and_cloud_init() {
         .unwrap();
     assert!(String::from_utf8_lossy(&info.stdout).contains("file format: qcow2"));
 
-    let key = scratch.0.join("id_ed25519");
-    let keygen = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "{}", output_text(&keygen));
+    let key = ssh_key(&scratch.0);
     let public_key = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     let seed_disk = scratch.0.join("seed.img");
     nocloud_seed(&seed_disk, "cloudwiki", &public_key);
@@ -529,11 +564,111 @@ fn dokuwiki_image_builds_reproducibly() {
     ));
 }
 
+/// One boot of a copy of the moinmoin image: what makes the machine itself.
+struct Machine {
+    secrets: String,
+    control_password: String,
+    tls: String,
+    host_key: String,
+}
+
+/// Boots a copy of `image` (UEFI or BIOS), checks the wiki and appliance-control answer, that
+/// the credentials `va-seed secrets` shows there log in and that `foreign` (another machine's
+/// password) does not, and returns them; powers it off.
+fn boot_moinmoin(
+    image: &Path,
+    uefi: bool,
+    key: &Path,
+    wiki_name: &str,
+    jar: &Path,
+    foreign: Option<&str>,
+) -> Machine {
+    let (web, control, ssh_port) = (free_port(), free_port(), free_port());
+    let mut vm = Vm::boot(
+        image,
+        uefi,
+        &[(web, 80), (control, 8080), (ssh_port, 22)],
+        &[],
+    );
+    vm.wait_for(
+        &format!("http://127.0.0.1:{web}/"),
+        wiki_name,
+        Duration::from_secs(900),
+    );
+    // The first boot said where the credentials are, on the console.
+    let console = std::fs::read_to_string(&vm.serial).unwrap_or_default();
+    assert!(
+        console.contains("run `va-seed secrets`"),
+        "{}",
+        vm.console()
+    );
+    let shown = ssh(ssh_port, key, "va-seed secrets");
+    assert!(
+        shown.status.success(),
+        "{}\n{}",
+        output_text(&shown),
+        vm.console()
+    );
+    let secrets = String::from_utf8_lossy(&shown.stdout).into_owned();
+    let value = |name: &str| {
+        secrets
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("  {name}: ")))
+            .unwrap_or_else(|| panic!("no `{name}` in:\n{secrets}"))
+            .to_owned()
+    };
+    let control_password = value("control-admin");
+    if let Some(foreign) = foreign {
+        let refused = control_login(control, jar, foreign);
+        assert!(
+            refused.starts_with("401"),
+            "another machine's password: {refused}"
+        );
+    }
+    let tls = tls_fingerprint(control);
+    assert!(secrets.contains(&tls), "{secrets}\n{tls}");
+    let page = control_login(control, jar, &control_password);
+    assert!(
+        page.starts_with("303") && page.contains("<h1>Overview</h1>"),
+        "{page}"
+    );
+    let scan = Command::new("ssh-keyscan")
+        .args([
+            "-T",
+            "30",
+            "-t",
+            "ed25519",
+            "-p",
+            &ssh_port.to_string(),
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    let host_key = String::from_utf8_lossy(&scan.stdout)
+        .lines()
+        .find_map(|l| l.split_once(" ssh-ed25519 ").map(|(_, k)| k.to_owned()))
+        .unwrap_or_else(|| panic!("no host key: {}", output_text(&scan)));
+    vm.power_off(Duration::from_secs(180));
+    Machine {
+        secrets,
+        control_password,
+        tls,
+        host_key,
+    }
+}
+
 #[test]
-fn moinmoin_image_boots_with_uefi() {
+fn copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret() {
     if !needs(
-        "moinmoin_image_boots_with_uefi",
-        &["qemu-system-x86_64", "qemu-img", "blkid", "debugfs"],
+        "copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret",
+        &[
+            "qemu-system-x86_64",
+            "qemu-img",
+            "blkid",
+            "debugfs",
+            "ssh",
+            "openssl",
+        ],
     ) {
         return;
     }
@@ -542,11 +677,33 @@ fn moinmoin_image_boots_with_uefi() {
         "ovmf is not installed"
     );
     let scratch = Scratch::new("image-moinmoin");
+    let key = ssh_key(&scratch.0);
     let image = scratch.0.join("moinmoin.qcow2");
-    // As anybody runs it: no SOURCE_DATE_EPOCH.
-    build("moinmoin-appliance", &image, &["--hostname", "wiki"], None);
-    let (web, control) = (free_port(), free_port());
-    let mut vm = Vm::boot(&image, true, &[(web, 80), (control, 8080)], &[]);
+    // As anybody runs it: no SOURCE_DATE_EPOCH, no --seed; the administrator's key for root.
+    let run = build(
+        "moinmoin-appliance",
+        &image,
+        &[
+            "--hostname",
+            "wiki",
+            "--ssh-key",
+            &key.with_extension("pub").display().to_string(),
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("each machine made from the image makes its own passwords")
+            && !stdout.contains("password is"),
+        "{stdout}"
+    );
+    let listing = std::fs::read_to_string(format!("{}.manifest", image.display())).unwrap();
+    assert!(
+        listing.contains(
+            "(secret:made-anew-at-first-boot) /var/lib/appliance/secrets/moinmoin-appliance"
+        ),
+        "the build's secrets are not marked in the manifest"
+    );
     let seed =
         std::fs::read_to_string(Path::new(TREE).join("seeds/moinmoin-appliance.seed")).unwrap();
     let name = seed
@@ -554,18 +711,34 @@ fn moinmoin_image_boots_with_uefi() {
         .find_map(|l| l.strip_prefix("moin moin/wiki-name string "))
         .expect("the seed names the wiki")
         .to_owned();
-    vm.wait_for(
-        &format!("http://127.0.0.1:{web}/"),
+    // Two machines from copies of one image (each boot is a copy-on-write snapshot): the first
+    // one's password does not open the second.
+    let first = boot_moinmoin(&image, true, &key, &name, &scratch.0.join("jar1"), None);
+    let second = boot_moinmoin(
+        &image,
+        false,
+        &key,
         &name,
-        Duration::from_secs(900),
+        &scratch.0.join("jar2"),
+        Some(&first.control_password),
     );
-    vm.wait_for(
-        &format!("http://127.0.0.1:{control}/login"),
-        "password",
-        Duration::from_secs(120),
+    assert_ne!(first.tls, second.tls, "one TLS key on two machines");
+    assert_ne!(
+        first.host_key, second.host_key,
+        "one SSH host key on two machines"
     );
-    control_login(control, &scratch.0.join("jar"));
-    vm.power_off(Duration::from_secs(180));
+    for (name, value) in first
+        .secrets
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(n, _)| !n.contains(' '))
+    {
+        assert!(
+            !second.secrets.contains(&format!("  {name}: {value}\n")),
+            "`{name}` is shared by two machines"
+        );
+    }
 }
 
 #[test]
