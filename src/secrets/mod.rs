@@ -267,6 +267,24 @@ mod report;
 pub use renew::{FirstBoot, Renewed, first_boot, given_by_site, renew};
 pub use report::{ApplianceSecrets, CONTROL_CERTIFICATE, Shown, certificate_fingerprint, report};
 
+/// Records `seed` as the applied seed of `package` (for the tests of this module's parts).
+#[cfg(test)]
+pub(crate) fn record_seed(registry: &Registry, lock: &RegistryLock, package: &str, seed: &str) {
+    registry
+        .write_state(
+            lock,
+            &crate::registry::State {
+                package: package.into(),
+                version: "1".into(),
+                applied_by: "apt-hook".into(),
+                applied_at: 0,
+                seed: seed.into(),
+                reconfigure: Vec::new(),
+            },
+        )
+        .unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,19 +247,12 @@ mod tests {
         let registry = Registry::new(root.path());
         {
             let lock = registry.lock().unwrap();
-            registry
-                .write_state(
-                    &lock,
-                    &crate::registry::State {
-                        package: "x-appliance".into(),
-                        version: "1".into(),
-                        applied_by: "apt-hook".into(),
-                        applied_at: 0,
-                        seed: "m m/pw password @secret:wiki-admin\nm m/again password @secret:wiki-admin\nc c/pw password @secret:control\nd d/pw password @secret:site\n".into(),
-                        reconfigure: Vec::new(),
-                    },
-                )
-                .unwrap();
+            crate::secrets::record_seed(
+                &registry,
+                &lock,
+                "x-appliance",
+                "m m/pw password @secret:wiki-admin\nm m/again password @secret:wiki-admin\nc c/pw password @secret:control\nd d/pw password @secret:site\n",
+            );
             Secrets::of(&registry)
                 .resolve(
                     &lock,

@@ -155,19 +155,7 @@ mod tests {
         let registry = Registry::new(root.path());
         let lock = registry.lock().unwrap();
         let seed = "m m/admin-password password @secret:wiki-admin\nm m/again password @secret:wiki-admin\nc c/p password @secret:other\n";
-        registry
-            .write_state(
-                &lock,
-                &crate::registry::State {
-                    package: "x-appliance".into(),
-                    version: "1".into(),
-                    applied_by: "apt-hook".into(),
-                    applied_at: 0,
-                    seed: seed.into(),
-                    reconfigure: Vec::new(),
-                },
-            )
-            .unwrap();
+        crate::secrets::record_seed(&registry, &lock, "x-appliance", seed);
         let store = Secrets::of(&registry);
         let values = store
             .resolve(&lock, "x-appliance", &["wiki-admin", "other"], &mut Kernel)

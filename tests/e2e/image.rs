@@ -286,6 +286,11 @@ fn control_login(port: u16, jar: &Path, password: &str) -> String {
 
 /// Runs `command` as root on the machine whose SSH port is forwarded to `port`, with `key`.
 fn ssh(port: u16, key: &Path, command: &str) -> Output {
+    ssh_as("root", port, key, command)
+}
+
+/// Runs `command` as `user` on the machine whose SSH port is forwarded to `port`, with `key`.
+fn ssh_as(user: &str, port: u16, key: &Path, command: &str) -> Output {
     Command::new("ssh")
         .args([
             "-o",
@@ -299,7 +304,12 @@ fn ssh(port: u16, key: &Path, command: &str) -> Output {
             "-i",
         ])
         .arg(key)
-        .args(["-p", &port.to_string(), "root@127.0.0.1", command])
+        .args([
+            "-p",
+            &port.to_string(),
+            &format!("{user}@127.0.0.1"),
+            command,
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -491,23 +501,7 @@ fn dokuwiki_image_as_users_build_it_boots_with_bios_and_cloud_init() {
     let start = Instant::now();
     let mut last = String::new();
     let hostname = loop {
-        let login = Command::new("ssh")
-            .args([
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "ConnectTimeout=20",
-                "-i",
-            ])
-            .arg(&key)
-            .args(["-p", &ssh.to_string(), "tester@127.0.0.1", "hostname"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let login = ssh_as("tester", ssh, &key, "hostname");
         if login.status.success() {
             break String::from_utf8_lossy(&login.stdout).trim().to_owned();
         }
