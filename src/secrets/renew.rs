@@ -319,3 +319,37 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    //! Our own appliances: every secret their seeds generate can be made anew at first boot.
+    use crate::plugin::Manifest;
+    use crate::seed::Seed;
+
+    #[test]
+    fn every_generated_secret_of_our_appliances_is_declared_and_renewable() {
+        for (seed, manifest) in [
+            (
+                include_str!("../../seeds/moinmoin-appliance.seed"),
+                include_str!("../../appliances/moinmoin/plugin/moinmoin.yaml"),
+            ),
+            (
+                include_str!("../../seeds/dokuwiki-appliance.seed"),
+                include_str!("../../appliances/dokuwiki/plugin/dokuwiki.yaml"),
+            ),
+        ] {
+            let seed = Seed::parse(seed).unwrap();
+            let manifest = Manifest::parse(manifest).unwrap();
+            assert!(seed.literal_passwords().is_empty());
+            assert!(!seed.secret_names().is_empty());
+            for name in seed.secret_names() {
+                let declared = manifest.secrets.iter().find(|s| s.name == name);
+                assert!(
+                    declared.is_some_and(|s| s.renew.is_some() && s.login.is_some()),
+                    "{}: `{name}` is not declared with a login and a renew command",
+                    manifest.appliance
+                );
+            }
+        }
+    }
+}
