@@ -114,7 +114,14 @@ impl Root {
     /// The secret `name` generated for `appliance`, as root reads it with `va-seed secrets` in
     /// the root.
     pub fn secret(&self, appliance: &str, name: &str) -> String {
-        let shown = self.ok(&format!("va-seed secrets {appliance}"));
+        let command = format!("va-seed secrets {appliance}");
+        // Booted (a `.pid` beside it), the root is entered; otherwise it is run in place.
+        let booted = Path::new(&format!("{}.pid", self.path.display())).exists();
+        let shown = if booted {
+            self.exec_ok(&command)
+        } else {
+            self.ok(&command)
+        };
         let prefix = format!("  {name}: ");
         shown
             .lines()
