@@ -33,11 +33,27 @@ pub struct Config {
     pub root: PathBuf,
     /// The agent's socket.
     pub agent: PathBuf,
-    /// Served over TLS: cookies are marked Secure, and client certificates may log in.
-    pub secure: bool,
     /// Client certificates were checked against the owner's CA (`--client-ca`), so their
     /// subjects can be believed.
     pub client_ca: bool,
+    /// The largest backup an upload may bring, in bytes.
+    pub upload_limit: u64,
+}
+
+/// The largest upload by default: 4 GiB.
+pub const DEFAULT_UPLOAD_LIMIT: u64 = 4 << 30;
+
+impl Config {
+    /// The service for the system at `root` with its agent at `agent`, no client CA, the default
+    /// upload limit.
+    pub fn new(root: PathBuf, agent: PathBuf) -> Self {
+        Self {
+            root,
+            agent,
+            client_ca: false,
+            upload_limit: DEFAULT_UPLOAD_LIMIT,
+        }
+    }
 }
 
 pub struct AppState {
@@ -170,9 +186,12 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
+/// Headers on every answer. The service speaks HTTPS only (plain HTTP gets a redirect before it
+/// reaches the router, see [`crate::https`]), so HSTS is always sent.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -217,14 +236,12 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String {
-    let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+/// A cookie for this service: never sent over plain HTTP, never seen by scripts or other sites.
+fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> String {
+    let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Secure");
     if let Some(age) = max_age {
         text.push_str("; Max-Age=");
         text.push_str(&age.to_string());
-    }
-    if secure {
-        text.push_str("; Secure");
     }
     text
 }
@@ -354,7 +371,7 @@ async fn login_page(State(state): State<Shared>, parts: axum::http::request::Par
     let csrf = token();
     let mut response = state.render("login.html", login_context(&state, &csrf, "", message));
     if let Ok(value) =
-        HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, state.config.secure, None))
+        HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, None))
     {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -440,8 +457,8 @@ pub fn start_session(state: &AppState, user: &str) -> Response {
     let session_token = sessions.create(user, Instant::now());
     let mut response = Redirect::to("/").into_response();
     for cookie_text in [
-        set_cookie(SESSION_COOKIE, &session_token, state.config.secure, None),
-        set_cookie(LOGIN_COOKIE, "", state.config.secure, Some(0)),
+        set_cookie(SESSION_COOKIE, &session_token, None),
+        set_cookie(LOGIN_COOKIE, "", Some(0)),
     ] {
         if let Ok(value) = HeaderValue::from_str(&cookie_text) {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -457,12 +474,7 @@ async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response {
         sessions.remove(token);
     }
     let mut response = Redirect::to("/login").into_response();
-    if let Ok(value) = HeaderValue::from_str(&set_cookie(
-        SESSION_COOKIE,
-        "",
-        state.config.secure,
-        Some(0),
-    )) {
+    if let Ok(value) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", Some(0))) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response

@@ -6,12 +6,7 @@ use tower::ServiceExt;
 use super::*;
 
 fn state(root: &std::path::Path) -> Shared {
-    AppState::new(Config {
-        root: root.to_owned(),
-        agent: root.join("no-agent.sock"),
-        secure: false,
-        client_ca: false,
-    })
+    AppState::new(Config::new(root.to_owned(), root.join("no-agent.sock")))
 }
 
 fn with_peer(mut request: HttpRequest<Body>) -> HttpRequest<Body> {
@@ -225,6 +220,55 @@ async fn log_in_use_a_page_and_log_out() {
 }
 
 #[tokio::test]
+async fn every_cookie_is_secure_and_every_answer_asks_for_https_from_now_on() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    let page = send(
+        &state,
+        HttpRequest::get("/login").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let logged_in = login(&state, "admin", "appliance-demo").await;
+    let session = cookie_value(&logged_in, SESSION_COOKIE);
+    let without_token = send(
+        &state,
+        HttpRequest::post("/logout")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let cookies: Vec<String> = [&page, &logged_in]
+        .iter()
+        .flat_map(|response| set_cookies(response))
+        .collect();
+    assert_eq!(cookies.len(), 3, "{cookies:?}");
+    for cookie in cookies {
+        assert!(
+            cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+            "{cookie}"
+        );
+    }
+    let anonymous = send(&state, HttpRequest::get("/").body(Body::empty()).unwrap()).await;
+    let style = send(
+        &state,
+        HttpRequest::get("/static/style.css")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    for response in [&page, &logged_in, &without_token, &anonymous, &style] {
+        assert_eq!(
+            response.headers()[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000"
+        );
+    }
+}
+
+#[tokio::test]
 async fn wrong_passwords_are_refused_then_slowed() {
     let root = tempfile::tempdir().unwrap();
     let mut users = Users::default();
@@ -362,12 +406,7 @@ async fn every_page_renders_with_real_data() {
     let system = root.path();
     let store = system.join(appliance::backup::store::BACKUP_DIR);
     lived_in(system);
-    let state = AppState::new(Config {
-        root: system.to_owned(),
-        agent: agent_thread(system),
-        secure: false,
-        client_ca: false,
-    });
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
     let response = login(&state, "admin", "appliance-demo").await;
     let session = cookie_value(&response, SESSION_COOKIE);
     for (uri, expected) in [
@@ -425,12 +464,7 @@ async fn a_plugin_page_sets_and_acts_through_the_agent() {
     let root = tempfile::tempdir().unwrap();
     let system = root.path();
     lived_in(system);
-    let state = AppState::new(Config {
-        root: system.to_owned(),
-        agent: agent_thread(system),
-        secure: false,
-        client_ca: false,
-    });
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
     let response = login(&state, "admin", "appliance-demo").await;
     let session = cookie_value(&response, SESSION_COOKIE);
     // The plugin's setting and action go through the agent.
@@ -489,12 +523,7 @@ async fn an_uploaded_backup_is_checked_and_kept_and_a_bad_one_refused() {
     lived_in(system);
     let store = system.join(appliance::backup::store::BACKUP_DIR);
     let good = std::fs::read(store.join("wiki-appliance-20261126T040000Z.abf")).unwrap();
-    let state = AppState::new(Config {
-        root: system.to_owned(),
-        agent: agent_thread(system),
-        secure: false,
-        client_ca: false,
-    });
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
     let session = cookie_value(
         &login(&state, "admin", "appliance-demo").await,
         SESSION_COOKIE,
@@ -548,12 +577,7 @@ async fn plugin_session() -> (tempfile::TempDir, Shared, String) {
     let root = tempfile::tempdir().unwrap();
     let system = root.path();
     lived_in(system);
-    let state = AppState::new(Config {
-        root: system.to_owned(),
-        agent: agent_thread(system),
-        secure: false,
-        client_ca: false,
-    });
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
     let session = cookie_value(
         &login(&state, "admin", "appliance-demo").await,
         SESSION_COOKIE,
