@@ -148,7 +148,7 @@ impl Vm {
                 );
             }
             let output = Command::new("curl")
-                .args(["-sSL", "--max-time", "20", "-w", "\n%{http_code}", url])
+                .args(["-ksSL", "--max-time", "20", "-w", "\n%{http_code}", url])
                 .output()
                 .unwrap();
             let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -219,9 +219,9 @@ fn control_login(port: u16, jar: &Path) {
             .arg("-c")
             .arg(format!(
                 "rm -f {jar} && \
-                 csrf=$(curl -fsS -c {jar} http://127.0.0.1:{port}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
-                 curl -sS -b {jar} -c {jar} -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf http://127.0.0.1:{port}/login && \
-                 curl -fsS -b {jar} http://127.0.0.1:{port}/",
+                 csrf=$(curl -kfsS -c {jar} https://127.0.0.1:{port}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
+                 curl -ksS -b {jar} -c {jar} -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf https://127.0.0.1:{port}/login && \
+                 curl -kfsS -b {jar} https://127.0.0.1:{port}/",
                 jar = jar.display()
             ))
             .output()
@@ -388,7 +388,7 @@ fn moinmoin_image_boots_with_uefi() {
         Duration::from_secs(900),
     );
     vm.wait_for(
-        &format!("http://127.0.0.1:{control}/login"),
+        &format!("https://127.0.0.1:{control}/login"),
         "password",
         Duration::from_secs(120),
     );
