@@ -42,13 +42,26 @@ pub trait System {
 /// The real system.
 pub struct Host;
 
+/// Runs `spawn` with the umask a root shell has (022): the agent's own `UMask=0077` is for the
+/// files it writes itself, not for the programs it runs (plugin scripts write files their
+/// services must read). The agent serves one request, so nothing else of it runs meanwhile.
+fn with_usual_umask<T>(spawn: impl FnOnce() -> T) -> T {
+    use nix::sys::stat::{Mode, umask};
+    let previous = umask(Mode::from_bits_truncate(0o022));
+    let result = spawn();
+    umask(previous);
+    result
+}
+
 impl System for Host {
     fn run(&self, program: &str, arguments: &[&str]) -> Result<String, String> {
-        let output = std::process::Command::new(program)
-            .args(arguments)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        let output = with_usual_umask(|| {
+            std::process::Command::new(program)
+                .args(arguments)
+                .stdin(std::process::Stdio::null())
+                .output()
+        })
+        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
         finished(program, arguments, &output)
     }
 
@@ -59,13 +72,15 @@ impl System for Host {
         input: &str,
     ) -> Result<String, String> {
         use std::process::Stdio;
-        let mut child = std::process::Command::new(program)
-            .args(arguments)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        let mut child = with_usual_umask(|| {
+            std::process::Command::new(program)
+                .args(arguments)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+        })
+        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
         let stdin = child.stdin.take();
         // Written while the output is read, so that neither side waits on a full pipe; a program
         // that exits without reading all of it is judged by its exit status, not by the broken
