@@ -432,10 +432,12 @@ impl Agent<'_> {
 
     /// A service some root-owned plugin manifest declares.
     fn declared(&self, service: &str) -> Result<(), String> {
-        let manifests = Manifest::all(&self.root).map_err(|e| appliance::error_chain(&e))?;
+        // A manifest that cannot be read declares nothing, and hides nothing another declares.
+        let manifests = Manifest::each(&self.root).map_err(|e| appliance::error_chain(&e))?;
         if manifests
             .iter()
-            .any(|(_, m)| m.services.iter().any(|s| s == service))
+            .filter_map(|(_, m)| m.as_ref().ok())
+            .any(|m| m.services.iter().any(|s| s == service))
         {
             Ok(())
         } else {

@@ -695,3 +695,47 @@ async fn an_action_form_passes_its_values_and_never_shows_the_password() {
         assert!(!html.contains("hunter2"), "{html}");
     }
 }
+
+#[tokio::test]
+async fn a_broken_plugin_manifest_is_named_and_does_not_hide_the_others() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    lived_in(system);
+    // Sorted before the good one, so that reading all of them stops at it.
+    let plugins = system.join(appliance::plugin::PLUGIN_DIR);
+    std::fs::write(plugins.join("aaa-broken.yaml"), "appliance: [not, a, name\n").unwrap();
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
+    let session = cookie_value(
+        &login(&state, "admin", "appliance-demo").await,
+        SESSION_COOKIE,
+    );
+    let html = text(
+        send(
+            &state,
+            HttpRequest::get("/")
+                .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        html.contains("href=\"&#x2f;plugins&#x2f;wiki\"") && html.contains("The &lt;Wiki&gt;"),
+        "the good plugin is still there: {html}"
+    );
+    assert!(
+        html.contains("aaa-broken.yaml") && html.contains("is not valid"),
+        "the broken one is named, with the reason: {html}"
+    );
+    // The agent still restarts what the good manifest declares.
+    let answer = client::ask(
+        &state.config.agent,
+        &crate::protocol::Request::Restart {
+            service: "no-such-service-declared".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(answer.contains("no plugin declares"), "{answer}");
+}
