@@ -468,12 +468,22 @@ impl Agent<'_> {
             if target.exists() {
                 return Err(format!("a backup `{name}` is already there"));
             }
+            enough_room(&upload, &dir)?;
             copy_into_store(&upload, &target).map_err(|e| e.to_string())?;
             Ok(name.to_owned())
         })();
         let _ = std::fs::remove_file(&upload);
         result
     }
+}
+
+/// Whether the store `dir` has room for a copy of `upload` (and some to spare), before the copy
+/// starts rather than when the disk is full.
+fn enough_room(upload: &Path, dir: &Path) -> Result<(), String> {
+    let size = std::fs::symlink_metadata(upload)
+        .map_err(|e| format!("cannot read `{}`: {e}", upload.display()))?
+        .len();
+    crate::files::check_free_space(dir, size)
 }
 
 /// Copies `from` to `to` as root's 0600 file: a temporary file beside it, synced, renamed.

@@ -548,16 +548,47 @@ pub async fn backup_upload(
     Redirect::to("/backups").into_response()
 }
 
+/// `4 GiB`, `512 MiB`, `4 KiB`, or bytes.
+fn size_text(bytes: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// What a multipart form adds around the file: boundaries and the part's headers.
+const FORM_OVERHEAD: u64 = 64 * 1024;
+
 async fn receive_upload(state: &Shared, request: axum::extract::Request) -> Result<String, String> {
     use axum::extract::FromRequest;
     use tokio::io::AsyncWriteExt;
-    let mut multipart = axum::extract::Multipart::from_request(request, state)
-        .await
-        .map_err(|e| format!("not an upload: {e}"))?;
+    let limit = state.config.upload_limit;
+    let too_large = || {
+        format!(
+            "the backup is larger than the upload limit of {} (`--upload-limit` of appliance-control)",
+            size_text(limit)
+        )
+    };
+    let announced = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
+        return Err(too_large());
+    }
     let dir = state.config.root.join(crate::agent::UPLOAD_DIR);
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| format!("cannot keep the upload: {e}"))?;
+    if let Some(length) = announced {
+        crate::files::check_free_space(&dir, length)?;
+    }
+    let mut multipart = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|e| format!("not an upload: {e}"))?;
     while let Some(mut field) = multipart.next_field().await.map_err(|e| e.to_string())? {
         if field.name() != Some("backup") {
             continue;
@@ -581,15 +612,29 @@ async fn receive_upload(state: &Shared, request: axum::extract::Request) -> Resu
             .await
             .map_err(|e| format!("cannot keep the upload: {e}"))?;
         let copied = async {
-            while let Some(chunk) = field.chunk().await.map_err(|e| e.to_string())? {
-                file.write_all(&chunk).await.map_err(|e| e.to_string())?;
+            let mut written = 0_u64;
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| format!("the upload did not arrive whole: {e}"))?
+            {
+                written = written.saturating_add(chunk.len() as u64);
+                if written > limit {
+                    return Err(too_large());
+                }
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| format!("cannot keep the upload: {e}"))?;
             }
-            file.sync_all().await.map_err(|e| e.to_string())
+            file.sync_all()
+                .await
+                .map_err(|e| format!("cannot keep the upload: {e}"))
         }
         .await;
         if let Err(error) = copied {
+            drop(file);
             let _ = tokio::fs::remove_file(&path).await;
-            return Err(format!("the upload did not arrive whole: {error}"));
+            return Err(error);
         }
         return Ok(name);
     }

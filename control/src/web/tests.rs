@@ -739,3 +739,65 @@ async fn a_broken_plugin_manifest_is_named_and_does_not_hide_the_others() {
     .unwrap_err();
     assert!(answer.contains("no plugin declares"), "{answer}");
 }
+
+#[tokio::test]
+async fn an_upload_larger_than_the_limit_is_refused_and_not_kept() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    lived_in(system);
+    let mut config = Config::new(system.to_owned(), agent_thread(system));
+    config.upload_limit = 4096;
+    let state = AppState::new(config);
+    let session = cookie_value(
+        &login(&state, "admin", "appliance-demo").await,
+        SESSION_COOKIE,
+    );
+    let page = |uri: &str| {
+        HttpRequest::get(uri)
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let csrf = hidden_csrf(&text(send(&state, page("/backups")).await).await);
+    let boundary = "XappliancecontrolX";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"backup\"; filename=\"big.abf\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&[b'x'; 10_000]);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    // Once with the length announced, once streamed without it.
+    for announced in [true, false] {
+        let mut request = HttpRequest::post(format!("/backups/upload?csrf={csrf}"))
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            );
+        if announced {
+            request = request.header(header::CONTENT_LENGTH, body.len());
+        }
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            body.chunks(1000).map(|c| Ok(c.to_vec())).collect();
+        let response = send(
+            &state,
+            request
+                .body(Body::from_stream(futures_util::stream::iter(chunks)))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let html = text(send(&state, page("/backups")).await).await;
+        assert!(
+            html.contains("larger than") && html.contains("4 KiB"),
+            "announced: {announced}: {html}"
+        );
+        let uploads = system.join(crate::agent::UPLOAD_DIR);
+        assert_eq!(
+            std::fs::read_dir(&uploads).map_or(0, Iterator::count),
+            0,
+            "nothing kept"
+        );
+        assert!(!system.join(appliance::backup::store::BACKUP_DIR).join("big.abf").exists());
+    }
+}
