@@ -109,6 +109,14 @@ impl Users {
         self.entries.iter().map(|(n, _)| n.as_str())
     }
 
+    /// `name`'s password hash (a PHC string).
+    pub fn hash(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, hash)| hash.as_str())
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.entries.iter().any(|(n, _)| n == name)
     }

@@ -56,10 +56,15 @@ impl Config {
     }
 }
 
+/// Password hashes computed at once, at most (each takes a core for a moment).
+const CONCURRENT_HASHES: usize = 2;
+
 pub struct AppState {
     pub config: Config,
     pub sessions: Mutex<Sessions>,
     pub throttle: Mutex<Throttle>,
+    /// Bounds the password hashes under way, so that logins cannot take every core.
+    pub hashing: tokio::sync::Semaphore,
     pub templates: minijinja::Environment<'static>,
     pub cache: pages::Cache,
 }
@@ -92,6 +97,7 @@ impl AppState {
             config,
             sessions: Mutex::new(Sessions::default()),
             throttle: Mutex::new(Throttle::default()),
+            hashing: tokio::sync::Semaphore::new(CONCURRENT_HASHES),
             templates: templates(),
             cache: pages::Cache::default(),
         })
@@ -265,6 +271,20 @@ async fn require_session(
             .ok()
             .and_then(|mut s| s.get(token, Instant::now()))
     });
+    // A session outlives neither its user nor its user's password.
+    let session = session.filter(|session| {
+        let current = Users::load(&state.config.root)
+            .ok()
+            .and_then(|users| users.hash(&session.user).map(crate::session::credential));
+        let valid = current.is_some_and(|c| same(&c, &session.credential));
+        if !valid
+            && let Some(token) = cookie(request.headers(), SESSION_COOKIE)
+            && let Ok(mut sessions) = state.sessions.lock()
+        {
+            sessions.remove(token);
+        }
+        valid
+    });
     let Some(session) = session else {
         return if request.method() == Method::GET {
             Redirect::to("/login").into_response()
@@ -400,14 +420,30 @@ async fn login(
         )
             .into_response();
     }
+    let wrong = |state: &AppState, user: &str| {
+        let mut response = state.render(
+            "login.html",
+            login_context(
+                state,
+                &form.csrf,
+                user,
+                Some(("error", "Wrong user or password.".into())),
+            ),
+        );
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        response
+    };
+    // A name no user can have is neither counted nor hashed.
+    if !crate::users::valid_name(&form.user) {
+        return wrong(&state, "");
+    }
     let address = peer.ip();
-    let now = Instant::now();
-    let wait = state
-        .throttle
-        .lock()
-        .ok()
-        .and_then(|t| t.wait(address, &form.user, now));
-    if let Some(wait) = wait {
+    // Counted before it is hashed, so that guesses sent at once cannot all pass.
+    let began = match state.throttle.lock() {
+        Ok(mut throttle) => throttle.begin(address, &form.user, Instant::now()),
+        Err(_) => Err(crate::session::MAX_WAIT),
+    };
+    if let Err(wait) = began {
         let seconds = wait.as_secs().max(1);
         let message = format!("Too many failed logins: try again in {seconds} seconds.");
         let mut response = state.render(
@@ -420,6 +456,9 @@ async fn login(
         }
         return response;
     }
+    let Ok(_permit) = state.hashing.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     let root = state.config.root.clone();
     let (user, password) = (form.user.clone(), form.password);
     let verified = tokio::task::spawn_blocking(move || {
@@ -428,20 +467,7 @@ async fn login(
     .await
     .unwrap_or(false);
     if !verified {
-        if let Ok(mut throttle) = state.throttle.lock() {
-            throttle.failed(address, &form.user, Instant::now());
-        }
-        let mut response = state.render(
-            "login.html",
-            login_context(
-                &state,
-                &form.csrf,
-                &form.user,
-                Some(("error", "Wrong user or password.".into())),
-            ),
-        );
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        return response;
+        return wrong(&state, &form.user);
     }
     if let Ok(mut throttle) = state.throttle.lock() {
         throttle.succeeded(address, &form.user);
@@ -451,10 +477,16 @@ async fn login(
 
 /// Opens a session for `user` and sends them to the overview.
 pub fn start_session(state: &AppState, user: &str) -> Response {
+    let Some(credential) = Users::load(&state.config.root)
+        .ok()
+        .and_then(|users| users.hash(user).map(crate::session::credential))
+    else {
+        return (StatusCode::FORBIDDEN, "not a user of appliance-control").into_response();
+    };
     let Ok(mut sessions) = state.sessions.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let session_token = sessions.create(user, Instant::now());
+    let session_token = sessions.create(user, &credential, Instant::now());
     let mut response = Redirect::to("/").into_response();
     for cookie_text in [
         set_cookie(SESSION_COOKIE, &session_token, None),

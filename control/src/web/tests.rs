@@ -741,6 +741,155 @@ async fn a_broken_plugin_manifest_is_named_and_does_not_hide_the_others() {
 }
 
 #[tokio::test]
+async fn a_session_ends_when_its_users_password_changes_or_the_user_goes() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.set_password("bob", "bobs password").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    let overview = |session: &str| {
+        HttpRequest::get("/")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let admin = cookie_value(
+        &login(&state, "admin", "appliance-demo").await,
+        SESSION_COOKIE,
+    );
+    let bob = cookie_value(&login(&state, "bob", "bobs password").await, SESSION_COOKIE);
+    for session in [&admin, &bob] {
+        assert_eq!(send(&state, overview(session)).await.status(), StatusCode::OK);
+    }
+    // `appliance-control passwd admin`, from another process.
+    users.set_password("admin", "a new password").unwrap();
+    users.save(root.path()).unwrap();
+    let after = send(&state, overview(&admin)).await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert_eq!(after.headers()[header::LOCATION], "/login");
+    assert_eq!(send(&state, overview(&bob)).await.status(), StatusCode::OK);
+    // bob removed from the file.
+    std::fs::write(
+        root.path().join(crate::users::USERS_FILE),
+        Users::load(root.path())
+            .unwrap()
+            .render()
+            .lines()
+            .filter(|l| !l.starts_with("bob:"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    assert_eq!(
+        send(&state, overview(&bob)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // The new password opens a new session.
+    let again = cookie_value(
+        &login(&state, "admin", "a new password").await,
+        SESSION_COOKIE,
+    );
+    assert_eq!(send(&state, overview(&again)).await.status(), StatusCode::OK);
+}
+
+async fn login_from(state: &Shared, address: &str, user: &str, password: &str) -> Response {
+    let page = send(
+        state,
+        HttpRequest::get("/login").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let login_cookie = cookie_value(&page, LOGIN_COOKIE);
+    let body = serde_urlencoded::to_string([
+        ("user", user),
+        ("password", password),
+        ("csrf", &login_cookie),
+    ])
+    .unwrap();
+    let mut request = HttpRequest::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("{LOGIN_COOKIE}={login_cookie}"))
+        .body(Body::from(body))
+        .unwrap();
+    let peer: SocketAddr = format!("{address}:50000").parse().unwrap();
+    request.extensions_mut().insert(ConnectInfo(peer));
+    router(state.clone()).oneshot(request).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_strangers_wrong_guesses_do_not_lock_the_administrator_out() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    for _ in 0..8 {
+        login_from(&state, "198.51.100.66", "admin", "a guess!").await;
+    }
+    assert_eq!(
+        login_from(&state, "198.51.100.66", "admin", "another guess")
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the stranger waits"
+    );
+    let owner = login_from(&state, "192.0.2.10", "admin", "appliance-demo").await;
+    assert_eq!(owner.status(), StatusCode::SEE_OTHER, "the owner does not");
+}
+
+#[tokio::test]
+async fn a_name_that_cannot_be_a_user_is_refused_before_it_is_counted_or_hashed() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    let long = "x".repeat(10_000);
+    for name in ["Not A User!", long.as_str(), "", "admin\n"] {
+        let response = login_from(&state, "192.0.2.10", name, "whatever").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name:.20}");
+        assert!(
+            text(response).await.contains("Wrong user or password"),
+            "no hint which part was wrong"
+        );
+    }
+    for _ in 0..5 {
+        login_from(&state, "192.0.2.10", "Not A User!", "whatever").await;
+    }
+    let owner = login_from(&state, "192.0.2.10", "admin", "appliance-demo").await;
+    assert_eq!(owner.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guesses_sent_at_once_are_counted_before_they_are_hashed() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    let guesses: Vec<_> = (0..12)
+        .map(|n| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                login_from(&state, "198.51.100.66", "admin", &format!("guess {n}"))
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    let mut hashed = 0;
+    for guess in guesses {
+        if guess.await.unwrap() == StatusCode::UNAUTHORIZED {
+            hashed += 1;
+        }
+    }
+    assert!(
+        hashed <= crate::session::FREE_FAILURES as usize,
+        "{hashed} guesses were tried at once"
+    );
+}
+
+#[tokio::test]
 async fn an_upload_larger_than_the_limit_is_refused_and_not_kept() {
     let root = tempfile::tempdir().unwrap();
     let system = root.path();
