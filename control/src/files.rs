@@ -57,8 +57,8 @@ pub const SPARE: u64 = 64 << 20;
 /// Whether `dir` has room for `needed` bytes and [`SPARE`] besides; the error says how much
 /// there is and how much it takes.
 pub fn check_free_space(dir: &Path, needed: u64) -> Result<(), String> {
-    let free =
-        free_space(dir).map_err(|e| format!("cannot tell the free space of `{}`: {e}", dir.display()))?;
+    let free = free_space(dir)
+        .map_err(|e| format!("cannot tell the free space of `{}`: {e}", dir.display()))?;
     if free < needed.saturating_add(SPARE) {
         return Err(format!(
             "not enough space in `{}`: {} MiB free, {} MiB needed (and {} MiB left over)",
@@ -115,8 +115,7 @@ pub mod tests {
         std::fs::write(&path, "old, world-readable").unwrap();
         let seen = watch_modes(dir.path(), "secret", 0o077, || {
             for round in 0..50 {
-                write_atomic(&path, format!("secret {round}\n").as_bytes(), 0o600, None)
-                    .unwrap();
+                write_atomic(&path, format!("secret {round}\n").as_bytes(), 0o600, None).unwrap();
             }
         });
         // The old file was 0644 until the first rename replaced it; nothing after that.
@@ -131,7 +130,11 @@ pub mod tests {
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
             0o640
         );
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
     }
 
     #[test]
@@ -144,6 +147,10 @@ pub mod tests {
             error.contains("not enough space") && error.contains(&dir.path().display().to_string()),
             "{error}"
         );
-        assert!(check_free_space(&dir.path().join("none"), 1).unwrap_err().contains("cannot tell"));
+        assert!(
+            check_free_space(&dir.path().join("none"), 1)
+                .unwrap_err()
+                .contains("cannot tell")
+        );
     }
 }

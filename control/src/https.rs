@@ -70,7 +70,9 @@ async fn answer_plain(mut stream: TcpStream) {
     if read.is_err() && head.is_empty() {
         return;
     }
-    let _ = stream.write_all(redirect_answer(&head, local).as_bytes()).await;
+    let _ = stream
+        .write_all(redirect_answer(&head, local).as_bytes())
+        .await;
     let _ = stream.shutdown().await;
     // Closing with unread bytes (a form's body) would reset the connection, and the client could
     // lose the answer: read what is left for a moment, and throw it away.

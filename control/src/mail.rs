@@ -369,20 +369,21 @@ mod tests {
     fn the_password_file_is_never_readable_by_others_even_for_a_moment() {
         let root = system("relayhost =\n");
         let sasl = root.path().join(SASL_PASSWD);
-        let seen = crate::files::tests::watch_modes(sasl.parent().unwrap(), "sasl_passwd", 0o077, || {
-            for round in 0..100 {
-                set_smarthost(
-                    root.path(),
-                    &Smarthost {
-                        host: "smtp.example.org".into(),
-                        port: 587,
-                        user: "wiki@example.org".into(),
-                        password: Some(format!("s3cret {round}")),
-                    },
-                )
-                .unwrap();
-            }
-        });
+        let seen =
+            crate::files::tests::watch_modes(sasl.parent().unwrap(), "sasl_passwd", 0o077, || {
+                for round in 0..100 {
+                    set_smarthost(
+                        root.path(),
+                        &Smarthost {
+                            host: "smtp.example.org".into(),
+                            port: 587,
+                            user: "wiki@example.org".into(),
+                            password: Some(format!("s3cret {round}")),
+                        },
+                    )
+                    .unwrap();
+                }
+            });
         assert_eq!(seen, Vec::<String>::new());
         assert_eq!(
             std::fs::metadata(&sasl).unwrap().permissions().mode() & 0o777,

@@ -168,7 +168,11 @@ impl Users {
         // new file has its group and mode before it has its name.
         let group = nix::unistd::geteuid()
             .is_root()
-            .then(|| nix::unistd::Group::from_name("appliance-control").ok().flatten())
+            .then(|| {
+                nix::unistd::Group::from_name("appliance-control")
+                    .ok()
+                    .flatten()
+            })
             .flatten()
             .map(|group| group.gid);
         crate::files::write_atomic(&path, self.render().as_bytes(), 0o640, group).map_err(write)
@@ -241,8 +245,9 @@ mod tests {
         });
         assert_eq!(seen, Vec::<String>::new());
         assert_eq!(
-            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions())
-                & 0o777,
+            std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&path).unwrap().permissions()
+            ) & 0o777,
             0o640
         );
     }

@@ -33,7 +33,11 @@ fn a_plain_request_is_sent_to_the_same_host_and_path_over_https() {
             "https://[2001:db8::7]:8080/x",
         ),
         // No Host, or one that cannot go into a URL: the address the request came to.
-        ("GET /login HTTP/1.0\r\n\r\n", local, "https://192.0.2.7:8080/login"),
+        (
+            "GET /login HTTP/1.0\r\n\r\n",
+            local,
+            "https://192.0.2.7:8080/login",
+        ),
         (
             "GET / HTTP/1.1\r\nHost: evil.example/path\r\n\r\n",
             local6,

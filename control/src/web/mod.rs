@@ -390,9 +390,7 @@ async fn login_page(State(state): State<Shared>, parts: axum::http::request::Par
     }
     let csrf = token();
     let mut response = state.render("login.html", login_context(&state, &csrf, "", message));
-    if let Ok(value) =
-        HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, None))
-    {
+    if let Ok(value) = HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, None)) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response

@@ -703,7 +703,11 @@ async fn a_broken_plugin_manifest_is_named_and_does_not_hide_the_others() {
     lived_in(system);
     // Sorted before the good one, so that reading all of them stops at it.
     let plugins = system.join(appliance::plugin::PLUGIN_DIR);
-    std::fs::write(plugins.join("aaa-broken.yaml"), "appliance: [not, a, name\n").unwrap();
+    std::fs::write(
+        plugins.join("aaa-broken.yaml"),
+        "appliance: [not, a, name\n",
+    )
+    .unwrap();
     let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
     let session = cookie_value(
         &login(&state, "admin", "appliance-demo").await,
@@ -760,7 +764,10 @@ async fn a_session_ends_when_its_users_password_changes_or_the_user_goes() {
     );
     let bob = cookie_value(&login(&state, "bob", "bobs password").await, SESSION_COOKIE);
     for session in [&admin, &bob] {
-        assert_eq!(send(&state, overview(session)).await.status(), StatusCode::OK);
+        assert_eq!(
+            send(&state, overview(session)).await.status(),
+            StatusCode::OK
+        );
     }
     // `appliance-control passwd admin`, from another process.
     users.set_password("admin", "a new password").unwrap();
@@ -790,7 +797,10 @@ async fn a_session_ends_when_its_users_password_changes_or_the_user_goes() {
         &login(&state, "admin", "a new password").await,
         SESSION_COOKIE,
     );
-    assert_eq!(send(&state, overview(&again)).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&state, overview(&again)).await.status(),
+        StatusCode::OK
+    );
 }
 
 async fn login_from(state: &Shared, address: &str, user: &str, password: &str) -> Response {
@@ -947,6 +957,11 @@ async fn an_upload_larger_than_the_limit_is_refused_and_not_kept() {
             0,
             "nothing kept"
         );
-        assert!(!system.join(appliance::backup::store::BACKUP_DIR).join("big.abf").exists());
+        assert!(
+            !system
+                .join(appliance::backup::store::BACKUP_DIR)
+                .join("big.abf")
+                .exists()
+        );
     }
 }

@@ -54,10 +54,18 @@ pub struct Serve {
     /// The certificate served over HTTPS (PEM; the chain after it). The package makes one
     /// for this system at installation; plain HTTP on the port is answered with a redirect
     /// to HTTPS and nothing else
-    #[arg(long, value_name = "FILE", default_value = "/etc/appliance-control/tls/cert.pem")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/appliance-control/tls/cert.pem"
+    )]
     pub tls_cert: PathBuf,
     /// The certificate's private key (PEM)
-    #[arg(long, value_name = "FILE", default_value = "/etc/appliance-control/tls/key.pem")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/appliance-control/tls/key.pem"
+    )]
     pub tls_key: PathBuf,
     /// Accept only client certificates signed by these CAs (PEM), and believe their subjects
     #[arg(long, value_name = "FILE")]

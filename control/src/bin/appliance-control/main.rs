@@ -64,7 +64,9 @@ fn serve(arguments: cli::Serve) -> anyhow::Result<()> {
         let app = web::router(AppState::new(config));
         let listener = std::net::TcpListener::bind(listen)
             .with_context(|| format!("cannot listen on {listen}"))?;
-        eprintln!("appliance-control: serving on https://{listen}/ (plain HTTP there is redirected)");
+        eprintln!(
+            "appliance-control: serving on https://{listen}/ (plain HTTP there is redirected)"
+        );
         appliance_control::https::serve(listener, tls_config, app)
             .await
             .with_context(|| format!("cannot serve on {listen}"))
