@@ -234,8 +234,9 @@ ssh-keygen -A
 if [ -x /usr/sbin/make-ssl-cert ] && [ ! -e /etc/ssl/private/ssl-cert-snakeoil.key ]; then
 	make-ssl-cert generate-default-snakeoil --force-overwrite
 fi
-if [ -x /usr/lib/appliance-control/make-certificate ]; then
-	/usr/lib/appliance-control/make-certificate
+make_certificate=/usr/lib/appliance-control/make-certificate
+if [ -x "$make_certificate" ]; then
+	"$make_certificate"
 fi
 # Postfix's alias database, made from /etc/aliases (Berkeley DB files are not reproducible).
 if [ -e /etc/aliases ] && [ ! -e /etc/aliases.db ] && command -v newaliases >/dev/null; then

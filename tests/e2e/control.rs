@@ -44,6 +44,47 @@ fn agent_as(root: &Root, user: &str, line: &str) -> String {
     )
 }
 
+/// Plain HTTP on the port gets a redirect to HTTPS, no login form and no cookie, and a login
+/// posted in clear is not read; followed, the redirect leads to the login form over HTTPS, with
+/// the system's own certificate (ECDSA P-256, its key readable by the service's group only),
+/// HSTS and a Secure cookie.
+fn https_only(root: &Root, port: u16) {
+    let plain = root.exec_ok(&format!("curl -sS -i http://127.0.0.1:{port}/login?next=1"));
+    let posted = root.exec_ok(&format!(
+        "curl -sS -i --data-urlencode user=admin --data-urlencode password=appliance-demo --data csrf=0 http://127.0.0.1:{port}/login"
+    ));
+    for (answer, location) in [(&plain, "/login?next=1"), (&posted, "/login")] {
+        assert!(answer.starts_with("HTTP/1.1 301 "), "{answer}");
+        assert!(
+            answer.contains(&format!("Location: https://127.0.0.1:{port}{location}\r\n")),
+            "{answer}"
+        );
+        assert!(
+            !answer.contains("password") && !answer.to_lowercase().contains("set-cookie"),
+            "{answer}"
+        );
+    }
+    let followed = root.exec_ok(&format!(
+        "curl -fsSL -D - --cacert {CERTIFICATE} -w '%{{url_effective}}' http://127.0.0.1:{port}/"
+    ));
+    assert!(
+        followed.ends_with(&format!("https://127.0.0.1:{port}/login"))
+            && followed.contains("name=\"password\"")
+            && followed.contains("strict-transport-security: max-age=31536000")
+            && followed.contains("; Secure"),
+        "{followed}"
+    );
+    assert!(
+        root.exec_ok(&format!("openssl x509 -noout -text -in {CERTIFICATE}"))
+            .contains("prime256v1")
+    );
+    assert_eq!(
+        root.exec_ok("stat -c '%U %G %a' /etc/appliance-control/tls/key.pem")
+            .trim(),
+        "root appliance-control 640"
+    );
+}
+
 #[test]
 fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
     if !needs(
@@ -126,45 +167,7 @@ fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
         before
     );
 
-    // Plain HTTP on the port gets a redirect to HTTPS, no login form and no cookie, and a login
-    // posted in clear is not read.
-    let plain = root.exec_ok(&format!("curl -sS -i http://127.0.0.1:{port}/login?next=1"));
-    let posted = root.exec_ok(&format!(
-        "curl -sS -i --data-urlencode user=admin --data-urlencode password=appliance-demo --data csrf=0 http://127.0.0.1:{port}/login"
-    ));
-    for (answer, location) in [(&plain, "/login?next=1"), (&posted, "/login")] {
-        assert!(answer.starts_with("HTTP/1.1 301 "), "{answer}");
-        assert!(
-            answer.contains(&format!("Location: https://127.0.0.1:{port}{location}\r\n")),
-            "{answer}"
-        );
-        assert!(
-            !answer.contains("password") && !answer.to_lowercase().contains("set-cookie"),
-            "{answer}"
-        );
-    }
-    // Followed, the redirect leads to the login form over HTTPS, with the system's own
-    // certificate (ECDSA P-256, its key readable by the service's group only), HSTS and a Secure
-    // cookie.
-    let followed = root.exec_ok(&format!(
-        "curl -fsSL -D - --cacert {CERTIFICATE} -w '%{{url_effective}}' http://127.0.0.1:{port}/"
-    ));
-    assert!(
-        followed.ends_with(&format!("https://127.0.0.1:{port}/login"))
-            && followed.contains("name=\"password\"")
-            && followed.contains("strict-transport-security: max-age=31536000")
-            && followed.contains("; Secure"),
-        "{followed}"
-    );
-    assert!(
-        root.exec_ok(&format!("openssl x509 -noout -text -in {CERTIFICATE}"))
-            .contains("prime256v1")
-    );
-    assert_eq!(
-        root.exec_ok("stat -c '%U %G %a' /etc/appliance-control/tls/key.pem")
-            .trim(),
-        "root appliance-control 640"
-    );
+    https_only(&root, port);
 
     // The administrator logs in over HTTPS; a wrong password does not.
     let login = |password: &str| {
