@@ -168,6 +168,17 @@ impl Throttle {
         Ok(())
     }
 
+    /// A login that [`Throttle::begin`] counted turned out wrong at `now`: the wait runs from
+    /// here, not from when it began (hashing takes a while, longer on a busy machine).
+    pub fn wrong(&mut self, address: IpAddr, user: &str, now: Instant) {
+        if let Some(failures) = self.by_address.get_mut(&address) {
+            failures.last = now;
+        }
+        if let Some(failures) = self.by_user.get_mut(&(address, user.to_owned())) {
+            failures.last = now;
+        }
+    }
+
     pub fn failed(&mut self, address: IpAddr, user: &str, now: Instant) {
         // Forget clients quiet for longer than the longest wait.
         self.by_address

@@ -465,6 +465,9 @@ async fn login(
     .await
     .unwrap_or(false);
     if !verified {
+        if let Ok(mut throttle) = state.throttle.lock() {
+            throttle.wrong(address, &form.user, Instant::now());
+        }
         return wrong(&state, &form.user);
     }
     if let Ok(mut throttle) = state.throttle.lock() {
