@@ -33,9 +33,9 @@ pub struct Config {
     pub root: PathBuf,
     /// The agent's socket.
     pub agent: PathBuf,
-    /// Client certificates were checked against the owner's CA (`--client-ca`), so their
-    /// subjects can be believed.
-    pub client_ca: bool,
+    /// The DER subjects of the owner's CAs (`--client-ca`): client certificates they issued
+    /// were checked against them, so their subjects can be believed. Empty without a CA.
+    pub client_ca: Vec<Vec<u8>>,
     /// The largest backup an upload may bring, in bytes.
     pub upload_limit: u64,
 }
@@ -50,7 +50,7 @@ impl Config {
         Self {
             root,
             agent,
-            client_ca: false,
+            client_ca: Vec::new(),
             upload_limit: DEFAULT_UPLOAD_LIMIT,
         }
     }
@@ -355,7 +355,7 @@ fn certificate_user(
     let certificate = info.peer_certificates.first()?;
     let root = &state.config.root;
     let user = crate::tls::ClientCerts::load(root)
-        .map(|map| map.user_for(certificate, state.config.client_ca))
+        .map(|map| map.user_for(certificate, &state.config.client_ca))
         .and_then(|user| {
             user.ok_or_else(|| {
                 format!(

@@ -52,6 +52,10 @@ fn serve(arguments: cli::Serve) -> anyhow::Result<()> {
                     "{e}\nhint: appliance-control serves HTTPS only; `/usr/lib/appliance-control/make-certificate` (as root) makes this system's certificate, or give your own with `--tls-cert` and `--tls-key`"
                 )
             })?;
+    let client_ca_subjects = match &client_ca {
+        Some(path) => appliance_control::tls::ca_subjects(path).map_err(|e| anyhow::anyhow!(e))?,
+        None => Vec::new(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -59,7 +63,7 @@ fn serve(arguments: cli::Serve) -> anyhow::Result<()> {
         .context("cannot start the runtime")?;
     runtime.block_on(async move {
         let mut config = Config::new(root, agent);
-        config.client_ca = client_ca.is_some();
+        config.client_ca = client_ca_subjects;
         config.upload_limit = upload_limit;
         let app = web::router(AppState::new(config));
         let listener = std::net::TcpListener::bind(listen)
