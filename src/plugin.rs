@@ -440,8 +440,22 @@ impl Manifest {
         Ok((path, manifest))
     }
 
-    /// Every manifest under `root`'s plugin directory, sorted by file name.
+    /// Every manifest under `root`'s plugin directory, sorted by file name; the first that
+    /// cannot be read is the error.
     pub fn all(root: &Path) -> Result<Vec<(PathBuf, Self)>, ManifestError> {
+        Self::each(root)?
+            .into_iter()
+            .map(|(path, manifest)| manifest.map(|m| (path, m)))
+            .collect()
+    }
+
+    /// Every manifest under `root`'s plugin directory, sorted by file name, each one read or the
+    /// reason it cannot be: one broken manifest does not hide the others.
+    #[expect(
+        clippy::type_complexity,
+        reason = "a list of files, each with its own outcome"
+    )]
+    pub fn each(root: &Path) -> Result<Vec<(PathBuf, Result<Self, ManifestError>)>, ManifestError> {
         let dir = root.join(PLUGIN_DIR);
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -461,10 +475,13 @@ impl Manifest {
             }
         }
         paths.sort();
-        paths
+        Ok(paths
             .into_iter()
-            .map(|path| Self::load(&path).map(|m| (path, m)))
-            .collect()
+            .map(|path| {
+                let manifest = Self::load(&path);
+                (path, manifest)
+            })
+            .collect())
     }
 }
 
@@ -756,5 +773,11 @@ mod tests {
         std::fs::write(dir.join("broken.yaml"), "appliance: [").unwrap();
         let error = Manifest::all(root.path()).unwrap_err().to_string();
         assert!(error.contains("broken.yaml"), "{error}");
+        // Each one on its own: the broken one with its reason, the good one still read.
+        let each = Manifest::each(root.path()).unwrap();
+        assert_eq!(each.len(), 2);
+        assert_eq!(each[0].0, dir.join("broken.yaml"));
+        assert!(matches!(each[0].1, Err(ManifestError::Invalid { .. })));
+        assert_eq!(each[1].1.as_ref().unwrap().appliance, "moinmoin-appliance");
     }
 }

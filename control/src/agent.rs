@@ -42,13 +42,26 @@ pub trait System {
 /// The real system.
 pub struct Host;
 
+/// Runs `spawn` with the umask a root shell has (022): the agent's own `UMask=0077` is for the
+/// files it writes itself, not for the programs it runs (plugin scripts write files their
+/// services must read). The agent serves one request, so nothing else of it runs meanwhile.
+fn with_usual_umask<T>(spawn: impl FnOnce() -> T) -> T {
+    use nix::sys::stat::{Mode, umask};
+    let previous = umask(Mode::from_bits_truncate(0o022));
+    let result = spawn();
+    umask(previous);
+    result
+}
+
 impl System for Host {
     fn run(&self, program: &str, arguments: &[&str]) -> Result<String, String> {
-        let output = std::process::Command::new(program)
-            .args(arguments)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        let output = with_usual_umask(|| {
+            std::process::Command::new(program)
+                .args(arguments)
+                .stdin(std::process::Stdio::null())
+                .output()
+        })
+        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
         finished(program, arguments, &output)
     }
 
@@ -59,13 +72,15 @@ impl System for Host {
         input: &str,
     ) -> Result<String, String> {
         use std::process::Stdio;
-        let mut child = std::process::Command::new(program)
-            .args(arguments)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        let mut child = with_usual_umask(|| {
+            std::process::Command::new(program)
+                .args(arguments)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+        })
+        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
         let stdin = child.stdin.take();
         // Written while the output is read, so that neither side waits on a full pipe; a program
         // that exits without reading all of it is judged by its exit status, not by the broken
@@ -417,10 +432,12 @@ impl Agent<'_> {
 
     /// A service some root-owned plugin manifest declares.
     fn declared(&self, service: &str) -> Result<(), String> {
-        let manifests = Manifest::all(&self.root).map_err(|e| appliance::error_chain(&e))?;
+        // A manifest that cannot be read declares nothing, and hides nothing another declares.
+        let manifests = Manifest::each(&self.root).map_err(|e| appliance::error_chain(&e))?;
         if manifests
             .iter()
-            .any(|(_, m)| m.services.iter().any(|s| s == service))
+            .filter_map(|(_, m)| m.as_ref().ok())
+            .any(|m| m.services.iter().any(|s| s == service))
         {
             Ok(())
         } else {
@@ -451,12 +468,22 @@ impl Agent<'_> {
             if target.exists() {
                 return Err(format!("a backup `{name}` is already there"));
             }
+            enough_room(&upload, &dir)?;
             copy_into_store(&upload, &target).map_err(|e| e.to_string())?;
             Ok(name.to_owned())
         })();
         let _ = std::fs::remove_file(&upload);
         result
     }
+}
+
+/// Whether the store `dir` has room for a copy of `upload` (and some to spare), before the copy
+/// starts rather than when the disk is full.
+fn enough_room(upload: &Path, dir: &Path) -> Result<(), String> {
+    let size = std::fs::symlink_metadata(upload)
+        .map_err(|e| format!("cannot read `{}`: {e}", upload.display()))?
+        .len();
+    crate::files::check_free_space(dir, size)
 }
 
 /// Copies `from` to `to` as root's 0600 file: a temporary file beside it, synced, renamed.

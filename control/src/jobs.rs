@@ -208,9 +208,13 @@ pub fn parse_simulation(text: &str) -> Vec<Upgrade> {
         .collect()
 }
 
+/// The web service reads the job's files (through the others bit: the directory is
+/// root:appliance-control 0750), so they are 0644 whatever the agent's umask.
+const JOB_FILE_MODE: u32 = 0o644;
+
 fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
     let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-    appliance::registry::write_atomic(path, &text)
+    crate::files::write_atomic(path, &text, JOB_FILE_MODE, None)
 }
 
 /// Runs job `id` of `kind` to its end (inside the unit): the body of `appliance-agent job`.
@@ -230,7 +234,16 @@ pub fn run(root: &Path, kind: Kind, id: &str) -> Result<State, String> {
     };
     let current = dir.join("current.json");
     write_json(&current, &job).map_err(|e| e.to_string())?;
-    let mut file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(JOB_FILE_MODE)
+            .open(&log)
+            .map_err(|e| e.to_string())?
+    };
     let result = match kind {
         Kind::Refresh => apt(&file, &["update"]),
         Kind::Upgrade => {

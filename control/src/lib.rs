@@ -3,6 +3,8 @@
 //! agent's closed list of operations.
 
 pub mod agent;
+pub mod files;
+pub mod https;
 pub mod jobs;
 pub mod mail;
 pub mod protocol;

@@ -100,6 +100,10 @@ pub fn set(root: &Path, path: &str, value: &str) -> Result<(), String> {
 fn change(root: &Path, values: &[(&str, Option<&str>)]) -> Result<(), String> {
     let file = root.join(MAIN_CF.trim_start_matches('/'));
     let before = std::fs::read(&file).map_err(|e| format!("cannot read `{MAIN_CF}`: {e}"))?;
+    // Put back with its own mode (postfix's processes read it), not the agent's umask.
+    let mode = std::fs::metadata(&file).map_or(0o644, |m| {
+        std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777
+    });
     let mut augeas = open(root)?;
     for (key, value) in values {
         match value {
@@ -112,7 +116,7 @@ fn change(root: &Path, values: &[(&str, Option<&str>)]) -> Result<(), String> {
         .save()
         .map_err(|e| format!("cannot save `{MAIN_CF}`: {e}"))?;
     if let Err(reason) = postfix(root, &["check"]) {
-        appliance::registry::write_atomic(&file, &before)
+        crate::files::write_atomic(&file, &before, mode, None)
             .map_err(|e| format!("{reason}; and `{MAIN_CF}` could not be put back: {e}"))?;
         return Err(format!("{reason}; `{MAIN_CF}` was put back as it was"));
     }
@@ -162,11 +166,7 @@ pub fn set_smarthost(root: &Path, smarthost: &Smarthost) -> Result<(), String> {
     } else {
         let password = match &smarthost.password {
             Some(password) if !password.is_empty() => password.clone(),
-            _ if current.has_password => std::fs::read_to_string(&sasl)
-                .unwrap_or_default()
-                .lines()
-                .find_map(|l| l.split_once(':').map(|(_, p)| p.trim().to_owned()))
-                .unwrap_or_default(),
+            _ if current.has_password => saved_password(&sasl).unwrap_or_default(),
             _ => return Err("a user needs a password".into()),
         };
         write_secret(&sasl, &format!("{relay} {}:{password}\n", smarthost.user))?;
@@ -202,11 +202,22 @@ pub fn set_smarthost(root: &Path, smarthost: &Smarthost) -> Result<(), String> {
     Ok(())
 }
 
-fn write_secret(path: &Path, text: &str) -> Result<(), String> {
-    appliance::registry::write_atomic(path, text.as_bytes())
-        .and_then(|()| {
-            std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+/// The password of `sasl_passwd`'s line `[host]:port user:password`: everything after the first
+/// colon of the second field (a user name has no colon; a password may).
+fn saved_password(sasl: &Path) -> Option<String> {
+    std::fs::read_to_string(sasl)
+        .ok()?
+        .lines()
+        .find_map(|line| {
+            let (_, credentials) = line.trim_start().split_once(char::is_whitespace)?;
+            let (_, password) = credentials.trim_start().split_once(':')?;
+            Some(password.to_owned())
         })
+}
+
+/// Root's alone (0600) from the moment it exists.
+fn write_secret(path: &Path, text: &str) -> Result<(), String> {
+    crate::files::write_atomic(path, text.as_bytes(), 0o600, None)
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
@@ -316,11 +327,28 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(
-            std::fs::read_to_string(&sasl)
-                .unwrap()
-                .contains("wiki@example.org:s3cret pass")
+        assert_eq!(
+            std::fs::read_to_string(&sasl).unwrap(),
+            "[smtp2.example.org]:465 wiki@example.org:s3cret pass\n",
+            "the line is the new relay's, the password the old one, whole"
         );
+        // And again: a password with a colon in it stays whole too.
+        for password in [Some("pass:with:colons"), None, None] {
+            set_smarthost(
+                root.path(),
+                &Smarthost {
+                    host: "smtp3.example.org".into(),
+                    port: 587,
+                    user: "wiki@example.org".into(),
+                    password: password.map(str::to_owned),
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                std::fs::read_to_string(&sasl).unwrap(),
+                "[smtp3.example.org]:587 wiki@example.org:pass:with:colons\n"
+            );
+        }
         // No user: no authentication.
         set_smarthost(
             root.path(),
@@ -335,6 +363,32 @@ mod tests {
         let main_cf = std::fs::read_to_string(root.path().join("etc/postfix/main.cf")).unwrap();
         assert!(!main_cf.contains("smtp_sasl_auth_enable"), "{main_cf}");
         assert!(!sasl.exists());
+    }
+
+    #[test]
+    fn the_password_file_is_never_readable_by_others_even_for_a_moment() {
+        let root = system("relayhost =\n");
+        let sasl = root.path().join(SASL_PASSWD);
+        let seen =
+            crate::files::tests::watch_modes(sasl.parent().unwrap(), "sasl_passwd", 0o077, || {
+                for round in 0..100 {
+                    set_smarthost(
+                        root.path(),
+                        &Smarthost {
+                            host: "smtp.example.org".into(),
+                            port: 587,
+                            user: "wiki@example.org".into(),
+                            password: Some(format!("s3cret {round}")),
+                        },
+                    )
+                    .unwrap();
+                }
+            });
+        assert_eq!(seen, Vec::<String>::new());
+        assert_eq!(
+            std::fs::metadata(&sasl).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

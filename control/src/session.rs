@@ -1,9 +1,15 @@
 //! Sessions and login throttling, in memory: a restart of the web service logs everyone out,
 //! which is the safe side.
 //!
-//! A session is a random 256-bit token in an `HttpOnly`, `SameSite=Strict` cookie, with its own CSRF
-//! token that every form carries. Failed logins are counted per client address and per user name;
-//! past [`FREE_FAILURES`] each one doubles the wait before the next attempt.
+//! A session is a random 256-bit token in an `HttpOnly`, `SameSite=Strict`, `Secure` cookie, with
+//! its own CSRF token that every form carries, and a digest of its user's password hash at login:
+//! when that changes (a new password, the user removed) the session ends.
+//!
+//! Logins are counted when they begin, before the password is hashed, so that guesses sent at
+//! once cannot all pass; a success takes its count back. They are counted per client address and
+//! per (address, user): past [`FREE_FAILURES`] for one user from one address, or
+//! [`FREE_FAILURES_PER_ADDRESS`] from one address, each one doubles the wait before the next.
+//! A stranger's guesses never make the administrator, at another address, wait.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,8 +19,10 @@ use std::time::{Duration, Instant};
 pub const IDLE: Duration = Duration::from_secs(2 * 3600);
 /// How long a session lasts at most.
 pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
-/// Failed logins allowed before waits start.
+/// Failed logins for one user from one address before waits start.
 pub const FREE_FAILURES: u32 = 3;
+/// Failed logins from one address, whatever the users, before waits start.
+pub const FREE_FAILURES_PER_ADDRESS: u32 = 10;
 /// The longest wait.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
 
@@ -38,8 +46,16 @@ pub fn same(a: &str, b: &str) -> bool {
 pub struct Session {
     pub user: String,
     pub csrf: String,
+    /// What [`credential`] gave for the user's password hash at login.
+    pub credential: String,
     created: Instant,
     used: Instant,
+}
+
+/// A digest of a user's password hash, kept with a session to see the password change.
+pub fn credential(hash: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(hash.as_bytes()))
 }
 
 #[derive(Debug, Default)]
@@ -48,8 +64,9 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// A new session for `user`; returns its token.
-    pub fn create(&mut self, user: &str, now: Instant) -> String {
+    /// A new session for `user`, whose password hash has the digest `credential`; returns its
+    /// token.
+    pub fn create(&mut self, user: &str, credential: &str, now: Instant) -> String {
         self.expire(now);
         let token = token();
         self.by_token.insert(
@@ -57,6 +74,7 @@ impl Sessions {
             Session {
                 user: user.to_owned(),
                 csrf: self::token(),
+                credential: credential.to_owned(),
                 created: now,
                 used: now,
             },
@@ -109,16 +127,16 @@ struct Failures {
     last: Instant,
 }
 
-/// Failed logins by client address and by user name.
+/// Failed logins by client address and by (address, user name).
 #[derive(Debug, Default)]
 pub struct Throttle {
     by_address: HashMap<IpAddr, Failures>,
-    by_user: HashMap<String, Failures>,
+    by_user: HashMap<(IpAddr, String), Failures>,
 }
 
-fn wait_after(failures: Option<&Failures>, now: Instant) -> Option<Duration> {
+fn wait_after(failures: Option<&Failures>, free: u32, now: Instant) -> Option<Duration> {
     let failures = failures?;
-    let over = failures.count.checked_sub(FREE_FAILURES)?;
+    let over = failures.count.checked_sub(free)?;
     let wait = Duration::from_secs(1u64 << over.min(16)).min(MAX_WAIT);
     let ready = failures.last + wait;
     (ready > now).then(|| ready - now)
@@ -127,9 +145,38 @@ fn wait_after(failures: Option<&Failures>, now: Instant) -> Option<Duration> {
 impl Throttle {
     /// How long the client must still wait before trying again, if it must.
     pub fn wait(&self, address: IpAddr, user: &str, now: Instant) -> Option<Duration> {
-        let by_address = wait_after(self.by_address.get(&address), now);
-        let by_user = wait_after(self.by_user.get(user), now);
+        let by_address = wait_after(
+            self.by_address.get(&address),
+            FREE_FAILURES_PER_ADDRESS,
+            now,
+        );
+        let by_user = wait_after(
+            self.by_user.get(&(address, user.to_owned())),
+            FREE_FAILURES,
+            now,
+        );
         by_address.max(by_user)
+    }
+
+    /// A login begins: `Err` with the wait if the client must wait, else it is counted as a
+    /// failure until [`Throttle::succeeded`] says otherwise.
+    pub fn begin(&mut self, address: IpAddr, user: &str, now: Instant) -> Result<(), Duration> {
+        if let Some(wait) = self.wait(address, user, now) {
+            return Err(wait);
+        }
+        self.failed(address, user, now);
+        Ok(())
+    }
+
+    /// A login that [`Throttle::begin`] counted turned out wrong at `now`: the wait runs from
+    /// here, not from when it began (hashing takes a while, longer on a busy machine).
+    pub fn wrong(&mut self, address: IpAddr, user: &str, now: Instant) {
+        if let Some(failures) = self.by_address.get_mut(&address) {
+            failures.last = now;
+        }
+        if let Some(failures) = self.by_user.get_mut(&(address, user.to_owned())) {
+            failures.last = now;
+        }
     }
 
     pub fn failed(&mut self, address: IpAddr, user: &str, now: Instant) {
@@ -143,10 +190,12 @@ impl Throttle {
                 count: 0,
                 last: now,
             }),
-            self.by_user.entry(user.to_owned()).or_insert(Failures {
-                count: 0,
-                last: now,
-            }),
+            self.by_user
+                .entry((address, user.to_owned()))
+                .or_insert(Failures {
+                    count: 0,
+                    last: now,
+                }),
         ] {
             failures.count += 1;
             failures.last = now;
@@ -155,7 +204,7 @@ impl Throttle {
 
     pub fn succeeded(&mut self, address: IpAddr, user: &str) {
         self.by_address.remove(&address);
-        self.by_user.remove(user);
+        self.by_user.remove(&(address, user.to_owned()));
     }
 }
 
@@ -167,7 +216,7 @@ mod tests {
     fn sessions_expire_when_idle_or_old_and_tokens_are_unguessable() {
         let mut sessions = Sessions::default();
         let start = Instant::now();
-        let token = sessions.create("admin", start);
+        let token = sessions.create("admin", "c", start);
         assert_eq!(token.len(), 64);
         let session = sessions.get(&token, start).unwrap();
         assert_eq!(session.user, "admin");
@@ -184,13 +233,13 @@ mod tests {
         now += Duration::from_secs(3601);
         assert!(sessions.get(&token, now).is_none());
         // Left alone, it ends after the idle time.
-        let token = sessions.create("admin", now);
+        let token = sessions.create("admin", "c", now);
         assert!(
             sessions
                 .get(&token, now + IDLE + Duration::from_secs(1))
                 .is_none()
         );
-        let token = sessions.create("admin", now);
+        let token = sessions.create("admin", "c", now);
         sessions.remove_user("admin");
         assert!(sessions.get(&token, now).is_none());
         assert!(sessions.is_empty());
@@ -215,10 +264,22 @@ mod tests {
             throttle.wait(address, "admin", now),
             Some(Duration::from_secs(2))
         );
-        // Another address trying the same user waits too, and so does another user from here.
-        assert!(throttle.wait(other, "admin", now).is_some());
+        // Another address trying the same user does not wait: a stranger does not lock the
+        // administrator out. Another user from here waits only once the address has used its own
+        // free failures.
+        assert_eq!(throttle.wait(other, "admin", now), None);
+        assert_eq!(throttle.wait(address, "root", now), None);
+        for _ in FREE_FAILURES + 2..FREE_FAILURES_PER_ADDRESS {
+            throttle.failed(address, "admin", now);
+        }
+        assert_eq!(throttle.wait(address, "root", now), None);
+        throttle.failed(address, "admin", now);
         assert!(throttle.wait(address, "root", now).is_some());
         assert_eq!(throttle.wait(other, "root", now), None);
+        throttle = Throttle::default();
+        for _ in 0..=FREE_FAILURES {
+            throttle.failed(address, "admin", now);
+        }
         // The wait passes.
         assert_eq!(
             throttle.wait(address, "admin", now + Duration::from_secs(2)),
@@ -230,6 +291,23 @@ mod tests {
         assert_eq!(throttle.wait(address, "admin", now), Some(MAX_WAIT));
         throttle.succeeded(address, "admin");
         assert_eq!(throttle.wait(address, "admin", now), None);
+    }
+
+    #[test]
+    fn a_login_is_counted_when_it_begins_and_a_success_takes_it_back() {
+        let mut throttle = Throttle::default();
+        let address: IpAddr = "192.0.2.7".parse().unwrap();
+        let now = Instant::now();
+        for _ in 0..FREE_FAILURES {
+            throttle.begin(address, "admin", now).unwrap();
+        }
+        // Nothing has been said of the three yet: the fourth waits all the same.
+        assert_eq!(
+            throttle.begin(address, "admin", now),
+            Err(Duration::from_secs(1))
+        );
+        throttle.succeeded(address, "admin");
+        assert_eq!(throttle.begin(address, "admin", now), Ok(()));
     }
 
     #[test]

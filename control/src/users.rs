@@ -109,6 +109,14 @@ impl Users {
         self.entries.iter().map(|(n, _)| n.as_str())
     }
 
+    /// `name`'s password hash (a PHC string).
+    pub fn hash(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, hash)| hash.as_str())
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.entries.iter().any(|(n, _)| n == name)
     }
@@ -145,7 +153,8 @@ impl Users {
         Ok(())
     }
 
-    /// Writes the users file under `root` atomically, readable by the web service's group only.
+    /// Writes the users file under `root` atomically, readable by the web service's group only
+    /// (when root writes it) from the start.
     pub fn save(&self, root: &Path) -> Result<(), UsersError> {
         let path = root.join(USERS_FILE);
         let write = |source| UsersError::Write {
@@ -155,15 +164,18 @@ impl Users {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(write)?;
         }
-        appliance::registry::write_atomic(&path, self.render().as_bytes()).map_err(write)?;
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o640))
-            .map_err(write)?;
-        if nix::unistd::geteuid().is_root()
-            && let Ok(Some(group)) = nix::unistd::Group::from_name("appliance-control")
-        {
-            std::os::unix::fs::chown(&path, Some(0), Some(group.gid.as_raw())).map_err(write)?;
-        }
-        Ok(())
+        // The web service's group reads it (to check passwords), nobody else; root writes it. The
+        // new file has its group and mode before it has its name.
+        let group = nix::unistd::geteuid()
+            .is_root()
+            .then(|| {
+                nix::unistd::Group::from_name("appliance-control")
+                    .ok()
+                    .flatten()
+            })
+            .flatten()
+            .map(|group| group.gid);
+        crate::files::write_atomic(&path, self.render().as_bytes(), 0o640, group).map_err(write)
     }
 }
 
@@ -217,6 +229,27 @@ mod tests {
         changed.set_password("admin", "battery staple").unwrap();
         assert!(!changed.verify("admin", "correct horse"));
         assert_eq!(changed.names().collect::<Vec<_>>(), ["admin"]);
+    }
+
+    #[test]
+    fn the_users_file_is_never_readable_by_others_even_for_a_moment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut users = Users::default();
+        users.set_password("admin", "correct horse").unwrap();
+        users.save(dir.path()).unwrap();
+        let path = dir.path().join(USERS_FILE);
+        let seen = crate::files::tests::watch_modes(path.parent().unwrap(), "users", 0o007, || {
+            for _ in 0..100 {
+                users.save(dir.path()).unwrap();
+            }
+        });
+        assert_eq!(seen, Vec::<String>::new());
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&path).unwrap().permissions()
+            ) & 0o777,
+            0o640
+        );
     }
 
     #[test]

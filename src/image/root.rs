@@ -237,14 +237,9 @@ ssh-keygen -A
 if [ -x /usr/sbin/make-ssl-cert ] && [ ! -e /etc/ssl/private/ssl-cert-snakeoil.key ]; then
 	make-ssl-cert generate-default-snakeoil --force-overwrite
 fi
-if [ -d /etc/appliance-control/tls ] && [ ! -e /etc/appliance-control/tls/cert.pem ]; then
-	name=$(hostname -f 2>/dev/null || hostname)
-	openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj "/CN=$name" \
-		-addext "subjectAltName=DNS:$name,DNS:localhost,IP:127.0.0.1" \
-		-keyout /etc/appliance-control/tls/key.pem -out /etc/appliance-control/tls/cert.pem 2>/dev/null
-	chgrp appliance-control /etc/appliance-control/tls/key.pem
-	chmod 0640 /etc/appliance-control/tls/key.pem
-	chmod 0644 /etc/appliance-control/tls/cert.pem
+make_certificate=/usr/lib/appliance-control/make-certificate
+if [ -x "$make_certificate" ]; then
+	"$make_certificate"
 fi
 # Postfix's alias database, made from /etc/aliases (Berkeley DB files are not reproducible).
 if [ -e /etc/aliases ] && [ ! -e /etc/aliases.db ] && command -v newaliases >/dev/null; then

@@ -19,16 +19,17 @@ fn an_administrator_uses_appliance_control_in_chromium() {
         return;
     }
     let (root, port) = booted_control("browser");
-    let site = format!("http://127.0.0.1:{port}");
+    let site = format!("https://127.0.0.1:{port}");
     let artefacts = Path::new(TREE).join("build/screenshots");
     let _ = std::fs::remove_dir_all(&artefacts);
     let browser = Browser::start(free_port(), &artefacts);
 
-    // Log in.
-    browser.go(&format!("{site}/"));
-    assert!(
-        browser.current_url().ends_with("/login"),
-        "a visitor is sent to the login page"
+    // Log in. Typed as plain HTTP, the address leads to the login page over HTTPS.
+    browser.go(&format!("http://127.0.0.1:{port}/"));
+    assert_eq!(
+        browser.current_url(),
+        format!("{site}/login"),
+        "a visitor is sent to the login page, over HTTPS"
     );
     browser.screenshot("login");
     browser.type_into("input[name=user]", "admin");

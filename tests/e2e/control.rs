@@ -4,6 +4,9 @@
 use crate::harness::{Root, free_port, needs};
 use crate::seeds::NONINTERACTIVE;
 
+/// The certificate the package made for the system (checked by curl: it names 127.0.0.1).
+pub const CERTIFICATE: &str = "/etc/appliance-control/tls/cert.pem";
+
 /// A root with dokuwiki-appliance and appliance-control, Apache and appliance-control on free
 /// ports of the shared network, booted. Returns the root and appliance-control's port.
 pub fn booted_control(name: &str) -> (Root, u16) {
@@ -24,7 +27,7 @@ pub fn booted_control(name: &str) -> (Root, u16) {
     ));
     root.boot();
     root.exec_ok(&format!(
-        "for i in $(seq 100); do curl -fs -o /dev/null http://127.0.0.1:{control}/login && exit 0; sleep 0.2; done; systemctl status appliance-control; exit 1"
+        "for i in $(seq 100); do curl -fs -o /dev/null --cacert {CERTIFICATE} https://127.0.0.1:{control}/login && exit 0; sleep 0.2; done; systemctl status appliance-control; exit 1"
     ));
     (root, control)
 }
@@ -39,6 +42,47 @@ fn agent_as(root: &Root, user: &str, line: &str) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Plain HTTP on the port gets a redirect to HTTPS, no login form and no cookie, and a login
+/// posted in clear is not read; followed, the redirect leads to the login form over HTTPS, with
+/// the system's own certificate (ECDSA P-256, its key readable by the service's group only),
+/// HSTS and a Secure cookie.
+fn https_only(root: &Root, port: u16) {
+    let plain = root.exec_ok(&format!("curl -sS -i http://127.0.0.1:{port}/login?next=1"));
+    let posted = root.exec_ok(&format!(
+        "curl -sS -i --data-urlencode user=admin --data-urlencode password=appliance-demo --data csrf=0 http://127.0.0.1:{port}/login"
+    ));
+    for (answer, location) in [(&plain, "/login?next=1"), (&posted, "/login")] {
+        assert!(answer.starts_with("HTTP/1.1 301 "), "{answer}");
+        assert!(
+            answer.contains(&format!("Location: https://127.0.0.1:{port}{location}\r\n")),
+            "{answer}"
+        );
+        assert!(
+            !answer.contains("password") && !answer.to_lowercase().contains("set-cookie"),
+            "{answer}"
+        );
+    }
+    let followed = root.exec_ok(&format!(
+        "curl -fsSL -D - --cacert {CERTIFICATE} -w '%{{url_effective}}' http://127.0.0.1:{port}/"
+    ));
+    assert!(
+        followed.ends_with(&format!("https://127.0.0.1:{port}/login"))
+            && followed.contains("name=\"password\"")
+            && followed.contains("strict-transport-security: max-age=31536000")
+            && followed.contains("; Secure"),
+        "{followed}"
+    );
+    assert!(
+        root.exec_ok(&format!("openssl x509 -noout -text -in {CERTIFICATE}"))
+            .contains("prime256v1")
+    );
+    assert_eq!(
+        root.exec_ok("stat -c '%U %G %a' /etc/appliance-control/tls/key.pem")
+            .trim(),
+        "root appliance-control 640"
+    );
 }
 
 #[test]
@@ -123,13 +167,15 @@ fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
         before
     );
 
-    // The administrator logs in over HTTP; a wrong password does not.
+    https_only(&root, port);
+
+    // The administrator logs in over HTTPS; a wrong password does not.
     let login = |password: &str| {
         root.exec(&format!(
             "cd /var/tmp && rm -f jar && \
-             csrf=$(curl -fsS -c jar http://127.0.0.1:{port}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
-             curl -sS -b jar -c jar -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf http://127.0.0.1:{port}/login && \
-             curl -fsS -b jar http://127.0.0.1:{port}/"
+             csrf=$(curl -fsS --cacert {CERTIFICATE} -c jar https://127.0.0.1:{port}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
+             curl -sS --cacert {CERTIFICATE} -b jar -c jar -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf https://127.0.0.1:{port}/login && \
+             curl -fsS --cacert {CERTIFICATE} -b jar https://127.0.0.1:{port}/"
         ))
     };
     let wrong = login("not-the-password");
@@ -162,14 +208,9 @@ fn over_https_a_listed_client_certificate_logs_in_and_others_do_not() {
            openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=$who -keyout $who.key -out $who.pem 2>/dev/null
          done
          print=$(openssl x509 -noout -fingerprint -sha256 -in listed.pem | cut -d= -f2)
-         echo \"sha256:$print admin\" >> /etc/appliance-control/client-certs
-         sed -i 's/^#APPLIANCE_CONTROL_ARGS=/APPLIANCE_CONTROL_ARGS=/; /^APPLIANCE_CONTROL_ARGS=\"\"$/d' /etc/default/appliance-control
-         systemctl restart appliance-control",
+         echo \"sha256:$print admin\" >> /etc/appliance-control/client-certs",
     );
     let https = format!("https://127.0.0.1:{port}");
-    root.exec_ok(&format!(
-        "for i in $(seq 100); do curl -kfs -o /dev/null {https}/login && exit 0; sleep 0.2; done; exit 1"
-    ));
     // The certificate made at installation is the one served.
     let served = root.exec_ok(&format!(
         "echo | openssl s_client -connect 127.0.0.1:{port} 2>/dev/null | openssl x509 -noout -fingerprint -sha256"

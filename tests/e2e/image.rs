@@ -199,7 +199,7 @@ impl Vm {
                 );
             }
             let output = Command::new("curl")
-                .args(["-sSL", "--max-time", "20", "-w", "\n%{http_code}", url])
+                .args(["-ksSL", "--max-time", "20", "-w", "\n%{http_code}", url])
                 .output()
                 .unwrap();
             let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -588,6 +588,11 @@ fn boot_moinmoin(
         &format!("http://127.0.0.1:{web}/"),
         wiki_name,
         Duration::from_secs(900),
+    );
+    vm.wait_for(
+        &format!("https://127.0.0.1:{control}/login"),
+        "password",
+        Duration::from_secs(300),
     );
     // The first boot said where the credentials are, on the console.
     let console = std::fs::read_to_string(&vm.serial).unwrap_or_default();

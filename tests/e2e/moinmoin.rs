@@ -39,7 +39,7 @@ pub(crate) fn serve(root: &Root) -> Ports {
     ));
     root.boot();
     root.exec_ok(&format!(
-        "for i in $(seq 100); do curl -fs -o /dev/null http://127.0.0.1:{control}/login && exit 0; sleep 0.2; done; systemctl status appliance-control; exit 1"
+        "for i in $(seq 100); do curl -kfs -o /dev/null https://127.0.0.1:{control}/login && exit 0; sleep 0.2; done; systemctl status appliance-control; exit 1"
     ));
     wiki_page(root, web, "/");
     Ports { web, control }
@@ -72,16 +72,16 @@ pub(crate) fn wiki_login_as(root: &Root, web: u16, user: &str, password: &str) -
 pub(crate) fn control_login(root: &Root, control: u16, password: &str) -> String {
     root.exec_ok(&format!(
         "cd /var/tmp && rm -f jar && \
-         csrf=$(curl -fsS -c jar http://127.0.0.1:{control}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
-         curl -sS -b jar -c jar -o /dev/null -w '%{{http_code}}\\n' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf http://127.0.0.1:{control}/login && \
-         curl -fsS -b jar http://127.0.0.1:{control}/"
+         csrf=$(curl -kfsS -c jar https://127.0.0.1:{control}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
+         curl -ksS -b jar -c jar -o /dev/null -w '%{{http_code}}\\n' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf https://127.0.0.1:{control}/login && \
+         curl -kfsS -b jar https://127.0.0.1:{control}/"
     ))
 }
 
 /// The moinmoin plugin's page of appliance-control, in the session that [`control_login`] opened.
 fn control_plugin_page(root: &Root, control: u16) -> String {
     root.exec_ok(&format!(
-        "curl -fsS -b /var/tmp/jar http://127.0.0.1:{control}/plugins/moinmoin"
+        "curl -kfsS -b /var/tmp/jar https://127.0.0.1:{control}/plugins/moinmoin"
     ))
 }
 
@@ -94,10 +94,10 @@ fn control_action(root: &Root, control: u16, fields: &[(&str, &str)]) -> String 
         .collect::<Vec<_>>()
         .join(" ");
     root.exec_ok(&format!(
-        "cd /var/tmp && page=http://127.0.0.1:{control}/plugins/moinmoin && \
-         csrf=$(curl -fsS -b jar $page | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | head -n1 | grep -o '[0-9a-f]*$') && \
-         curl -sS -b jar -o /dev/null -w '%{{http_code}}\\n' --data csrf=$csrf {fields} $page/action && \
-         curl -fsS -b jar $page"
+        "cd /var/tmp && page=https://127.0.0.1:{control}/plugins/moinmoin && \
+         csrf=$(curl -kfsS -b jar $page | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | head -n1 | grep -o '[0-9a-f]*$') && \
+         curl -ksS -b jar -o /dev/null -w '%{{http_code}}\\n' --data csrf=$csrf {fields} $page/action && \
+         curl -kfsS -b jar $page"
     ))
 }
 

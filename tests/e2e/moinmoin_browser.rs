@@ -129,7 +129,7 @@ fn a_wiki_user_made_in_appliance_controls_form_logs_in_in_the_browser() {
     let root = installed("moinmoin-browser-accounts");
     let ports = serve(&root);
     let wiki = format!("http://127.0.0.1:{}", ports.web);
-    let control = format!("http://127.0.0.1:{}", ports.control);
+    let control = format!("https://127.0.0.1:{}", ports.control);
     let browser = browser();
     control_log_in(&browser, &control, &root);
     // The password field is a password field, empty.
@@ -192,7 +192,7 @@ fn a_wiki_page_deleted_comes_back_from_a_backup_restored_in_appliance_control() 
     let root = installed("moinmoin-browser");
     let ports = serve(&root);
     let wiki = format!("http://127.0.0.1:{}", ports.web);
-    let control = format!("http://127.0.0.1:{}", ports.control);
+    let control = format!("https://127.0.0.1:{}", ports.control);
     let browser = browser();
 
     // A page in two revisions.

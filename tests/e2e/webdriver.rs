@@ -70,10 +70,13 @@ impl Browser {
         }
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
+            // appliance-control's certificate is the system's own, self-signed.
+            "acceptInsecureCerts": true,
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,900", "--no-first-run", "--password-store=basic"],
+                         "--window-size=1280,900", "--no-first-run", "--password-store=basic",
+                         "--ignore-certificate-errors"],
                 "prefs": {
                     "download.default_directory": artefacts.display().to_string(),
                     "download.prompt_for_download": false

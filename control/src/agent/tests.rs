@@ -468,3 +468,18 @@ fn the_host_passes_standard_input_and_reports_a_failure() {
     );
     assert!(!error.contains("hunter2"), "{error}");
 }
+
+#[test]
+fn an_upload_the_store_has_no_room_for_is_refused_before_the_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let upload = dir.path().join("big.abf");
+    // 8 TiB that take no room: more than this disk has.
+    std::fs::File::create(&upload)
+        .unwrap()
+        .set_len(1 << 43)
+        .unwrap();
+    let error = super::enough_room(&upload, dir.path()).unwrap_err();
+    assert!(error.contains("not enough space"), "{error}");
+    std::fs::write(&upload, "small").unwrap();
+    super::enough_room(&upload, dir.path()).unwrap();
+}

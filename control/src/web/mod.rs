@@ -33,17 +33,38 @@ pub struct Config {
     pub root: PathBuf,
     /// The agent's socket.
     pub agent: PathBuf,
-    /// Served over TLS: cookies are marked Secure, and client certificates may log in.
-    pub secure: bool,
-    /// Client certificates were checked against the owner's CA (`--client-ca`), so their
-    /// subjects can be believed.
-    pub client_ca: bool,
+    /// The DER subjects of the owner's CAs (`--client-ca`): client certificates they issued
+    /// were checked against them, so their subjects can be believed. Empty without a CA.
+    pub client_ca: Vec<Vec<u8>>,
+    /// The largest backup an upload may bring, in bytes.
+    pub upload_limit: u64,
 }
+
+/// The largest upload by default: 4 GiB.
+pub const DEFAULT_UPLOAD_LIMIT: u64 = 4 << 30;
+
+impl Config {
+    /// The service for the system at `root` with its agent at `agent`, no client CA, the default
+    /// upload limit.
+    pub fn new(root: PathBuf, agent: PathBuf) -> Self {
+        Self {
+            root,
+            agent,
+            client_ca: Vec::new(),
+            upload_limit: DEFAULT_UPLOAD_LIMIT,
+        }
+    }
+}
+
+/// Password hashes computed at once, at most (each takes a core for a moment).
+const CONCURRENT_HASHES: usize = 2;
 
 pub struct AppState {
     pub config: Config,
     pub sessions: Mutex<Sessions>,
     pub throttle: Mutex<Throttle>,
+    /// Bounds the password hashes under way, so that logins cannot take every core.
+    pub hashing: tokio::sync::Semaphore,
     pub templates: minijinja::Environment<'static>,
     pub cache: pages::Cache,
 }
@@ -76,6 +97,7 @@ impl AppState {
             config,
             sessions: Mutex::new(Sessions::default()),
             throttle: Mutex::new(Throttle::default()),
+            hashing: tokio::sync::Semaphore::new(CONCURRENT_HASHES),
             templates: templates(),
             cache: pages::Cache::default(),
         })
@@ -170,9 +192,12 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
+/// Headers on every answer. The service speaks HTTPS only (plain HTTP gets a redirect before it
+/// reaches the router, see [`crate::https`]), so HSTS is always sent.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -217,14 +242,12 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String {
-    let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+/// A cookie for this service: never sent over plain HTTP, never seen by scripts or other sites.
+fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> String {
+    let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Secure");
     if let Some(age) = max_age {
         text.push_str("; Max-Age=");
         text.push_str(&age.to_string());
-    }
-    if secure {
-        text.push_str("; Secure");
     }
     text
 }
@@ -247,6 +270,20 @@ async fn require_session(
             .lock()
             .ok()
             .and_then(|mut s| s.get(token, Instant::now()))
+    });
+    // A session outlives neither its user nor its user's password.
+    let session = session.filter(|session| {
+        let current = Users::load(&state.config.root)
+            .ok()
+            .and_then(|users| users.hash(&session.user).map(crate::session::credential));
+        let valid = current.is_some_and(|c| same(&c, &session.credential));
+        if !valid
+            && let Some(token) = cookie(request.headers(), SESSION_COOKIE)
+            && let Ok(mut sessions) = state.sessions.lock()
+        {
+            sessions.remove(token);
+        }
+        valid
     });
     let Some(session) = session else {
         return if request.method() == Method::GET {
@@ -318,7 +355,7 @@ fn certificate_user(
     let certificate = info.peer_certificates.first()?;
     let root = &state.config.root;
     let user = crate::tls::ClientCerts::load(root)
-        .map(|map| map.user_for(certificate, state.config.client_ca))
+        .map(|map| map.user_for(certificate, &state.config.client_ca))
         .and_then(|user| {
             user.ok_or_else(|| {
                 format!(
@@ -353,9 +390,7 @@ async fn login_page(State(state): State<Shared>, parts: axum::http::request::Par
     }
     let csrf = token();
     let mut response = state.render("login.html", login_context(&state, &csrf, "", message));
-    if let Ok(value) =
-        HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, state.config.secure, None))
-    {
+    if let Ok(value) = HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, None)) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
@@ -383,14 +418,30 @@ async fn login(
         )
             .into_response();
     }
+    let wrong = |state: &AppState, user: &str| {
+        let mut response = state.render(
+            "login.html",
+            login_context(
+                state,
+                &form.csrf,
+                user,
+                Some(("error", "Wrong user or password.".into())),
+            ),
+        );
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        response
+    };
+    // A name no user can have is neither counted nor hashed.
+    if !crate::users::valid_name(&form.user) {
+        return wrong(&state, "");
+    }
     let address = peer.ip();
-    let now = Instant::now();
-    let wait = state
-        .throttle
-        .lock()
-        .ok()
-        .and_then(|t| t.wait(address, &form.user, now));
-    if let Some(wait) = wait {
+    // Counted before it is hashed, so that guesses sent at once cannot all pass.
+    let began = match state.throttle.lock() {
+        Ok(mut throttle) => throttle.begin(address, &form.user, Instant::now()),
+        Err(_) => Err(crate::session::MAX_WAIT),
+    };
+    if let Err(wait) = began {
         let seconds = wait.as_secs().max(1);
         let message = format!("Too many failed logins: try again in {seconds} seconds.");
         let mut response = state.render(
@@ -403,6 +454,9 @@ async fn login(
         }
         return response;
     }
+    let Ok(_permit) = state.hashing.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     let root = state.config.root.clone();
     let (user, password) = (form.user.clone(), form.password);
     let verified = tokio::task::spawn_blocking(move || {
@@ -412,19 +466,9 @@ async fn login(
     .unwrap_or(false);
     if !verified {
         if let Ok(mut throttle) = state.throttle.lock() {
-            throttle.failed(address, &form.user, Instant::now());
+            throttle.wrong(address, &form.user, Instant::now());
         }
-        let mut response = state.render(
-            "login.html",
-            login_context(
-                &state,
-                &form.csrf,
-                &form.user,
-                Some(("error", "Wrong user or password.".into())),
-            ),
-        );
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        return response;
+        return wrong(&state, &form.user);
     }
     if let Ok(mut throttle) = state.throttle.lock() {
         throttle.succeeded(address, &form.user);
@@ -434,14 +478,20 @@ async fn login(
 
 /// Opens a session for `user` and sends them to the overview.
 pub fn start_session(state: &AppState, user: &str) -> Response {
+    let Some(credential) = Users::load(&state.config.root)
+        .ok()
+        .and_then(|users| users.hash(user).map(crate::session::credential))
+    else {
+        return (StatusCode::FORBIDDEN, "not a user of appliance-control").into_response();
+    };
     let Ok(mut sessions) = state.sessions.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let session_token = sessions.create(user, Instant::now());
+    let session_token = sessions.create(user, &credential, Instant::now());
     let mut response = Redirect::to("/").into_response();
     for cookie_text in [
-        set_cookie(SESSION_COOKIE, &session_token, state.config.secure, None),
-        set_cookie(LOGIN_COOKIE, "", state.config.secure, Some(0)),
+        set_cookie(SESSION_COOKIE, &session_token, None),
+        set_cookie(LOGIN_COOKIE, "", Some(0)),
     ] {
         if let Ok(value) = HeaderValue::from_str(&cookie_text) {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -457,12 +507,7 @@ async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response {
         sessions.remove(token);
     }
     let mut response = Redirect::to("/login").into_response();
-    if let Ok(value) = HeaderValue::from_str(&set_cookie(
-        SESSION_COOKIE,
-        "",
-        state.config.secure,
-        Some(0),
-    )) {
+    if let Ok(value) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", Some(0))) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response

@@ -29,8 +29,8 @@ pub struct Cache {
     system: Mutex<Option<(Instant, SystemInfo)>>,
     services: Mutex<Option<(Instant, Vec<ServiceState>)>>,
     appliance: Mutex<Option<(Instant, Value)>>,
-    /// The plugins with a page: (name, title).
-    plugins: Slot<Vec<(String, String)>>,
+    /// The plugins with a page, and the manifests that cannot be read.
+    plugins: Slot<Plugins>,
     last_backup: Mutex<Option<(Instant, Option<String>)>>,
     /// Messages for the next page of a session (by its CSRF token).
     flashes: Mutex<HashMap<String, (String, String)>>,
@@ -68,9 +68,19 @@ pub fn appliance_cached(state: &super::AppState) -> Value {
     })
 }
 
+/// The manifests that can be read, sorted by file name; one that cannot is left out here and
+/// named on every page by [`Plugins::broken`].
+fn manifests(root: &Path) -> Vec<(std::path::PathBuf, appliance::plugin::Manifest)> {
+    appliance::plugin::Manifest::each(root)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(path, manifest)| Some((path, manifest.ok()?)))
+        .collect()
+}
+
 /// The appliance installed here: the package its plugin serves, and its version.
 pub fn appliance(root: &Path) -> Value {
-    let manifests = appliance::plugin::Manifest::all(root).unwrap_or_default();
+    let manifests = manifests(root);
     if let Some((_, manifest)) = manifests.first() {
         context! {
             name => manifest.title.clone().unwrap_or_else(|| manifest.appliance.clone()),
@@ -82,18 +92,38 @@ pub fn appliance(root: &Path) -> Value {
     }
 }
 
-/// The plugins that have a page (settings or actions): file name and title.
-fn plugin_pages(root: &Path) -> Vec<(String, String)> {
-    appliance::plugin::Manifest::all(root)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(_, m)| !m.settings.is_empty() || !m.actions.is_empty())
-        .filter_map(|(path, m)| {
-            let name = path.file_stem()?.to_string_lossy().into_owned();
-            let title = m.title.unwrap_or_else(|| name.clone());
-            Some((name, title))
-        })
-        .collect()
+/// The plugins as the pages show them.
+#[derive(Clone, Default)]
+struct Plugins {
+    /// Those with a page (settings or actions): file name and title.
+    pages: Vec<(String, String)>,
+    /// The manifests that cannot be read: why, naming the file.
+    broken: Vec<String>,
+}
+
+fn plugins(root: &Path) -> Plugins {
+    let mut plugins = Plugins::default();
+    let each = match appliance::plugin::Manifest::each(root) {
+        Ok(each) => each,
+        Err(error) => {
+            plugins.broken.push(appliance::error_chain(&error));
+            return plugins;
+        }
+    };
+    for (path, manifest) in each {
+        match manifest {
+            Ok(m) if !m.settings.is_empty() || !m.actions.is_empty() => {
+                if let Some(name) = path.file_stem() {
+                    let name = name.to_string_lossy().into_owned();
+                    let title = m.title.unwrap_or_else(|| name.clone());
+                    plugins.pages.push((name, title));
+                }
+            }
+            Ok(_) => {}
+            Err(error) => plugins.broken.push(appliance::error_chain(&error)),
+        }
+    }
+    plugins
 }
 
 /// The manifest of the plugin `name`, if it is one.
@@ -108,8 +138,7 @@ fn plugin_manifest(root: &Path, name: &str) -> Option<appliance::plugin::Manifes
 
 /// The services the plugins declare.
 fn declared_services(root: &Path) -> Vec<String> {
-    let mut services: Vec<String> = appliance::plugin::Manifest::all(root)
-        .unwrap_or_default()
+    let mut services: Vec<String> = manifests(root)
         .into_iter()
         .flat_map(|(_, m)| m.services)
         .collect();
@@ -152,12 +181,12 @@ fn page(
         .and_then(|mut f| f.remove(&session.csrf))
         .map(|(kind, text)| context! { kind => kind, text => text });
     let plugins = cached(&state.cache.plugins, Duration::from_secs(60), || {
-        plugin_pages(root)
+        plugins(root)
     });
     let nav: Vec<Value> = NAV
         .iter()
         .map(|(href, label)| context! { href => href, label => label })
-        .chain(plugins.iter().map(|(name, title)| {
+        .chain(plugins.pages.iter().map(|(name, title)| {
             context! { href => format!("/plugins/{name}"), label => title }
         }))
         .collect();
@@ -170,6 +199,7 @@ fn page(
             csrf => session.csrf,
             appliance => appliance,
             nav => nav,
+            broken_plugins => plugins.broken,
             message => message,
             ..extra
         },
@@ -518,16 +548,47 @@ pub async fn backup_upload(
     Redirect::to("/backups").into_response()
 }
 
+/// `4 GiB`, `512 MiB`, `4 KiB`, or bytes.
+fn size_text(bytes: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// What a multipart form adds around the file: boundaries and the part's headers.
+const FORM_OVERHEAD: u64 = 64 * 1024;
+
 async fn receive_upload(state: &Shared, request: axum::extract::Request) -> Result<String, String> {
     use axum::extract::FromRequest;
     use tokio::io::AsyncWriteExt;
-    let mut multipart = axum::extract::Multipart::from_request(request, state)
-        .await
-        .map_err(|e| format!("not an upload: {e}"))?;
+    let limit = state.config.upload_limit;
+    let too_large = || {
+        format!(
+            "the backup is larger than the upload limit of {} (`--upload-limit` of appliance-control)",
+            size_text(limit)
+        )
+    };
+    let announced = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
+        return Err(too_large());
+    }
     let dir = state.config.root.join(crate::agent::UPLOAD_DIR);
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| format!("cannot keep the upload: {e}"))?;
+    if let Some(length) = announced {
+        crate::files::check_free_space(&dir, length)?;
+    }
+    let mut multipart = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|e| format!("not an upload: {e}"))?;
     while let Some(mut field) = multipart.next_field().await.map_err(|e| e.to_string())? {
         if field.name() != Some("backup") {
             continue;
@@ -551,15 +612,29 @@ async fn receive_upload(state: &Shared, request: axum::extract::Request) -> Resu
             .await
             .map_err(|e| format!("cannot keep the upload: {e}"))?;
         let copied = async {
-            while let Some(chunk) = field.chunk().await.map_err(|e| e.to_string())? {
-                file.write_all(&chunk).await.map_err(|e| e.to_string())?;
+            let mut written = 0_u64;
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| format!("the upload did not arrive whole: {e}"))?
+            {
+                written = written.saturating_add(chunk.len() as u64);
+                if written > limit {
+                    return Err(too_large());
+                }
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| format!("cannot keep the upload: {e}"))?;
             }
-            file.sync_all().await.map_err(|e| e.to_string())
+            file.sync_all()
+                .await
+                .map_err(|e| format!("cannot keep the upload: {e}"))
         }
         .await;
         if let Err(error) = copied {
+            drop(file);
             let _ = tokio::fs::remove_file(&path).await;
-            return Err(format!("the upload did not arrive whole: {error}"));
+            return Err(error);
         }
         return Ok(name);
     }

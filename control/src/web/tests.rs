@@ -6,12 +6,7 @@ use tower::ServiceExt;
 use super::*;
 
 fn state(root: &std::path::Path) -> Shared {
-    AppState::new(Config {
-        root: root.to_owned(),
-        agent: root.join("no-agent.sock"),
-        secure: false,
-        client_ca: false,
-    })
+    AppState::new(Config::new(root.to_owned(), root.join("no-agent.sock")))
 }
 
 fn with_peer(mut request: HttpRequest<Body>) -> HttpRequest<Body> {
@@ -225,6 +220,55 @@ async fn log_in_use_a_page_and_log_out() {
 }
 
 #[tokio::test]
+async fn every_cookie_is_secure_and_every_answer_asks_for_https_from_now_on() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    let page = send(
+        &state,
+        HttpRequest::get("/login").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let logged_in = login(&state, "admin", "appliance-demo").await;
+    let session = cookie_value(&logged_in, SESSION_COOKIE);
+    let without_token = send(
+        &state,
+        HttpRequest::post("/logout")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let cookies: Vec<String> = [&page, &logged_in]
+        .iter()
+        .flat_map(|response| set_cookies(response))
+        .collect();
+    assert_eq!(cookies.len(), 3, "{cookies:?}");
+    for cookie in cookies {
+        assert!(
+            cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+            "{cookie}"
+        );
+    }
+    let anonymous = send(&state, HttpRequest::get("/").body(Body::empty()).unwrap()).await;
+    let style = send(
+        &state,
+        HttpRequest::get("/static/style.css")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    for response in [&page, &logged_in, &without_token, &anonymous, &style] {
+        assert_eq!(
+            response.headers()[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000"
+        );
+    }
+}
+
+#[tokio::test]
 async fn wrong_passwords_are_refused_then_slowed() {
     let root = tempfile::tempdir().unwrap();
     let mut users = Users::default();
@@ -362,12 +406,7 @@ async fn every_page_renders_with_real_data() {
     let system = root.path();
     let store = system.join(appliance::backup::store::BACKUP_DIR);
     lived_in(system);
-    let state = AppState::new(Config {
-        root: system.to_owned(),
-        agent: agent_thread(system),
-        secure: false,
-        client_ca: false,
-    });
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
     let response = login(&state, "admin", "appliance-demo").await;
     let session = cookie_value(&response, SESSION_COOKIE);
     for (uri, expected) in [
@@ -425,12 +464,7 @@ async fn a_plugin_page_sets_and_acts_through_the_agent() {
     let root = tempfile::tempdir().unwrap();
     let system = root.path();
     lived_in(system);
-    let state = AppState::new(Config {
-        root: system.to_owned(),
-        agent: agent_thread(system),
-        secure: false,
-        client_ca: false,
-    });
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
     let response = login(&state, "admin", "appliance-demo").await;
     let session = cookie_value(&response, SESSION_COOKIE);
     // The plugin's setting and action go through the agent.
@@ -489,12 +523,7 @@ async fn an_uploaded_backup_is_checked_and_kept_and_a_bad_one_refused() {
     lived_in(system);
     let store = system.join(appliance::backup::store::BACKUP_DIR);
     let good = std::fs::read(store.join("wiki-appliance-20261126T040000Z.abf")).unwrap();
-    let state = AppState::new(Config {
-        root: system.to_owned(),
-        agent: agent_thread(system),
-        secure: false,
-        client_ca: false,
-    });
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
     let session = cookie_value(
         &login(&state, "admin", "appliance-demo").await,
         SESSION_COOKIE,
@@ -548,12 +577,7 @@ async fn plugin_session() -> (tempfile::TempDir, Shared, String) {
     let root = tempfile::tempdir().unwrap();
     let system = root.path();
     lived_in(system);
-    let state = AppState::new(Config {
-        root: system.to_owned(),
-        agent: agent_thread(system),
-        secure: false,
-        client_ca: false,
-    });
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
     let session = cookie_value(
         &login(&state, "admin", "appliance-demo").await,
         SESSION_COOKIE,
@@ -669,5 +693,299 @@ async fn an_action_form_passes_its_values_and_never_shows_the_password() {
             "no `{expected}` in\n{html}"
         );
         assert!(!html.contains("hunter2"), "{html}");
+    }
+}
+
+#[tokio::test]
+async fn a_broken_plugin_manifest_is_named_and_does_not_hide_the_others() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    lived_in(system);
+    // Sorted before the good one, so that reading all of them stops at it.
+    let plugins = system.join(appliance::plugin::PLUGIN_DIR);
+    std::fs::write(
+        plugins.join("aaa-broken.yaml"),
+        "appliance: [not, a, name\n",
+    )
+    .unwrap();
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
+    let session = cookie_value(
+        &login(&state, "admin", "appliance-demo").await,
+        SESSION_COOKIE,
+    );
+    let html = text(
+        send(
+            &state,
+            HttpRequest::get("/")
+                .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        html.contains("href=\"&#x2f;plugins&#x2f;wiki\"") && html.contains("The &lt;Wiki&gt;"),
+        "the good plugin is still there: {html}"
+    );
+    assert!(
+        html.contains("aaa-broken.yaml") && html.contains("is not valid"),
+        "the broken one is named, with the reason: {html}"
+    );
+    // The agent still restarts what the good manifest declares.
+    let answer = client::ask(
+        &state.config.agent,
+        &crate::protocol::Request::Restart {
+            service: "no-such-service-declared".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(answer.contains("no plugin declares"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_users_password_changes_or_the_user_goes() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.set_password("bob", "bobs password").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    let overview = |session: &str| {
+        HttpRequest::get("/")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let admin = cookie_value(
+        &login(&state, "admin", "appliance-demo").await,
+        SESSION_COOKIE,
+    );
+    let bob = cookie_value(&login(&state, "bob", "bobs password").await, SESSION_COOKIE);
+    for session in [&admin, &bob] {
+        assert_eq!(
+            send(&state, overview(session)).await.status(),
+            StatusCode::OK
+        );
+    }
+    // `appliance-control passwd admin`, from another process.
+    users.set_password("admin", "a new password").unwrap();
+    users.save(root.path()).unwrap();
+    let after = send(&state, overview(&admin)).await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert_eq!(after.headers()[header::LOCATION], "/login");
+    assert_eq!(send(&state, overview(&bob)).await.status(), StatusCode::OK);
+    // bob removed from the file.
+    std::fs::write(
+        root.path().join(crate::users::USERS_FILE),
+        Users::load(root.path())
+            .unwrap()
+            .render()
+            .replace(&format!("bob:{}\n", users.hash("bob").unwrap()), ""),
+    )
+    .unwrap();
+    assert_eq!(
+        send(&state, overview(&bob)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // The new password opens a new session.
+    let again = cookie_value(
+        &login(&state, "admin", "a new password").await,
+        SESSION_COOKIE,
+    );
+    assert_eq!(
+        send(&state, overview(&again)).await.status(),
+        StatusCode::OK
+    );
+}
+
+/// A login form's cookie (which is also its token).
+async fn login_form(state: &Shared) -> String {
+    let page = send(
+        state,
+        HttpRequest::get("/login").body(Body::empty()).unwrap(),
+    )
+    .await;
+    cookie_value(&page, LOGIN_COOKIE)
+}
+
+/// Sends the login form opened with `form` from `address`.
+async fn post_login(
+    state: &Shared,
+    form: &str,
+    address: &str,
+    user: &str,
+    password: &str,
+) -> Response {
+    let body =
+        serde_urlencoded::to_string([("user", user), ("password", password), ("csrf", form)])
+            .unwrap();
+    let mut request = HttpRequest::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("{LOGIN_COOKIE}={form}"))
+        .body(Body::from(body))
+        .unwrap();
+    let peer: SocketAddr = format!("{address}:50000").parse().unwrap();
+    request.extensions_mut().insert(ConnectInfo(peer));
+    router(state.clone()).oneshot(request).await.unwrap()
+}
+
+async fn login_from(state: &Shared, address: &str, user: &str, password: &str) -> Response {
+    let form = login_form(state).await;
+    post_login(state, &form, address, user, password).await
+}
+
+#[tokio::test]
+async fn a_strangers_wrong_guesses_do_not_lock_the_administrator_out() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    // Waits double, so the stranger soon waits, however slow this machine is.
+    let mut waits = false;
+    for _ in 0..20 {
+        let status = login_from(&state, "198.51.100.66", "admin", "a guess!")
+            .await
+            .status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            waits = true;
+            break;
+        }
+    }
+    assert!(waits, "the stranger waits");
+    let owner = login_from(&state, "192.0.2.10", "admin", "appliance-demo").await;
+    assert_eq!(owner.status(), StatusCode::SEE_OTHER, "the owner does not");
+}
+
+#[tokio::test]
+async fn a_name_that_cannot_be_a_user_is_refused_before_it_is_counted_or_hashed() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    let long = "x".repeat(10_000);
+    for name in ["Not A User!", long.as_str(), "", "admin\n"] {
+        let response = login_from(&state, "192.0.2.10", name, "whatever").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name:.20}");
+        assert!(
+            text(response).await.contains("Wrong user or password"),
+            "no hint which part was wrong"
+        );
+    }
+    for _ in 0..5 {
+        login_from(&state, "192.0.2.10", "Not A User!", "whatever").await;
+    }
+    let owner = login_from(&state, "192.0.2.10", "admin", "appliance-demo").await;
+    assert_eq!(owner.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guesses_sent_at_once_are_counted_before_they_are_hashed() {
+    let root = tempfile::tempdir().unwrap();
+    let mut users = Users::default();
+    users.set_password("admin", "appliance-demo").unwrap();
+    users.save(root.path()).unwrap();
+    let state = state(root.path());
+    let mut forms = Vec::new();
+    for _ in 0..12 {
+        forms.push(login_form(&state).await);
+    }
+    let guesses: Vec<_> = forms
+        .into_iter()
+        .enumerate()
+        .map(|(n, form)| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                post_login(
+                    &state,
+                    &form,
+                    "198.51.100.66",
+                    "admin",
+                    &format!("guess {n}"),
+                )
+                .await
+                .status()
+            })
+        })
+        .collect();
+    let mut hashed = 0;
+    for guess in guesses {
+        if guess.await.unwrap() == StatusCode::UNAUTHORIZED {
+            hashed += 1;
+        }
+    }
+    assert!(
+        hashed <= crate::session::FREE_FAILURES as usize,
+        "{hashed} guesses were tried at once"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_larger_than_the_limit_is_refused_and_not_kept() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    lived_in(system);
+    let mut config = Config::new(system.to_owned(), agent_thread(system));
+    config.upload_limit = 4096;
+    let state = AppState::new(config);
+    let session = cookie_value(
+        &login(&state, "admin", "appliance-demo").await,
+        SESSION_COOKIE,
+    );
+    let page = |uri: &str| {
+        HttpRequest::get(uri)
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let csrf = hidden_csrf(&text(send(&state, page("/backups")).await).await);
+    let boundary = "XappliancecontrolX";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"backup\"; filename=\"big.abf\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&[b'x'; 10_000]);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    // Once with the length announced, once streamed without it.
+    for announced in [true, false] {
+        let mut request = HttpRequest::post(format!("/backups/upload?csrf={csrf}"))
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            );
+        if announced {
+            request = request.header(header::CONTENT_LENGTH, body.len());
+        }
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            body.chunks(1000).map(|c| Ok(c.to_vec())).collect();
+        let response = send(
+            &state,
+            request
+                .body(Body::from_stream(futures_util::stream::iter(chunks)))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let html = text(send(&state, page("/backups")).await).await;
+        assert!(
+            html.contains("larger than") && html.contains("4 KiB"),
+            "announced: {announced}: {html}"
+        );
+        let uploads = system.join(crate::agent::UPLOAD_DIR);
+        assert_eq!(
+            std::fs::read_dir(&uploads).map_or(0, Iterator::count),
+            0,
+            "nothing kept"
+        );
+        assert!(
+            !system
+                .join(appliance::backup::store::BACKUP_DIR)
+                .join("big.abf")
+                .exists()
+        );
     }
 }

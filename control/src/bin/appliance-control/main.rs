@@ -14,27 +14,8 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => serve(Serve {
-            listen: std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 8080)),
-            agent: "/run/appliance/agent.sock".into(),
-            root: "/".into(),
-            tls: None,
-        }),
-        Some(Command::Serve {
-            listen,
-            agent,
-            root,
-            tls_cert,
-            tls_key,
-            client_ca,
-        }) => serve(Serve {
-            listen,
-            agent,
-            root,
-            tls: tls_cert
-                .zip(tls_key)
-                .map(|(cert, key)| (cert, key, client_ca)),
-        }),
+        None => serve(cli::Serve::parse_from(["appliance-control serve"])),
+        Some(Command::Serve(arguments)) => serve(arguments),
         Some(Command::Passwd { user, quiet, root }) => passwd(&user, quiet, &root),
     };
     match result {
@@ -49,36 +30,31 @@ fn main() -> ExitCode {
     }
 }
 
-struct Serve {
-    listen: std::net::SocketAddr,
-    agent: std::path::PathBuf,
-    root: std::path::PathBuf,
-    /// Certificate, key and client CA.
-    tls: Option<(
-        std::path::PathBuf,
-        std::path::PathBuf,
-        Option<std::path::PathBuf>,
-    )>,
-}
-
-fn serve(serve: Serve) -> anyhow::Result<()> {
-    let Serve {
+fn serve(arguments: cli::Serve) -> anyhow::Result<()> {
+    let cli::Serve {
         listen,
         agent,
         root,
-        tls,
-    } = serve;
+        tls_cert,
+        tls_key,
+        client_ca,
+        upload_limit,
+    } = arguments;
     if nix::unistd::geteuid().is_root() {
         anyhow::bail!(
             "appliance-control does not serve as root: systemd runs it as the user `appliance-control`"
         );
     }
-    let tls_config = match &tls {
-        Some((cert, key, ca)) => Some(
-            appliance_control::tls::server_config(cert, key, ca.as_deref())
-                .map_err(|e| anyhow::anyhow!(e))?,
-        ),
-        None => None,
+    let tls_config =
+        appliance_control::tls::server_config(&tls_cert, &tls_key, client_ca.as_deref())
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}\nhint: appliance-control serves HTTPS only; `/usr/lib/appliance-control/make-certificate` (as root) makes this system's certificate, or give your own with `--tls-cert` and `--tls-key`"
+                )
+            })?;
+    let client_ca_subjects = match &client_ca {
+        Some(path) => appliance_control::tls::ca_subjects(path).map_err(|e| anyhow::anyhow!(e))?,
+        None => Vec::new(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -86,33 +62,18 @@ fn serve(serve: Serve) -> anyhow::Result<()> {
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(async move {
-        let state = AppState::new(Config {
-            root,
-            agent,
-            secure: tls_config.is_some(),
-            client_ca: tls.as_ref().is_some_and(|(_, _, ca)| ca.is_some()),
-        });
-        let app = web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        if let Some(config) = tls_config {
-            eprintln!("appliance-control: serving on https://{listen}/");
-            return axum_server::bind_rustls(
-                listen,
-                axum_server::tls_rustls::RustlsConfig::from_config(config),
-            )
-            .serve(app)
-            .await
-            .with_context(|| format!("cannot serve on {listen}"));
-        }
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
+        let mut config = Config::new(root, agent);
+        config.client_ca = client_ca_subjects;
+        config.upload_limit = upload_limit;
+        let app = web::router(AppState::new(config));
+        let listener = std::net::TcpListener::bind(listen)
             .with_context(|| format!("cannot listen on {listen}"))?;
-        eprintln!("appliance-control: serving on http://{listen}/");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+        eprintln!(
+            "appliance-control: serving on https://{listen}/ (plain HTTP there is redirected)"
+        );
+        appliance_control::https::serve(listener, tls_config, app)
             .await
-            .context("the server stopped")
+            .with_context(|| format!("cannot serve on {listen}"))
     })
 }
 
