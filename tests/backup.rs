@@ -270,7 +270,8 @@ fn hand_made_original(dir: &Path) -> PathBuf {
     write(&made.join("version"), "0.1\n");
     write(
         &made.join("info.yaml"),
-        "appliance: moinmoin\nappdata.dirs: [/usr/share/moin/mywiki]\nsysconf.dirs: [/etc/moin]\ntimestamp: 2009-06-01 12:00:00\nversion: '0.1'\n",
+        // The nested layout the prototype wrote (ARCHITECTURE.md section 5).
+        "appdata:\n  dirs:\n  - /usr/share/moin/mywiki\nappliance: moinmoin\nsysconf:\n  dirs:\n  - /etc/moin\ntimestamp: '2009-06-01 12:00:00'\nversion: '0.1'\n",
     );
     let sums = tool(
         &made,

@@ -45,6 +45,10 @@ pub enum ReadError {
         member: String,
         method: u16,
     },
+    #[error(
+        "`{path}` holds a stray member `{member}` whose name climbs out or is absolute: a tampered backup, refused"
+    )]
+    StrayMember { path: PathBuf, member: String },
     #[error("`{path}` has no member `{member}`")]
     MissingMember { path: PathBuf, member: String },
     #[error(
@@ -239,8 +243,20 @@ impl Backup {
             path: path.to_owned(),
             source,
         };
-        let mut file = std::fs::File::open(path).map_err(io)?;
+        let file = std::fs::File::open(path).map_err(io)?;
+        Self::from_file(path, file)
+    }
+
+    /// [`Backup::open`] on a file already open (the agent opens an upload once, without
+    /// following links, and checks it through its descriptor); `path` names it in errors.
+    pub fn from_file(path: &Path, mut file: std::fs::File) -> Result<Self, ReadError> {
         let names = central_directory(path, &mut file)?;
+        if let Some(stray) = names.iter().find(|name| stray(name)) {
+            return Err(ReadError::StrayMember {
+                path: path.to_owned(),
+                member: stray.clone(),
+            });
+        }
         let archive = zip::ZipArchive::new(file).map_err(|error| ReadError::NotZip {
             path: path.to_owned(),
             reason: error.to_string(),
@@ -670,6 +686,14 @@ impl EntryChecker {
             mtime: header.mtime().unwrap_or(0),
         })
     }
+}
+
+/// A member name that is none of the format's and climbs out or is absolute: evidence of
+/// tampering, since only a tool meaning harm (or an `unzip` it tricks) would write one.
+fn stray(name: &str) -> bool {
+    !DATA_MEMBERS.contains(&name)
+        && !["sha1sums", "sha256sums"].contains(&name)
+        && (name.starts_with(['/', '\\']) || name.split(['/', '\\']).any(|part| part == ".."))
 }
 
 /// `sha1sum`-style lines: `HASH  NAME` (or `HASH *NAME`).

@@ -140,15 +140,20 @@ pub fn restore(
                     staged,
                 });
             }
+            // A plugin may back up application data only: a tarball without roots is still read
+            // (and must then be empty), the free space measured where the system is.
+            let (staged, target) = swaps.get(first).map_or((system_root, system_root), |swap| {
+                (swap.staged.as_path(), swap.target.as_path())
+            });
             let budget = match &mut budget {
                 Some(budget) => budget,
                 None => budget.insert(Budget {
                     used: 0,
                     limit: match options.max_size {
                         Some(limit) => limit,
-                        None => free_space(&swaps[first].staged)?,
+                        None => free_space(staged)?,
                     },
-                    target: swaps[first].target.clone(),
+                    target: target.to_owned(),
                 }),
             };
             let mut stage = Stage {

@@ -459,7 +459,8 @@ fn the_original_format_reads_with_absolute_paths() {
     let dir = tempfile::tempdir().unwrap();
     let good = backup(dir.path());
     let old = dir.path().join("old.abf");
-    let info = b"appliance: moinmoin\nappdata.dirs: [/usr/share/moin/mywiki]\nsysconf.dirs: [/etc/moin]\ntimestamp: '2009-06-01 12:00:00'\nversion: '0.1'\n".to_vec();
+    // The nested `info.yaml` of the 2009 prototype.
+    let info = crate::backup::info::tests::ORIGINAL.as_bytes().to_vec();
     let appdata = raw_tar(&[(
         "/usr/share/moin/mywiki/data/pages/FrontPage/current",
         Regular,
@@ -496,4 +497,31 @@ fn the_original_format_reads_with_absolute_paths() {
         entries[0].path,
         "usr/share/moin/mywiki/data/pages/FrontPage/current"
     );
+}
+
+#[test]
+fn a_stray_member_that_climbs_out_or_is_absolute_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = backup(dir.path());
+    let bad = dir.path().join("bad.abf");
+    for stray in ["../../etc/cron.d/evil", "/etc/cron.d/evil", "a/../../b"] {
+        rezip(&good, &bad, |_, b| Some(b), &[(stray, b"x".to_vec())], true);
+        let error = Backup::open(&bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains(&format!("stray member `{stray}`")),
+            "{stray}: {error}"
+        );
+    }
+    // A harmless extra member is only reported by the checksums, as before.
+    rezip(
+        &good,
+        &bad,
+        |_, b| Some(b),
+        &[("notes.txt", b"x".to_vec())],
+        true,
+    );
+    Backup::open(&bad).unwrap().verify().unwrap();
 }

@@ -506,3 +506,28 @@ fn owners_by_name_modes_times_and_user_attributes_come_back() {
         );
     }
 }
+
+/// A plugin that backs up application data only: no system configuration at all.
+#[test]
+fn a_backup_of_application_data_only_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("system");
+    write(&system.join("srv/wiki/page"), "backed up\n");
+    let info = Info {
+        sysconf_dirs: Vec::new(),
+        appdata_dirs: vec!["/srv/wiki".into()],
+        ..info()
+    };
+    let abf = dir.path().join("b.abf");
+    create(&system, &info, &abf);
+    write(&system.join("srv/wiki/page"), "changed\n");
+    restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &Options::default(),
+        &Offline,
+    )
+    .unwrap();
+    assert_eq!(read(&system.join("srv/wiki/page")), "backed up\n");
+    assert!(leftovers(&system).is_empty(), "{:?}", leftovers(&system));
+}
