@@ -303,6 +303,7 @@ fn backups_we_write_read_with_unzip_zipinfo_tar_and_python() {
             "sysconfig.tar.gz",
             "appdata.tar.gz",
             "sha256sums",
+            "sha256sums.hmac",
             "sha1sums"
         ]
     );
@@ -320,6 +321,25 @@ fn backups_we_write_read_with_unzip_zipinfo_tar_and_python() {
         .output()
         .unwrap();
     assert!(checked.status.success(), "{}", text(&checked));
+    // The MAC is HMAC-SHA256 of `sha256sums` under the system's key, as openssl computes it.
+    let key = hex_of(&std::fs::read(system.join("var/lib/appliance/backup.key")).unwrap());
+    let hmac = run(
+        "openssl",
+        &[
+            "dgst",
+            "-sha256",
+            "-mac",
+            "HMAC",
+            "-macopt",
+            &format!("hexkey:{key}"),
+            "x/sha256sums",
+        ],
+    );
+    let mac = std::fs::read_to_string(dir.path().join("x/sha256sums.hmac")).unwrap();
+    assert!(
+        hmac.trim_end().ends_with(&format!("= {}", mac.trim_end())),
+        "{hmac} vs {mac}"
+    );
     let sysconf = run("tar", &["-tzf", "x/sysconfig.tar.gz"]);
     assert!(
         sysconf.lines().any(|l| l == "etc/moin/wikiconfig.py"),
@@ -369,4 +389,8 @@ fn gnu_tar_reads_the_attribute(dir: &Path) {
         .unwrap(),
         Some(b"kept".to_vec())
     );
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

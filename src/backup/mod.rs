@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod info;
+pub mod origin;
 pub mod owners;
 pub mod paths;
 pub mod plan;

@@ -17,7 +17,7 @@ fn info() -> Info {
 }
 
 /// A small system and a backup of it.
-fn backup(dir: &Path) -> PathBuf {
+pub(crate) fn backup(dir: &Path) -> PathBuf {
     let system = dir.join("system");
     std::fs::create_dir_all(system.join("etc/moin")).unwrap();
     std::fs::create_dir_all(system.join("var/lib/moin/wiki/data/pages/Front")).unwrap();
@@ -35,7 +35,7 @@ fn backup(dir: &Path) -> PathBuf {
 
 /// Copies the zip at `from` to `to`, member by member, through `edit` (None drops a member),
 /// then appends `extra` members; with `resum`, rewrites the checksums so they match.
-fn rezip(
+pub(crate) fn rezip(
     from: &Path,
     to: &Path,
     edit: impl Fn(&str, Vec<u8>) -> Option<Vec<u8>>,
@@ -92,21 +92,27 @@ fn rezip(
 }
 
 /// One raw tar entry: name, type, link target, contents.
-type RawEntry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
+pub(crate) type RawEntry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
 
 /// A tar.gz of raw entries; names are written as given.
-fn raw_tar(entries: &[RawEntry]) -> Vec<u8> {
+pub(crate) fn raw_tar(entries: &[RawEntry]) -> Vec<u8> {
+    let with_modes: Vec<(RawEntry, u32)> = entries.iter().map(|e| (*e, 0o644)).collect();
+    raw_tar_modes(&with_modes)
+}
+
+/// [`raw_tar`] with each entry's mode.
+pub(crate) fn raw_tar_modes(entries: &[(RawEntry, u32)]) -> Vec<u8> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),
     ));
-    for (name, kind, link, data) in entries {
+    for ((name, kind, link, data), mode) in entries {
         let mut header = tar::Header::new_gnu();
         let gnu = header.as_gnu_mut().unwrap();
         gnu.name[..name.len()].copy_from_slice(name.as_bytes());
         gnu.linkname[..link.len()].copy_from_slice(link.as_bytes());
         header.set_entry_type(*kind);
-        header.set_mode(0o644);
+        header.set_mode(*mode);
         header.set_size(data.len() as u64);
         header.set_cksum();
         builder.append(&header, *data).unwrap();
@@ -328,8 +334,11 @@ fn a_changed_member_fails_its_checksum() {
 }
 
 #[test]
+#[expect(clippy::too_many_lines, reason = "one table of hostile archives")]
 fn hostile_entries_are_refused() {
-    use tar::EntryType::{Block, Char, Fifo, GNUSparse, Link, Regular, Symlink, XHeader};
+    use tar::EntryType::{
+        Block, Char, Directory, Fifo, GNUSparse, Link, Regular, Symlink, XHeader,
+    };
     let dir = tempfile::tempdir().unwrap();
     let good = backup(dir.path());
     let bad = dir.path().join("bad.abf");
@@ -389,6 +398,26 @@ fn hostile_entries_are_refused() {
                 ("etc/moin/a", Regular, "", b"1"),
                 ("etc/moin/a", Regular, "", b"2"),
             ],
+        ),
+        // A directory entry over a link entry: chmod, chown and utimes would follow the link.
+        (
+            "holds it twice",
+            vec![
+                ("etc/moin/a", Symlink, "wikiconfig.py", b""),
+                ("etc/moin/a", Directory, "", b""),
+            ],
+        ),
+        (
+            "holds it twice",
+            vec![
+                ("etc/moin/a", Regular, "", b"1"),
+                ("etc/moin/a", Directory, "", b""),
+            ],
+        ),
+        // A link to a directory above a root: its contents are not the backup's.
+        (
+            "above the backup's roots",
+            vec![("etc/moin/a", Symlink, "/etc", b"")],
         ),
     ];
     for (expected, entries) in cases {
