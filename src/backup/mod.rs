@@ -13,6 +13,9 @@ pub mod restore;
 pub mod store;
 pub mod write;
 
+#[cfg(test)]
+mod proptests;
+
 /// The format this code writes.
 pub const FORMAT_VERSION: &str = "2";
 /// The members `sha256sums` covers, in the order they are written.

@@ -36,6 +36,18 @@ pub enum RestoreError {
         limit: u64,
         target: PathBuf,
     },
+    #[error("cannot restore the entry `{entry}`")]
+    Entry {
+        entry: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot stage `{}`", .path.display())]
+    Staging {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`{entry}` passes through the symbolic link `{link}` of the same backup")]
     ThroughLink { entry: String, link: String },
     #[error("the restore journal `{}` is damaged: {reason}", .path.display())]
@@ -240,23 +252,7 @@ pub fn restore(
         let mut budget: Option<Budget> = None;
         for (member, roots, targets) in &plan {
             let first = swaps.len();
-            for target in targets {
-                let target = system_root.join(target.trim_start_matches('/'));
-                let staged = sibling(&target, "staged");
-                if staged.exists() {
-                    std::fs::remove_dir_all(&staged)?;
-                }
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::create_dir(&staged)?;
-                swaps.push(Swap {
-                    old: sibling(&target, "old"),
-                    existed: target.symlink_metadata().is_ok(),
-                    target,
-                    staged,
-                });
-            }
+            prepare_staging(system_root, targets, &mut swaps)?;
             let (staged, target) = swaps.get(first).map_or((system_root, system_root), |swap| {
                 (swap.staged.as_path(), swap.target.as_path())
             });
@@ -295,8 +291,12 @@ pub fn restore(
         // Everything staged reaches the disk before the first swap: one syncfs per file system
         // rather than an fsync per file.
         for swap in &swaps {
-            let directory = std::fs::File::open(&swap.staged)?;
-            nix::unistd::syncfs(&directory).map_err(std::io::Error::from)?;
+            let staging = |source| RestoreError::Staging {
+                path: swap.staged.clone(),
+                source,
+            };
+            let directory = std::fs::File::open(&swap.staged).map_err(staging)?;
+            nix::unistd::syncfs(&directory).map_err(|e| staging(e.into()))?;
         }
         Ok(())
     })();
@@ -315,6 +315,37 @@ pub fn restore(
     swapped?;
     started?;
     Ok(restored)
+}
+
+/// Makes an empty staging directory beside each of `targets` (absolute, on this system), and
+/// records its swap.
+fn prepare_staging(
+    system_root: &Path,
+    targets: &[String],
+    swaps: &mut Vec<Swap>,
+) -> Result<(), RestoreError> {
+    for target in targets {
+        let target = system_root.join(target.trim_start_matches('/'));
+        let staged = sibling(&target, "staged");
+        let staging = |source| RestoreError::Staging {
+            path: staged.clone(),
+            source,
+        };
+        if staged.exists() {
+            std::fs::remove_dir_all(&staged).map_err(staging)?;
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(staging)?;
+        }
+        std::fs::create_dir(&staged).map_err(staging)?;
+        swaps.push(Swap {
+            old: sibling(&target, "old"),
+            existed: target.symlink_metadata().is_ok(),
+            target,
+            staged,
+        });
+    }
+    Ok(())
 }
 
 /// Runs the migrations on the staged directories.

@@ -112,7 +112,23 @@ impl Stage<'_> {
         Ok(())
     }
 
+    /// Writes one entry into staging; an error of the file system names the entry.
     pub(super) fn extract(
+        &mut self,
+        entry: &Entry,
+        contents: &mut dyn Read,
+    ) -> Result<(), RestoreError> {
+        self.extract_entry(entry, contents)
+            .map_err(|error| match error {
+                RestoreError::Io(source) => RestoreError::Entry {
+                    entry: entry.path.clone(),
+                    source,
+                },
+                other => other,
+            })
+    }
+
+    fn extract_entry(
         &mut self,
         entry: &Entry,
         contents: &mut dyn Read,
