@@ -18,7 +18,7 @@ SOURCES := $(patsubst %/debian/,%,$(wildcard appliances/*/debian/ appliances/*/*
 export MOIN_WHEELHOUSE ?= /var/cache/appliance-tests/wheelhouse
 
 # Debian packages the build, the tests and the demo need on the host (never inside test roots).
-HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap unzip zip python3 python3-venv \
+HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap unzip zip openssl python3 python3-venv \
 	systemd-container debconf-utils curl uidmap arch-test pkg-config libapt-pkg-dev g++ \
 	libaugeas-dev libclang-dev augeas-lenses chromium chromium-driver \
 	qemu-system-x86 qemu-utils ovmf dosfstools mtools fdisk

@@ -111,6 +111,10 @@ fn parse_relation(text: &str) -> Option<Relation> {
         Some((name, arch)) => (name, Some(arch.to_owned())),
         None => (head, None),
     };
+    // `:any` alone names no package (found by the property test).
+    if name.is_empty() {
+        return None;
+    }
     let version = rest.trim_start().strip_prefix('(').and_then(|inner| {
         let inner = &inner[..inner.find(')')?];
         let inner = inner.trim();
@@ -202,3 +206,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests;

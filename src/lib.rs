@@ -56,3 +56,32 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// The property tests' configuration: 10,000 cases per target (`make test`), or
+/// `APPLIANCE_PROPTEST_CASES` (bench/proptest-1m runs a million); no failure files written into
+/// the source tree.
+#[cfg(test)]
+pub(crate) fn proptest_config() -> proptest::test_runner::Config {
+    let cases = std::env::var("APPLIANCE_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(10_000);
+    proptest::test_runner::Config {
+        failure_persistence: None,
+        ..proptest::test_runner::Config::with_cases(cases)
+    }
+}
+
+/// A scratch directory for the property tests, on tmpfs where there is one: each case writes a
+/// file and a restore syncs what it staged, and tens of thousands of them on a disk shared with
+/// other work would measure the disk, not the code.
+#[cfg(test)]
+pub(crate) fn proptest_scratch() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(shm)
+    {
+        return dir;
+    }
+    tempfile::tempdir().unwrap()
+}

@@ -236,6 +236,10 @@ pub struct BackupPlan {
     /// Conversions of data from older versions of the appliance, in the order they run.
     #[serde(default)]
     pub migrations: Vec<Migration>,
+    /// Files (absolute, inside the directories above) that keep their set-user-ID or
+    /// set-group-ID bit when restored; every other file loses it.
+    #[serde(default)]
+    pub keep_set_id: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -313,17 +317,7 @@ impl Manifest {
         if !crate::registry::valid_package_name(&self.appliance) {
             return Err(format!("`{}` is not a package name", self.appliance));
         }
-        for secret in &self.secrets {
-            if !crate::secrets::valid_name(&secret.name) {
-                return Err(format!("`{}` is not a secret name", secret.name));
-            }
-            if let Some(command) = &secret.renew {
-                check_command(command)?;
-            }
-            for file in &secret.files {
-                root_in_archive(file).map_err(|e| e.to_string())?;
-            }
-        }
+        self.check_secrets()?;
         for setting in &self.settings {
             if !valid_name(&setting.name) {
                 return Err(format!("`{}` is not a setting name", setting.name));
@@ -382,7 +376,23 @@ impl Manifest {
         }
         for m in &backup.moves {
             dir(&m.from)?;
-            dir(&m.to)?;
+            let to = dir(&m.to)?;
+            // A move says where a declared directory's older data comes from: its target must
+            // be one of them, which also tells which tarball it is read from.
+            if !backup
+                .appdata
+                .iter()
+                .chain(&backup.sysconf)
+                .any(|d| root_in_archive(d).is_ok_and(|d| d == to))
+            {
+                return Err(format!(
+                    "the move to `{}` does not go to one of the backup's `appdata` or `sysconf` directories",
+                    m.to
+                ));
+            }
+        }
+        for path in &backup.keep_set_id {
+            dir(path)?;
         }
         for command in backup
             .before_backup
@@ -399,6 +409,21 @@ impl Manifest {
             }
         }
         self.check_services(&backup.stop)
+    }
+
+    fn check_secrets(&self) -> Result<(), String> {
+        for secret in &self.secrets {
+            if !crate::secrets::valid_name(&secret.name) {
+                return Err(format!("`{}` is not a secret name", secret.name));
+            }
+            if let Some(command) = &secret.renew {
+                check_command(command)?;
+            }
+            for file in &secret.files {
+                root_in_archive(file).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     fn check_services(&self, stop: &[String]) -> Result<(), String> {
@@ -514,6 +539,23 @@ impl BackupPlan {
             .iter()
             .map(|m| Ok((root_in_archive(&m.from)?, m.to.clone())))
             .collect()
+    }
+
+    /// The roots a backup may hold in the tarball of `dirs` (this plan's `appdata` or
+    /// `sysconf`), in the form a restore takes: each directory at its place, and the older
+    /// places the moves name for them (archive root → absolute target).
+    pub fn declared_roots(&self, dirs: &[String]) -> Result<Vec<(String, String)>, PathError> {
+        let mut roots = Vec::new();
+        for dir in dirs {
+            let archive = root_in_archive(dir)?;
+            for m in &self.moves {
+                if root_in_archive(&m.to)? == archive {
+                    roots.push((root_in_archive(&m.from)?, m.to.clone()));
+                }
+            }
+            roots.push((archive, dir.clone()));
+        }
+        Ok(roots)
     }
 }
 
@@ -700,6 +742,14 @@ mod tests {
             (
                 "appliance: xy\nbackup:\n  migrations: [{below: '1', run: []}]\n",
                 "empty",
+            ),
+            (
+                "appliance: xy\nbackup:\n  appdata: [/srv/x]\n  moves: [{from: /old, to: /etc}]\n",
+                "does not go to one of",
+            ),
+            (
+                "appliance: xy\nbackup:\n  appdata: [/srv/x]\n  keep-set-id: [srv/x/tool]\n",
+                "absolute",
             ),
             (
                 "appliance: xy\nactions: [{name: Bad, label: x, run: [/bin/true]}]\n",

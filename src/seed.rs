@@ -446,3 +446,6 @@ mod tests {
         assert_eq!(Seed::parse(&text).unwrap().entries.len(), 3);
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -30,8 +30,12 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-/// A wiki of `pages` pages whose every file says `marker`.
+/// A wiki of `pages` pages whose every file says `marker`, and the manifest of its plugin.
 fn wiki(root: &Path, pages: usize, marker: &str) {
+    write(
+        &root.join("usr/share/appliance/plugins/moinmoin.yaml"),
+        "appliance: moinmoin-appliance\nbackup:\n  appdata: [/var/lib/moin/wiki/data]\n  sysconf: [/etc/moin]\n",
+    );
     let _ = std::fs::remove_dir_all(root.join("var/lib/moin/wiki/data"));
     let _ = std::fs::remove_dir_all(root.join("etc/moin"));
     write(&root.join("etc/moin/wikiconfig.py"), marker);
@@ -102,7 +106,17 @@ fn create_verify_show_list_restore_prune() {
         "{}",
         listed_path.display()
     );
-    assert!(ok(&root, &["verify", listed_path.to_str().unwrap()]).ends_with(": OK\n"));
+    assert!(
+        ok(&root, &["verify", listed_path.to_str().unwrap()])
+            .ends_with(": OK, made on this system\n")
+    );
+    // Verified on another system, the same backup comes from elsewhere.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    assert!(
+        ok(&elsewhere, &["verify", listed_path.to_str().unwrap()])
+            .ends_with(": OK, from elsewhere\n")
+    );
     let shown: serde_json::Value = serde_json::from_str(&ok(
         &root,
         &["--json", "show", listed_path.to_str().unwrap()],
@@ -130,10 +144,14 @@ fn create_verify_show_list_restore_prune() {
     let usage = va_backup(&root, &["restore", "--max-size", "10Q", "x.abf"]);
     assert_eq!(usage.status.code(), Some(2));
 
-    // A damaged backup.
+    // A damaged backup: a byte of the application data changed (past the local header's name
+    // and extra field, which the central directory's copy overrides).
     let mut bytes = std::fs::read(&listed_path).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
+    let name = bytes
+        .windows(14)
+        .position(|w| w == b"appdata.tar.gz")
+        .unwrap();
+    bytes[name + 14 + 64] ^= 0xff;
     let damaged = dir.path().join("damaged.abf");
     std::fs::write(&damaged, &bytes).unwrap();
     let output = va_backup(&root, &["verify", damaged.to_str().unwrap()]);
@@ -270,7 +288,8 @@ fn hand_made_original(dir: &Path) -> PathBuf {
     write(&made.join("version"), "0.1\n");
     write(
         &made.join("info.yaml"),
-        "appliance: moinmoin\nappdata.dirs: [/usr/share/moin/mywiki]\nsysconf.dirs: [/etc/moin]\ntimestamp: 2009-06-01 12:00:00\nversion: '0.1'\n",
+        // The nested layout the prototype wrote (ARCHITECTURE.md section 5).
+        "appdata:\n  dirs:\n  - /usr/share/moin/mywiki\nappliance: moinmoin\nsysconf:\n  dirs:\n  - /etc/moin\ntimestamp: '2009-06-01 12:00:00'\nversion: '0.1'\n",
     );
     let sums = tool(
         &made,
@@ -313,7 +332,8 @@ fn a_hand_made_original_backup_restores_where_the_plugin_says() {
     );
     let shown = ok(&root, &["show", abf.to_str().unwrap()]);
     assert!(shown.contains("0.1 (original)"), "{shown}");
-    ok(&root, &["verify", abf.to_str().unwrap()]);
+    let verified = ok(&root, &["verify", abf.to_str().unwrap()]);
+    assert!(verified.ends_with("OK, from elsewhere\n"), "{verified}");
     ok(&root, &["restore", abf.to_str().unwrap()]);
     let wiki = root.join("var/lib/moin/wiki/data");
     assert_eq!(
@@ -330,7 +350,15 @@ fn a_hand_made_original_backup_restores_where_the_plugin_says() {
     // Restoring it without the plugin's move puts it at its own old place.
     let bare = dir.path().join("bare");
     std::fs::create_dir_all(&bare).unwrap();
-    ok(&bare, &["restore", "--no-plugin", abf.to_str().unwrap()]);
+    ok(
+        &bare,
+        &[
+            "restore",
+            "--no-plugin",
+            "--paths-from-backup",
+            abf.to_str().unwrap(),
+        ],
+    );
     assert!(
         bare.join("usr/share/moin/mywiki/data/pages/FrontPage/current")
             .exists()
@@ -425,4 +453,86 @@ impl Drop for Unmount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
     }
+}
+
+/// A backup that names `/etc/cron.d` as its system configuration: the directories a restore
+/// replaces come from the plugin manifest that accepts the backup, never from the backup.
+#[test]
+fn directories_come_from_the_plugin_manifest_never_from_the_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    write(
+        &source.join("etc/cron.d/evil"),
+        "* * * * * root /bin/sh -c 'id > /tmp/owned'\n",
+    );
+    write(&source.join("var/lib/moin/wiki/data/page"), "backed up\n");
+    let abf = dir.path().join("evil.abf");
+    ok(
+        &source,
+        &[
+            "create",
+            "--appliance",
+            "moinmoin-appliance",
+            "--appdata",
+            "/var/lib/moin/wiki/data",
+            "--sysconf",
+            "/etc/cron.d",
+            "-o",
+            abf.to_str().unwrap(),
+        ],
+    );
+    let root = dir.path().join("root");
+    write(&root.join("etc/cron.d/keep"), "live\n");
+    write(&root.join("etc/moin/wikiconfig.py"), "live\n");
+    write(&root.join("var/lib/moin/wiki/data/page"), "live\n");
+    let manifest = root.join("usr/share/appliance/plugins/moinmoin.yaml");
+    write(
+        &manifest,
+        "appliance: moinmoin-appliance\nbackup:\n  appdata: [/var/lib/moin/wiki/data]\n  sysconf: [/etc/moin]\n",
+    );
+    let untouched = |root: &Path| {
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/cron.d/keep")).unwrap(),
+            "live\n"
+        );
+        assert!(!root.join("etc/cron.d/evil").exists());
+        assert_eq!(
+            std::fs::read_to_string(root.join("var/lib/moin/wiki/data/page")).unwrap(),
+            "live\n",
+            "nothing at all is restored"
+        );
+    };
+    let refused = va_backup(&root, &["restore", abf.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`/etc/cron.d`") && stderr.contains("does not declare"),
+        "{stderr}"
+    );
+    untouched(&root);
+
+    // No manifest accepts it: refused unless root says to take the backup's own directories.
+    std::fs::remove_file(&manifest).unwrap();
+    for args in [
+        &["restore", abf.to_str().unwrap()][..],
+        &["restore", "--no-plugin", abf.to_str().unwrap()],
+    ] {
+        let refused = va_backup(&root, args);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_ne!(refused.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.contains("--paths-from-backup"), "{args:?}: {stderr}");
+        untouched(&root);
+    }
+    let output = va_backup(
+        &root,
+        &["restore", "--paths-from-backup", abf.to_str().unwrap()],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let replacing = stderr.find("will replace").unwrap_or(usize::MAX);
+    assert!(
+        replacing < stderr.find("/etc/cron.d").unwrap_or(0),
+        "it says which directories it replaces: {stderr}"
+    );
+    assert!(root.join("etc/cron.d/evil").exists());
 }

@@ -401,6 +401,7 @@ fn backups_we_write_read_with_unzip_zipinfo_tar_and_python() {
             "sysconfig.tar.gz",
             "appdata.tar.gz",
             "sha256sums",
+            "sha256sums.hmac",
             "sha1sums"
         ]
     );
@@ -418,6 +419,7 @@ fn backups_we_write_read_with_unzip_zipinfo_tar_and_python() {
         .output()
         .unwrap();
     assert!(checked.status.success(), "{}", text(&checked));
+    the_mac_is_what_openssl_computes(&system, &dir.path().join("x"));
     let sysconf = run("tar", &["-tzf", "x/sysconfig.tar.gz"]);
     assert!(
         sysconf.lines().any(|l| l == "etc/moin/wikiconfig.py"),
@@ -466,5 +468,24 @@ fn gnu_tar_reads_the_attribute(dir: &Path) {
         )
         .unwrap(),
         Some(b"kept".to_vec())
+    );
+}
+
+/// The MAC of a backup extracted into `extracted` is HMAC-SHA256 of its `sha256sums` under the
+/// key of `system`, as openssl computes it.
+fn the_mac_is_what_openssl_computes(system: &Path, extracted: &Path) {
+    let key = hex::encode(std::fs::read(system.join("var/lib/appliance/backup.key")).unwrap());
+    let output = Command::new("openssl")
+        .args(["dgst", "-sha256", "-mac", "HMAC", "-macopt"])
+        .arg(format!("hexkey:{key}"))
+        .arg(extracted.join("sha256sums"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let hmac = String::from_utf8_lossy(&output.stdout);
+    let mac = std::fs::read_to_string(extracted.join("sha256sums.hmac")).unwrap();
+    assert!(
+        hmac.trim_end().ends_with(&format!("= {}", mac.trim_end())),
+        "{hmac} vs {mac}"
     );
 }

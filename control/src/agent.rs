@@ -11,7 +11,9 @@ use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 use appliance::backup::Quiet;
-use appliance::backup::plan::{self, Choice, What};
+use appliance::backup::origin::{self, Origin};
+use appliance::backup::plan::{self, What};
+use appliance::backup::read::Backup;
 use appliance::backup::store::{self, BACKUP_DIR};
 use appliance::plugin::Manifest;
 use serde_json::json;
@@ -354,6 +356,7 @@ impl Agent<'_> {
                             "appliance": l.info.as_ref().map(|i| &i.appliance),
                             "version": l.info.as_ref().map(|i| &i.version),
                             "timestamp": l.info.as_ref().map(|i| &i.timestamp),
+                            "origin": self.origin_of(&l.path),
                         })
                     })
                     .collect();
@@ -373,27 +376,40 @@ impl Agent<'_> {
                 std::fs::remove_file(&path).map_err(|e| e.to_string())?;
                 ok(json!({ "deleted": name }))
             }
-            Request::BackupRestore { name } => {
+            Request::BackupRestore {
+                name,
+                foreign_configuration_runs_as_root,
+            } => {
                 let path = self.stored(name)?;
-                let report = plan::restore(
-                    root,
-                    &path,
-                    &Choice::Accepting,
-                    None,
-                    Vec::new(),
-                    Box::new(Quiet),
-                )
-                .map_err(|e| appliance::error_chain(&e))?;
+                // Only the directories of the root-owned manifest that accepts the backup; never
+                // the backup's own (`paths_from_backup` is root's command line only).
+                let request = plan::RestoreRequest {
+                    foreign_sysconf: *foreign_configuration_runs_as_root,
+                    ..plan::RestoreRequest::accepting()
+                };
+                let prepared =
+                    plan::prepare(root, &path, &request).map_err(|e| appliance::error_chain(&e))?;
+                if let Some(manifest) = &prepared.manifest {
+                    root_alone(manifest, "no backup is restored by it").map_err(|e| {
+                        e.unwrap_or_else(|| format!("`{}` is gone", manifest.display()))
+                    })?;
+                }
+                let report = plan::execute(root, prepared, Box::new(Quiet))
+                    .map_err(|e| appliance::error_chain(&e))?;
                 ok(json!({
                     "restored": name,
                     "appliance": report.info.appliance,
                     "timestamp": report.info.timestamp,
+                    "origin": report.origin.describe(),
+                    "replaced": report.replaced,
+                    "sysconf-left-out": report.sysconf_left_out,
+                    "cleared-set-id": report.restored.cleared_set_id,
                     "migrations": report.migrations,
                 }))
             }
-            Request::BackupImport { name } => self
-                .import(name)
-                .map(|name| Response::ok(json!({ "name": name })).into()),
+            Request::BackupImport { name } => self.import(name).map(|(name, origin)| {
+                Response::ok(json!({ "name": name, "origin": origin.describe() })).into()
+            }),
             _ => Err("not a backup request".into()),
         }
     }
@@ -411,22 +427,10 @@ impl Agent<'_> {
     /// The manifest `plugin` (its file name under the plugin directory), if root owns it and
     /// nobody else may change it or its directory: only such a manifest says what runs as root.
     fn trusted_manifest(&self, plugin: &str) -> Result<Manifest, String> {
-        use std::os::unix::fs::MetadataExt;
         let dir = self.root.join(appliance::plugin::PLUGIN_DIR);
         let path = dir.join(format!("{plugin}.yaml"));
-        for checked in [&dir, &path] {
-            let metadata = std::fs::symlink_metadata(checked)
-                .map_err(|_| format!("there is no plugin `{plugin}`"))?;
-            if metadata.uid() != 0
-                || metadata.mode() & 0o022 != 0
-                || metadata.file_type().is_symlink()
-            {
-                return Err(format!(
-                    "`{}` is not owned and writable by root alone: its actions are not run",
-                    checked.display()
-                ));
-            }
-        }
+        root_alone(&path, "its actions are not run")
+            .map_err(|e| e.unwrap_or_else(|| format!("there is no plugin `{plugin}`")))?;
         Manifest::load(&path).map_err(|e| appliance::error_chain(&e))
     }
 
@@ -445,53 +449,122 @@ impl Agent<'_> {
         }
     }
 
-    /// Checks an uploaded backup and moves it into the store (root's, mode 0600).
-    fn import(&self, name: &str) -> Result<String, String> {
+    /// Where a stored backup was made, as its MAC says; `None` when it cannot be told.
+    fn origin_of(&self, path: &Path) -> Option<&'static str> {
+        let key = origin::key(&self.root).ok()?;
+        let mut backup = Backup::open(path).ok()?;
+        backup.origin(key.as_deref()).ok().map(Origin::describe)
+    }
+
+    /// Checks an uploaded backup and copies it into the store (root's, mode 0600). The upload
+    /// is opened once, without following a link, and everything after (the checks of the file,
+    /// the verification, the copy) goes through that one descriptor: the web user cannot swap
+    /// another file in between.
+    fn import(&self, name: &str) -> Result<(String, Origin), String> {
         let upload = self.root.join(UPLOAD_DIR).join(name);
-        let metadata = std::fs::symlink_metadata(&upload)
-            .map_err(|_| format!("there is no uploaded backup `{name}`"))?;
-        if !metadata.is_file() {
-            return Err(format!("the upload `{name}` is not a file"));
-        }
         let result = (|| {
-            let mut backup = appliance::backup::read::Backup::open(&upload)
-                .map_err(|e| appliance::error_chain(&e))?;
-            backup.verify().map_err(|e| appliance::error_chain(&e))?;
+            let file = open_upload(&upload, name, self.web_uid)?;
+            let read_error = |e: &dyn std::error::Error| appliance::error_chain(e);
+            let mut backup = Backup::from_file(
+                &upload,
+                file.try_clone()
+                    .map_err(|e| format!("the upload `{name}`: {e}"))?,
+            )
+            .map_err(|e| read_error(&e))?;
+            backup.verify().map_err(|e| read_error(&e))?;
             for member in ["sysconfig.tar.gz", "appdata.tar.gz"] {
-                backup
-                    .entries(member)
-                    .map_err(|e| appliance::error_chain(&e))?;
+                backup.entries(member).map_err(|e| read_error(&e))?;
             }
+            let key = origin::key(&self.root).map_err(|e| read_error(&e))?;
+            let made = backup.origin(key.as_deref()).map_err(|e| read_error(&e))?;
             let dir = self.root.join(BACKUP_DIR);
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
             let target = dir.join(name);
             if target.exists() {
                 return Err(format!("a backup `{name}` is already there"));
             }
-            enough_room(&upload, &dir)?;
-            copy_into_store(&upload, &target).map_err(|e| e.to_string())?;
-            Ok(name.to_owned())
+            enough_room(&file, name, &dir)?;
+            copy_into_store(file, &target).map_err(|e| e.to_string())?;
+            Ok((name.to_owned(), made))
         })();
         let _ = std::fs::remove_file(&upload);
         result
     }
 }
 
-/// Whether the store `dir` has room for a copy of `upload` (and some to spare), before the copy
-/// starts rather than when the disk is full.
-fn enough_room(upload: &Path, dir: &Path) -> Result<(), String> {
-    let size = std::fs::symlink_metadata(upload)
-        .map_err(|e| format!("cannot read `{}`: {e}", upload.display()))?
+/// Whether the store `dir` has room for a copy of the upload `file` (and some to spare), before
+/// the copy starts rather than when the disk is full.
+fn enough_room(file: &std::fs::File, name: &str, dir: &Path) -> Result<(), String> {
+    let size = file
+        .metadata()
+        .map_err(|e| format!("the upload `{name}`: {e}"))?
         .len();
     crate::files::check_free_space(dir, size)
 }
 
-/// Copies `from` to `to` as root's 0600 file: a temporary file beside it, synced, renamed.
-fn copy_into_store(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Whether root alone owns and may write the manifest `path` and its directory; the error says
+/// which is not (`None`: one is missing).
+fn root_alone(path: &Path, consequence: &str) -> Result<(), Option<String>> {
+    use std::os::unix::fs::MetadataExt;
+    for checked in [path.parent().unwrap_or(path), path] {
+        let metadata = std::fs::symlink_metadata(checked).map_err(|_| None)?;
+        if metadata.uid() != 0 || metadata.mode() & 0o022 != 0 || metadata.file_type().is_symlink()
+        {
+            return Err(Some(format!(
+                "`{}` is not owned and writable by root alone: {consequence}",
+                checked.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Opens the upload `path` once, without following a link, and checks the open file: a regular
+/// file, of one link (not a second name of a file only root may read), owned by the web user.
+fn open_upload(path: &Path, name: &str, web_uid: Option<u32>) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)
+        .map_err(|error| match error.raw_os_error() {
+            Some(nix::libc::ELOOP) => {
+                format!("the upload `{name}` is not a file (a symbolic link)")
+            }
+            Some(nix::libc::ENOENT) => format!("there is no uploaded backup `{name}`"),
+            _ => format!("cannot open the upload `{name}`: {error}"),
+        })?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| format!("the upload `{name}`: {e}"))?;
+    if !metadata.is_file() {
+        return Err(format!("the upload `{name}` is not a file"));
+    }
+    if metadata.nlink() != 1 {
+        return Err(format!(
+            "the upload `{name}` has {} links: it is a second name of another file",
+            metadata.nlink()
+        ));
+    }
+    if let Some(uid) = web_uid
+        && metadata.uid() != uid
+    {
+        return Err(format!(
+            "the upload `{name}` belongs to uid {}, not to the web service's",
+            metadata.uid()
+        ));
+    }
+    Ok(file)
+}
+
+/// Copies `source` (from its start) to `to` as root's 0600 file: a temporary file beside it,
+/// synced, renamed.
+fn copy_into_store(mut source: std::fs::File, to: &Path) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
     use std::os::unix::fs::OpenOptionsExt;
     let temporary = to.with_file_name(format!(".{}.tmp{}", file_name(to), std::process::id()));
     let result = (|| {
-        let mut source = std::fs::File::open(from)?;
+        source.seek(SeekFrom::Start(0))?;
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)

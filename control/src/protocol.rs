@@ -33,9 +33,13 @@ pub enum Request {
     BackupDelete {
         name: String,
     },
-    /// Restores a backup kept under /var/backups/appliance.
+    /// Restores a backup kept under /var/backups/appliance, into the directories the plugin
+    /// manifest that accepts it declares. The system configuration of a backup made elsewhere
+    /// is restored only with the second confirmation that names the risk: it runs as root.
     BackupRestore {
         name: String,
+        #[serde(rename = "foreign-configuration-runs-as-root", default)]
+        foreign_configuration_runs_as_root: bool,
     },
     /// Takes a backup uploaded to the web service's upload directory into the store.
     BackupImport {
@@ -185,7 +189,7 @@ pub fn check(request: &Request) -> Result<(), String> {
     match request {
         Request::BackupOpen { name }
         | Request::BackupDelete { name }
-        | Request::BackupRestore { name }
+        | Request::BackupRestore { name, .. }
         | Request::BackupImport { name }
             if !valid_backup_name(name) =>
         {
@@ -283,6 +287,7 @@ mod tests {
             Request::Refresh,
             Request::BackupRestore {
                 name: "moinmoin-appliance-20261126T034500Z.abf".into(),
+                foreign_configuration_runs_as_root: true,
             },
             Request::AugeasSet {
                 path: MAIL_PATHS[0].into(),

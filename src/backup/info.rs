@@ -1,34 +1,109 @@
-//! `info.yaml`: what a backup holds. The original keys (`appliance`, `appdata.dirs`,
-//! `sysconf.dirs`, `timestamp`, `version`) stay as they were; ours come after them.
+//! `info.yaml`: what a backup holds, in the original layout (ARCHITECTURE.md section 5): the
+//! directories nested as `appdata: {dirs: [...]}` and `sysconf: {dirs: [...]}`, then `appliance`,
+//! `timestamp` and `version`; ours (`package-version`, `plugin`) come after them. Version 2
+//! backups were written for a while with flat keys named `appdata.dirs` and `sysconf.dirs`: they
+//! are still read, never written.
 
 use serde::{Deserialize, Serialize};
 
 use super::paths::{PathError, root_in_archive};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Layout", into = "Layout")]
 pub struct Info {
     /// The appliance the backup was made on (`moinmoin-appliance`; `moinmoin` in 2009).
     pub appliance: String,
     /// Absolute directories of application data, in `appdata.tar.gz`.
-    #[serde(rename = "appdata.dirs", default)]
     pub appdata_dirs: Vec<String>,
     /// Absolute directories of system configuration, in `sysconfig.tar.gz`.
-    #[serde(rename = "sysconf.dirs", default)]
     pub sysconf_dirs: Vec<String>,
     /// When the backup was made, RFC 3339 in UTC.
     pub timestamp: String,
     /// The appliance's version.
     pub version: String,
     /// The appliance package's version (Debian version), where known.
+    pub package_version: Option<String>,
+    /// The plugin that made the backup, where one did.
+    pub plugin: Option<String>,
+}
+
+/// `dirs:` under `appdata:` or `sysconf:`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Dirs {
+    #[serde(default)]
+    dirs: Vec<String>,
+}
+
+/// The file as it is written: the original's nested keys, the flat keys only read.
+#[derive(Serialize, Deserialize)]
+struct Layout {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    appdata: Option<Dirs>,
+    appliance: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sysconf: Option<Dirs>,
+    timestamp: String,
+    version: String,
     #[serde(
         rename = "package-version",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub package_version: Option<String>,
-    /// The plugin that made the backup, where one did.
+    package_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plugin: Option<String>,
+    plugin: Option<String>,
+    #[serde(rename = "appdata.dirs", default, skip_serializing)]
+    flat_appdata: Option<Vec<String>>,
+    #[serde(rename = "sysconf.dirs", default, skip_serializing)]
+    flat_sysconf: Option<Vec<String>>,
+}
+
+/// One list of directories from the nested or the flat key, never both.
+fn one_of(
+    nested: Option<Dirs>,
+    flat: Option<Vec<String>>,
+    key: &str,
+) -> Result<Vec<String>, String> {
+    match (nested, flat) {
+        (Some(_), Some(_)) => Err(format!(
+            "it names its {key} directories both as `{key}: {{dirs: ...}}` and as `{key}.dirs`"
+        )),
+        (Some(nested), None) => Ok(nested.dirs),
+        (None, flat) => Ok(flat.unwrap_or_default()),
+    }
+}
+
+impl TryFrom<Layout> for Info {
+    type Error = String;
+
+    fn try_from(layout: Layout) -> Result<Self, String> {
+        Ok(Self {
+            appdata_dirs: one_of(layout.appdata, layout.flat_appdata, "appdata")?,
+            sysconf_dirs: one_of(layout.sysconf, layout.flat_sysconf, "sysconf")?,
+            appliance: layout.appliance,
+            timestamp: layout.timestamp,
+            version: layout.version,
+            package_version: layout.package_version,
+            plugin: layout.plugin,
+        })
+    }
+}
+
+impl From<Info> for Layout {
+    fn from(info: Info) -> Self {
+        let dirs = |dirs: Vec<String>| (!dirs.is_empty()).then_some(Dirs { dirs });
+        Self {
+            appdata: dirs(info.appdata_dirs),
+            appliance: info.appliance,
+            sysconf: dirs(info.sysconf_dirs),
+            timestamp: info.timestamp,
+            version: info.version,
+            package_version: info.package_version,
+            plugin: info.plugin,
+            flat_appdata: None,
+            flat_sysconf: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +112,10 @@ pub enum InfoError {
     Yaml(String),
     #[error("`info.yaml` names a directory that is not absolute or climbs out: {0}")]
     Directory(#[from] PathError),
+    #[error(
+        "`info.yaml` names no directory (neither `appdata: {{dirs: [...]}}` nor `sysconf: {{dirs: [...]}}`): nothing to restore"
+    )]
+    NoDirectories,
 }
 
 impl Info {
@@ -45,6 +124,9 @@ impl Info {
             serde_saphyr::from_str(text).map_err(|error| InfoError::Yaml(error.to_string()))?;
         info.appdata_roots()?;
         info.sysconf_roots()?;
+        if info.appdata_dirs.is_empty() && info.sysconf_dirs.is_empty() {
+            return Err(InfoError::NoDirectories);
+        }
         Ok(info)
     }
 
@@ -70,7 +152,7 @@ impl Info {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -85,14 +167,34 @@ mod tests {
             plugin: None,
         };
         let text = info.to_yaml().unwrap();
+        // The nested form of the original format, never the flat keys.
         assert!(
-            text.contains("appdata.dirs:") && text.contains("sysconf.dirs:"),
+            text.contains("appdata:\n  dirs:\n  - /var/lib/moin/wiki/data\n")
+                && text.contains("sysconf:\n  dirs:\n  - /etc/moin\n"),
             "{text}"
         );
+        assert!(!text.contains("appdata.dirs"), "{text}");
         assert_eq!(Info::parse(&text).unwrap(), info);
-        // The 2009 prototype's file.
-        let old = Info::parse("appliance: moinmoin\nappdata.dirs: [/usr/share/moin/mywiki]\nsysconf.dirs: [/etc/moin]\ntimestamp: '2009-06-01 12:00:00'\nversion: '0.1'\n").unwrap();
+    }
+
+    /// The 2009 prototype's file, exactly as ARCHITECTURE.md section 5 shows it.
+    pub const ORIGINAL: &str = "appdata:\n  dirs:\n  - /usr/share/moin/mywiki\nappliance: moinmoin\nsysconf:\n  dirs:\n  - /etc/moin\ntimestamp: '2009-10-31 20:12:33'\nversion: '0.1'\n";
+
+    #[test]
+    fn the_original_nested_layout_and_the_flat_keys_of_version_2_read() {
+        let old = Info::parse(ORIGINAL).unwrap();
         assert_eq!(old.appdata_roots().unwrap(), ["usr/share/moin/mywiki"]);
+        assert_eq!(old.sysconf_roots().unwrap(), ["etc/moin"]);
+        assert_eq!(old.appliance, "moinmoin");
+        // Version 2 backups written before the nested form came back.
+        let flat = Info::parse("appliance: moinmoin-appliance\nappdata.dirs: [/var/lib/moin/wiki/data]\nsysconf.dirs: [/etc/moin]\ntimestamp: '2026-11-26T02:40:00Z'\nversion: '2.0'\n").unwrap();
+        assert_eq!(flat.appdata_roots().unwrap(), ["var/lib/moin/wiki/data"]);
+        assert_eq!(flat.sysconf_roots().unwrap(), ["etc/moin"]);
+        // Application data only.
+        let appdata =
+            Info::parse("appliance: x\nappdata:\n  dirs: [/srv/x]\ntimestamp: t\nversion: '1'\n")
+                .unwrap();
+        assert!(appdata.sysconf_dirs.is_empty());
     }
 
     #[test]
@@ -102,8 +204,27 @@ mod tests {
             "appliance: x\nappdata.dirs: [relative/dir]\ntimestamp: t\nversion: '1'\n",
             "appliance: x\nsysconf.dirs: [/etc/../root]\ntimestamp: t\nversion: '1'\n",
             "appliance: x\nappliance: y\ntimestamp: t\nversion: '1'\n",
+            "appliance: x\nappdata:\n  dirs: [relative]\ntimestamp: t\nversion: '1'\n",
+            "appliance: x\nsysconf:\n  dirs: [/etc/../root]\ntimestamp: t\nversion: '1'\n",
         ] {
             assert!(Info::parse(text).is_err(), "{text}");
+        }
+        for (text, reason) in [
+            (
+                "appliance: x\ntimestamp: t\nversion: '1'\n",
+                "names no directory",
+            ),
+            (
+                "appliance: x\nappdata:\n  dirs: []\nsysconf: {}\ntimestamp: t\nversion: '1'\n",
+                "names no directory",
+            ),
+            (
+                "appliance: x\nappdata:\n  dirs: [/a]\nappdata.dirs: [/b]\ntimestamp: t\nversion: '1'\n",
+                "both",
+            ),
+        ] {
+            let error = Info::parse(text).unwrap_err().to_string();
+            assert!(error.contains(reason), "{text}: {error}");
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod info;
+pub mod origin;
 pub mod owners;
 pub mod paths;
 pub mod plan;
@@ -11,6 +12,9 @@ pub mod read;
 pub mod restore;
 pub mod store;
 pub mod write;
+
+#[cfg(test)]
+mod proptests;
 
 /// The format this code writes.
 pub const FORMAT_VERSION: &str = "2";

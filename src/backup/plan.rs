@@ -8,13 +8,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::Progress;
 use super::commands::{Runner, SystemRunner};
 use super::info::Info;
+use super::origin::{self, KeyError, Origin};
 use super::paths::{PathError, root_in_archive};
 use super::read::{Backup, ReadError};
-use super::restore::{self, RestoreError, Restored};
+use super::restore::{self, RestoreError, Restored, Roots};
 use super::store;
 use super::write::{self, WriteError, Written};
 use crate::debconf::{PackageTools, SystemTools};
-use crate::plugin::{Manifest, ManifestError, PLUGIN_DIR};
+use crate::plugin::{BackupPlan, Manifest, ManifestError, PLUGIN_DIR};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -46,6 +47,16 @@ pub enum PlanError {
     Open { path: PathBuf, source: ReadError },
     #[error("cannot restore `{}`", .path.display())]
     Restore { path: PathBuf, source: RestoreError },
+    #[error(
+        "no plugin manifest accepts backups of `{0}`, so nothing says which directories a restore may replace (as root, `va-backup restore --paths-from-backup` takes them from the backup itself)"
+    )]
+    NoAcceptingManifest(String),
+    #[error(
+        "--move `{0}`: the plugin manifest does not declare that directory (--paths-from-backup takes the backup's own)"
+    )]
+    UndeclaredMove(String),
+    #[error(transparent)]
+    Key { source: KeyError },
     #[error(transparent)]
     Path(#[from] PathError),
     #[error(transparent)]
@@ -88,6 +99,11 @@ pub struct RestoreReport {
     pub info: Info,
     pub migrations: usize,
     pub restored: Restored,
+    pub origin: Origin,
+    /// The directories replaced (absolute, on this system).
+    pub replaced: Vec<String>,
+    /// The system configuration was not restored: see [`Prepared::sysconf_left_out`].
+    pub sysconf_left_out: bool,
 }
 
 /// The version of `package` installed under `root`, if it is.
@@ -202,21 +218,58 @@ pub fn create(
     })
 }
 
-/// Restores `file` into the system at `root`, as the chosen plugin manifest plans it; `moves`
-/// (archive root → target) win over the plugin's.
-pub fn restore(
+/// What a restore is asked to do.
+#[derive(Debug, Clone)]
+pub struct RestoreRequest {
+    pub choice: Choice,
+    /// The most bytes the backup may write; `None`: the free space of the target.
+    pub max_size: Option<u64>,
+    /// Archive root → absolute target, winning over the plugin's (root's `--move`).
+    pub moves: Vec<(String, String)>,
+    /// Take the directories from the backup's own `info.yaml` when no manifest governs the
+    /// restore: only root's explicit `va-backup restore --paths-from-backup`.
+    pub paths_from_backup: bool,
+    /// Restore the system configuration of a backup made elsewhere (it runs as root
+    /// afterwards): root's command line, or a second, explicit confirmation on the page.
+    pub foreign_sysconf: bool,
+}
+
+impl RestoreRequest {
+    /// The plugin that accepts the backup, nothing else asked.
+    pub fn accepting() -> Self {
+        Self {
+            choice: Choice::Accepting,
+            max_size: None,
+            moves: Vec::new(),
+            paths_from_backup: false,
+            foreign_sysconf: false,
+        }
+    }
+}
+
+/// A restore checked and decided, not yet begun: what it will replace, to show first.
+pub struct Prepared {
+    backup: Backup,
+    options: restore::Options,
+    file: PathBuf,
+    pub info: Info,
+    pub origin: Origin,
+    /// The directories it replaces (absolute, on this system), in order.
+    pub replaces: Vec<String>,
+    /// The backup's system configuration is left as it is here: the backup was made
+    /// elsewhere and restoring it was not confirmed.
+    pub sysconf_left_out: bool,
+    /// The manifest that governs it, if any.
+    pub manifest: Option<PathBuf>,
+}
+
+/// The manifest `choice` names, which must accept backups of `appliance`, or the first that does.
+fn choose(
     root: &Path,
     file: &Path,
     choice: &Choice,
-    max_size: Option<u64>,
-    mut moves: Vec<(String, String)>,
-    progress: Box<dyn Progress>,
-) -> Result<RestoreReport, PlanError> {
-    let mut backup = Backup::open(file).map_err(|source| PlanError::Open {
-        path: file.to_owned(),
-        source,
-    })?;
-    let appliance = backup.info.appliance.clone();
+    appliance: &str,
+) -> Result<Option<(PathBuf, Manifest)>, PlanError> {
     let manifest = match choice {
         Choice::None => None,
         Choice::Named(name) => {
@@ -225,28 +278,47 @@ pub fn restore(
                 .backup
                 .as_ref()
                 .ok_or(PlanError::NoBackupPlan(path.clone()))?;
-            if !plan.accepts(&manifest.appliance, &appliance) {
+            if !plan.accepts(&manifest.appliance, appliance) {
                 return Err(PlanError::OtherAppliance {
                     file: file.to_owned(),
-                    backup: appliance,
+                    backup: appliance.to_owned(),
                     manifest: path,
                     plugin: manifest.appliance.clone(),
                 });
             }
-            Some(manifest)
+            Some((path, manifest))
         }
-        Choice::Accepting => Manifest::all(root)?.into_iter().map(|(_, m)| m).find(|m| {
+        Choice::Accepting => Manifest::all(root)?.into_iter().find(|(_, m)| {
             m.backup
                 .as_ref()
-                .is_some_and(|plan| plan.accepts(&m.appliance, &appliance))
+                .is_some_and(|plan| plan.accepts(&m.appliance, appliance))
         }),
     };
+    Ok(manifest)
+}
+
+/// Opens and checks `file`, and decides from the root-owned manifest that accepts it (or, only
+/// when asked, from the backup itself) which directories a restore replaces.
+pub fn prepare(root: &Path, file: &Path, request: &RestoreRequest) -> Result<Prepared, PlanError> {
+    let open_error = |source| PlanError::Open {
+        path: file.to_owned(),
+        source,
+    };
+    let mut backup = Backup::open(file).map_err(open_error)?;
+    // The MAC covers `sha256sums`; the restore checks every member against it before anything
+    // is swapped in.
+    let key = origin::key(root).map_err(|source| PlanError::Key { source })?;
+    let origin = backup.origin(key.as_deref()).map_err(open_error)?;
+    let appliance = backup.info.appliance.clone();
+    let manifest = choose(root, file, &request.choice, &appliance)?;
     let mut options = restore::Options {
-        max_size,
+        max_size: request.max_size,
         ..restore::Options::default()
     };
-    if let Some(manifest) = &manifest
-        && let Some(plan) = &manifest.backup
+    let mut sysconf_left_out = false;
+    let plan = manifest.as_ref().and_then(|(_, m)| m.backup.as_ref());
+    if let Some((_, manifest)) = &manifest
+        && let Some(plan) = plan
     {
         options.migrations = plan
             .migrations_for(&manifest.appliance, &appliance, &backup.info.version)
@@ -255,23 +327,106 @@ pub fn restore(
         options.new_version = installed_version(root, &manifest.appliance).unwrap_or_default();
         options.stop.clone_from(&plan.stop);
         options.after.clone_from(&plan.after_restore);
-        options.moves = plan.archive_moves()?;
+        options.keep_set_id.clone_from(&plan.keep_set_id);
     }
-    options
-        .moves
-        .retain(|(from, _)| !moves.iter().any(|(f, _)| f == from));
-    options.moves.append(&mut moves);
-    backup.set_progress(progress);
-    let restored = restore::restore(&mut backup, root, &options, &SystemRunner::new(root))
-        .map_err(|source| PlanError::Restore {
-            path: file.to_owned(),
-            source,
-        })?;
-    Ok(RestoreReport {
+    options.roots = match plan {
+        _ if request.paths_from_backup => {
+            let mut moves = plan
+                .map(BackupPlan::archive_moves)
+                .transpose()?
+                .unwrap_or_default();
+            moves.retain(|(from, _)| !request.moves.iter().any(|(f, _)| f == from));
+            moves.extend(request.moves.iter().cloned());
+            Roots::FromBackup { moves }
+        }
+        Some(plan) => {
+            let mut sysconf = plan.declared_roots(&plan.sysconf)?;
+            let mut appdata = plan.declared_roots(&plan.appdata)?;
+            for (from, to) in &request.moves {
+                let declared = sysconf
+                    .iter_mut()
+                    .chain(appdata.iter_mut())
+                    .find(|(f, _)| f == from)
+                    .ok_or_else(|| PlanError::UndeclaredMove(format!("/{from}")))?;
+                declared.1.clone_from(to);
+            }
+            sysconf_left_out = origin == Origin::Elsewhere
+                && !request.foreign_sysconf
+                && !backup.info.sysconf_dirs.is_empty();
+            Roots::Declared {
+                sysconf: Some(sysconf),
+                appdata: Some(appdata),
+            }
+        }
+        None => return Err(PlanError::NoAcceptingManifest(appliance)),
+    };
+    // Every root the backup names must be declared, the ones left out included: a backup that
+    // names another directory is refused whole.
+    let mut replaces = Vec::new();
+    for member in ["sysconfig.tar.gz", "appdata.tar.gz"] {
+        let roots = backup.roots_of(member).map_err(open_error)?;
+        let targets =
+            options
+                .roots
+                .targets(member, &roots)
+                .map_err(|source| PlanError::Restore {
+                    path: file.to_owned(),
+                    source,
+                })?;
+        if !(sysconf_left_out && member == "sysconfig.tar.gz") {
+            replaces.extend(targets.unwrap_or_default());
+        }
+    }
+    if sysconf_left_out && let Roots::Declared { sysconf, .. } = &mut options.roots {
+        *sysconf = None;
+    }
+    Ok(Prepared {
         info: backup.info.clone(),
-        migrations: options.migrations.len(),
-        restored,
+        backup,
+        options,
+        file: file.to_owned(),
+        origin,
+        replaces,
+        sysconf_left_out,
+        manifest: manifest.map(|(path, _)| path),
     })
+}
+
+/// Carries out a prepared restore.
+pub fn execute(
+    root: &Path,
+    mut prepared: Prepared,
+    progress: Box<dyn Progress>,
+) -> Result<RestoreReport, PlanError> {
+    prepared.backup.set_progress(progress);
+    let restored = restore::restore(
+        &mut prepared.backup,
+        root,
+        &prepared.options,
+        &SystemRunner::new(root),
+    )
+    .map_err(|source| PlanError::Restore {
+        path: prepared.file.clone(),
+        source,
+    })?;
+    Ok(RestoreReport {
+        info: prepared.info,
+        migrations: prepared.options.migrations.len(),
+        restored,
+        origin: prepared.origin,
+        replaced: prepared.replaces,
+        sysconf_left_out: prepared.sysconf_left_out,
+    })
+}
+
+/// [`prepare`] then [`execute`].
+pub fn restore(
+    root: &Path,
+    file: &Path,
+    request: &RestoreRequest,
+    progress: Box<dyn Progress>,
+) -> Result<RestoreReport, PlanError> {
+    execute(root, prepare(root, file, request)?, progress)
 }
 
 /// `FROM=TO` as va-backup's `--move` takes it.

@@ -11,6 +11,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::info::{Info, InfoError};
+use super::origin::{self, MAC_MEMBER, Origin};
 use super::paths::{self, PathError};
 use super::{DATA_MEMBERS, FORMAT_VERSION, Progress, Quiet};
 
@@ -45,6 +46,10 @@ pub enum ReadError {
         member: String,
         method: u16,
     },
+    #[error(
+        "`{path}` holds a stray member `{member}` whose name climbs out or is absolute: a tampered backup, refused"
+    )]
+    StrayMember { path: PathBuf, member: String },
     #[error("`{path}` has no member `{member}`")]
     MissingMember { path: PathBuf, member: String },
     #[error(
@@ -239,8 +244,20 @@ impl Backup {
             path: path.to_owned(),
             source,
         };
-        let mut file = std::fs::File::open(path).map_err(io)?;
+        let file = std::fs::File::open(path).map_err(io)?;
+        Self::from_file(path, file)
+    }
+
+    /// [`Backup::open`] on a file already open (the agent opens an upload once, without
+    /// following links, and checks it through its descriptor); `path` names it in errors.
+    pub fn from_file(path: &Path, mut file: std::fs::File) -> Result<Self, ReadError> {
         let names = central_directory(path, &mut file)?;
+        if let Some(stray) = names.iter().find(|name| stray(name)) {
+            return Err(ReadError::StrayMember {
+                path: path.to_owned(),
+                member: stray.clone(),
+            });
+        }
         let archive = zip::ZipArchive::new(file).map_err(|error| ReadError::NotZip {
             path: path.to_owned(),
             reason: error.to_string(),
@@ -332,6 +349,24 @@ impl Backup {
     pub fn verify(&mut self) -> Result<(), ReadError> {
         self.start_progress(&self.names.clone());
         self.verify_except(&[])
+    }
+
+    /// Where the backup was made: on the system whose `key` made its MAC, or elsewhere. Only
+    /// format 2 carries a MAC; call after [`Backup::verify`], which checks the members' sums.
+    pub fn origin(&mut self, key: Option<&[u8]>) -> Result<Origin, ReadError> {
+        let Some(key) = key else {
+            return Ok(Origin::Elsewhere);
+        };
+        if self.format != Format::Current || !self.names.iter().any(|n| n == MAC_MEMBER) {
+            return Ok(Origin::Elsewhere);
+        }
+        let sha256sums = self.member_bytes("sha256sums", 1024 * 1024)?;
+        let mac = self.member_bytes(MAC_MEMBER, 1024)?;
+        Ok(if origin::matches(key, &sha256sums, &mac) {
+            Origin::ThisSystem
+        } else {
+            Origin::Elsewhere
+        })
     }
 
     /// Reports the bytes read from now on to `progress`.
@@ -450,6 +485,7 @@ impl Backup {
             absolute_allowed: self.format != Format::Current,
             files: HashSet::new(),
             seen: HashSet::new(),
+            directories: HashSet::new(),
             hasher: std::hash::RandomState::new(),
         };
         let path = self.path.clone();
@@ -567,10 +603,33 @@ struct EntryChecker {
     /// 2^64 per pair with a random key, could only refuse a sound archive).
     files: HashSet<u64>,
     seen: HashSet<u64>,
+    /// The directories among them.
+    directories: HashSet<u64>,
     hasher: std::hash::RandomState,
 }
 
 impl EntryChecker {
+    /// A symbolic link at `path` to `target`: resolved against the link's directory, it must
+    /// stay inside the roots.
+    fn symlink(&self, path: &str, target: String) -> Result<EntryKind, String> {
+        let resolved = if target.starts_with('/') {
+            target.clone()
+        } else {
+            let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+            format!("{parent}/{target}")
+        };
+        let resolved = paths::check(&resolved, &self.link_roots, true)
+            .map_err(|e| format!("symbolic link to `{target}`: {e}"))?;
+        // A directory above a root (`/etc` for `etc/moin`) is not the backup's: an entry written
+        // through such a link would land outside the roots.
+        if paths::containing_root(&resolved, &self.link_roots).is_none() {
+            return Err(format!(
+                "symbolic link to `{target}`, a directory above the backup's roots"
+            ));
+        }
+        Ok(EntryKind::Symlink(target))
+    }
+
     fn check<R: Read>(
         &mut self,
         entry: &mut tar::Entry<'_, R>,
@@ -623,16 +682,7 @@ impl EntryChecker {
             tar::EntryType::Directory => EntryKind::Directory,
             tar::EntryType::Symlink => {
                 let target = link_target();
-                // Resolve against the link's directory; the result must stay inside the roots.
-                let resolved = if target.starts_with('/') {
-                    target.clone()
-                } else {
-                    let parent = normalized.rsplit_once('/').map_or("", |(p, _)| p);
-                    format!("{parent}/{target}")
-                };
-                paths::check(&resolved, &self.link_roots, true)
-                    .map_err(|e| refused(format!("symbolic link to `{target}`: {e}")))?;
-                EntryKind::Symlink(target)
+                self.symlink(&normalized, target).map_err(refused)?
             }
             tar::EntryType::Link => {
                 let target = link_target();
@@ -651,8 +701,15 @@ impl EntryChecker {
                 )));
             }
         };
-        if !self.seen.insert(self.hasher.hash_one(&normalized)) && kind != EntryKind::Directory {
+        // A path may come twice only as a directory both times: a directory entry over a link
+        // would have its mode, owner and time applied through the link.
+        let key = self.hasher.hash_one(&normalized);
+        let again = !self.seen.insert(key);
+        if again && !(kind == EntryKind::Directory && self.directories.contains(&key)) {
             return Err(refused("the archive holds it twice".into()));
+        }
+        if kind == EntryKind::Directory {
+            self.directories.insert(key);
         }
         if kind == EntryKind::File {
             self.files.insert(self.hasher.hash_one(&normalized));
@@ -672,6 +729,14 @@ impl EntryChecker {
     }
 }
 
+/// A member name that is none of the format's and climbs out or is absolute: evidence of
+/// tampering, since only a tool meaning harm (or an `unzip` it tricks) would write one.
+fn stray(name: &str) -> bool {
+    !DATA_MEMBERS.contains(&name)
+        && !["sha1sums", "sha256sums", MAC_MEMBER].contains(&name)
+        && (name.starts_with(['/', '\\']) || name.split(['/', '\\']).any(|part| part == ".."))
+}
+
 /// `sha1sum`-style lines: `HASH  NAME` (or `HASH *NAME`).
 fn parse_sums(bytes: &[u8]) -> Vec<(String, String)> {
     String::from_utf8_lossy(bytes)
@@ -687,4 +752,4 @@ fn parse_sums(bytes: &[u8]) -> Vec<(String, String)> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -12,16 +12,14 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::io::Read;
-use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 use super::commands::Runner;
 use super::owners::Owners;
-use super::paths::containing_root;
-use super::read::{Backup, Entry, EntryKind, ReadError};
+use super::read::{Backup, ReadError};
 use crate::plugin::Command;
 use crate::registry::write_atomic;
+use stage::{Budget, Stage};
 
 /// Where the journal lives, relative to the system's root.
 pub const JOURNAL: &str = "var/lib/appliance/restore.journal";
@@ -38,10 +36,33 @@ pub enum RestoreError {
         limit: u64,
         target: PathBuf,
     },
+    #[error("cannot restore the entry `{entry}`")]
+    Entry {
+        entry: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot stage `{}`", .path.display())]
+    Staging {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`{entry}` passes through the symbolic link `{link}` of the same backup")]
     ThroughLink { entry: String, link: String },
     #[error("the restore journal `{}` is damaged: {reason}", .path.display())]
     Journal { path: PathBuf, reason: String },
+    #[error(
+        "the backup names `{root}` (in `{member}`), which the plugin manifest does not declare there ({}): refused",
+        if .declared.is_empty() { "it declares none".to_owned() } else { format!("it declares {}", .declared.join(", ")) }
+    )]
+    Undeclared {
+        root: String,
+        member: String,
+        declared: Vec<String>,
+    },
+    #[error("the restore would replace both `{first}` and `{second}`, which overlap")]
+    Overlap { first: String, second: String },
     #[error("the migration of the data failed: {0}")]
     Migration(String),
     #[error("cannot stop the services: {0}")]
@@ -57,9 +78,11 @@ pub enum RestoreError {
 pub struct Options {
     /// The most bytes the backup may write; `None`: the free space of the target.
     pub max_size: Option<u64>,
-    /// Where each root of the backup goes on this system, when not at its own path
-    /// (`usr/share/moin/mywiki` → `/var/lib/moin/wiki/data`).
-    pub moves: Vec<(String, String)>,
+    /// Which directories the restore replaces, and with which root of the backup.
+    pub roots: Roots,
+    /// Files (absolute paths on this system) that keep a set-user-ID or set-group-ID bit; every
+    /// other file loses it.
+    pub keep_set_id: Vec<String>,
     /// Run on the staged data before anything live is touched, each with the backup's version and
     /// [`Options::new_version`] as its last two arguments.
     pub migrations: Vec<Command>,
@@ -76,6 +99,106 @@ pub struct Options {
 pub struct Restored {
     /// Extended attributes left out, as `path: name` (only `user.*` and ACLs are restored).
     pub skipped_attributes: Vec<String>,
+    /// Files whose set-user-ID or set-group-ID bit was cleared, as `/path (4755 → 0755)`: no
+    /// manifest declared them.
+    pub cleared_set_id: Vec<String>,
+}
+
+/// Where the roots of a backup go on this system.
+#[derive(Debug, Clone)]
+pub enum Roots {
+    /// As a root-owned plugin manifest declares them, for each tarball: archive root → absolute
+    /// target (`usr/share/moin/mywiki` → `/var/lib/moin/wiki/data`). A root the backup names
+    /// that is not listed for its tarball is refused. `None`: the tarball is not restored
+    /// (it is checked all the same).
+    Declared {
+        sysconf: Option<Vec<(String, String)>>,
+        appdata: Option<Vec<(String, String)>>,
+    },
+    /// The backup's own directories, each at its own path or moved (archive root → absolute
+    /// target): only when root asks for it on the command line.
+    FromBackup { moves: Vec<(String, String)> },
+}
+
+impl Default for Roots {
+    /// Nothing declared: every backup is refused.
+    fn default() -> Self {
+        Roots::Declared {
+            sysconf: Some(Vec::new()),
+            appdata: Some(Vec::new()),
+        }
+    }
+}
+
+impl Roots {
+    /// The targets (absolute, on this system) of `roots`, the archive roots the backup names for
+    /// `member`; `None` when the tarball is not restored.
+    pub fn targets(
+        &self,
+        member: &str,
+        roots: &[String],
+    ) -> Result<Option<Vec<String>>, RestoreError> {
+        let declared = match self {
+            Roots::FromBackup { moves } => {
+                return Ok(Some(
+                    roots
+                        .iter()
+                        .map(|root| {
+                            moves
+                                .iter()
+                                .find(|(from, _)| from == root)
+                                .map_or_else(|| format!("/{root}"), |(_, to)| to.clone())
+                        })
+                        .collect(),
+                ));
+            }
+            Roots::Declared { sysconf, appdata } => {
+                if member == TARBALLS[0] {
+                    sysconf
+                } else {
+                    appdata
+                }
+            }
+        };
+        let Some(declared) = declared else {
+            return Ok(None);
+        };
+        roots
+            .iter()
+            .map(|root| {
+                declared
+                    .iter()
+                    .find(|(from, _)| from == root)
+                    .map(|(_, to)| to.clone())
+                    .ok_or_else(|| RestoreError::Undeclared {
+                        root: format!("/{root}"),
+                        member: member.to_owned(),
+                        declared: declared
+                            .iter()
+                            .map(|(from, _)| format!("/{from}"))
+                            .collect(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+}
+
+/// Refuses targets that are one another's or nested: their swaps would undo each other.
+fn check_overlap(targets: &[String]) -> Result<(), RestoreError> {
+    for (index, a) in targets.iter().enumerate() {
+        for b in &targets[index + 1..] {
+            let (a, b) = (a.trim_end_matches('/'), b.trim_end_matches('/'));
+            let nested = |x: &str, y: &str| x.strip_prefix(y).is_some_and(|r| r.starts_with('/'));
+            if a == b || nested(a, b) || nested(b, a) {
+                return Err(RestoreError::Overlap {
+                    first: a.to_owned(),
+                    second: b.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One root being swapped: the live directory, its staged replacement, and where the old one goes.
@@ -107,59 +230,54 @@ pub fn restore(
     recover(system_root)?;
     let owners = Owners::of_system(system_root)?;
     let mut restored = Restored::default();
-    backup.verify_except(&TARBALLS)?;
-    backup.start_progress(&TARBALLS);
-    let target_of = |root: &str| -> PathBuf {
-        let moved = options
-            .moves
+    // Where every root goes, decided before anything is read further or written.
+    let mut plan: Vec<(&str, Vec<String>, Vec<String>)> = Vec::new();
+    for member in TARBALLS {
+        let roots = backup.roots_of(member)?;
+        if let Some(targets) = options.roots.targets(member, &roots)? {
+            plan.push((member, roots, targets));
+        }
+    }
+    check_overlap(
+        &plan
             .iter()
-            .find(|(from, _)| from == root)
-            .map(|(_, to)| to.trim_start_matches('/').to_owned());
-        system_root.join(moved.unwrap_or_else(|| root.to_owned()))
-    };
+            .flat_map(|(_, _, t)| t.clone())
+            .collect::<Vec<_>>(),
+    )?;
+    let members: Vec<&str> = plan.iter().map(|(member, _, _)| *member).collect();
+    backup.verify_except(&members)?;
+    backup.start_progress(&members);
     let mut swaps: Vec<Swap> = Vec::new();
     let result = (|| -> Result<(), RestoreError> {
         let mut budget: Option<Budget> = None;
-        for member in TARBALLS {
-            let roots = backup.roots_of(member)?;
+        for (member, roots, targets) in &plan {
             let first = swaps.len();
-            for root in &roots {
-                let target = target_of(root);
-                let staged = sibling(&target, "staged");
-                if staged.exists() {
-                    std::fs::remove_dir_all(&staged)?;
-                }
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::create_dir(&staged)?;
-                swaps.push(Swap {
-                    old: sibling(&target, "old"),
-                    existed: target.symlink_metadata().is_ok(),
-                    target,
-                    staged,
-                });
-            }
+            prepare_staging(system_root, targets, &mut swaps)?;
+            let (staged, target) = swaps.get(first).map_or((system_root, system_root), |swap| {
+                (swap.staged.as_path(), swap.target.as_path())
+            });
             let budget = match &mut budget {
                 Some(budget) => budget,
                 None => budget.insert(Budget {
                     used: 0,
                     limit: match options.max_size {
                         Some(limit) => limit,
-                        None => free_space(&swaps[first].staged)?,
+                        None => free_space(staged)?,
                     },
-                    target: swaps[first].target.clone(),
+                    target: target.to_owned(),
                 }),
             };
             let mut stage = Stage {
-                roots: &roots,
+                roots,
+                targets,
                 swaps: &swaps[first..],
                 links: HashSet::new(),
                 budget,
                 open: Vec::new(),
                 deferred: Vec::new(),
                 owners: &owners,
-                skipped_attributes: &mut restored.skipped_attributes,
+                keep_set_id: &options.keep_set_id,
+                restored: &mut restored,
             };
             let (sha256, sha1) =
                 backup.walk(member, |entry, contents| stage.extract(entry, contents))?;
@@ -173,8 +291,12 @@ pub fn restore(
         // Everything staged reaches the disk before the first swap: one syncfs per file system
         // rather than an fsync per file.
         for swap in &swaps {
-            let directory = std::fs::File::open(&swap.staged)?;
-            nix::unistd::syncfs(&directory).map_err(std::io::Error::from)?;
+            let staging = |source| RestoreError::Staging {
+                path: swap.staged.clone(),
+                source,
+            };
+            let directory = std::fs::File::open(&swap.staged).map_err(staging)?;
+            nix::unistd::syncfs(&directory).map_err(|e| staging(e.into()))?;
         }
         Ok(())
     })();
@@ -193,6 +315,37 @@ pub fn restore(
     swapped?;
     started?;
     Ok(restored)
+}
+
+/// Makes an empty staging directory beside each of `targets` (absolute, on this system), and
+/// records its swap.
+fn prepare_staging(
+    system_root: &Path,
+    targets: &[String],
+    swaps: &mut Vec<Swap>,
+) -> Result<(), RestoreError> {
+    for target in targets {
+        let target = system_root.join(target.trim_start_matches('/'));
+        let staged = sibling(&target, "staged");
+        let staging = |source| RestoreError::Staging {
+            path: staged.clone(),
+            source,
+        };
+        if staged.exists() {
+            std::fs::remove_dir_all(&staged).map_err(staging)?;
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(staging)?;
+        }
+        std::fs::create_dir(&staged).map_err(staging)?;
+        swaps.push(Swap {
+            old: sibling(&target, "old"),
+            existed: target.symlink_metadata().is_ok(),
+            target,
+            staged,
+        });
+    }
+    Ok(())
 }
 
 /// Runs the migrations on the staged directories.
@@ -219,187 +372,6 @@ fn migrate(
         runner.run(&argv, &env).map_err(RestoreError::Migration)?;
     }
     Ok(())
-}
-
-/// The bytes a restore may write, and what it wrote so far.
-struct Budget {
-    used: u64,
-    limit: u64,
-    target: PathBuf,
-}
-
-/// Extraction of one tarball into the staging directories of its roots.
-struct Stage<'a> {
-    roots: &'a [String],
-    swaps: &'a [Swap],
-    /// Symbolic links this backup made: nothing is written through them.
-    links: HashSet<String>,
-    budget: &'a mut Budget,
-    /// Directories and their recorded modes, applied after the extraction.
-    /// The directories whose contents may still come (archive path, where, entry): the
-    /// ancestors of the last entry, so memory follows the depth of the tree, not its size.
-    open: Vec<(String, PathBuf, Entry)>,
-    /// Read-only directories: finished at the very end, so that nothing is refused by them.
-    deferred: Vec<(PathBuf, Entry)>,
-    /// This system's users and groups, to give files to owners by name.
-    owners: &'a Owners,
-    skipped_attributes: &'a mut Vec<String>,
-}
-
-impl Stage<'_> {
-    fn staged_path(&self, path: &str) -> Option<PathBuf> {
-        let root = containing_root(path, self.roots)?;
-        let index = self.roots.iter().position(|r| r == root)?;
-        let staged = &self.swaps.get(index)?.staged;
-        let relative = path[root.len()..].trim_start_matches('/');
-        Some(if relative.is_empty() {
-            staged.clone()
-        } else {
-            staged.join(relative)
-        })
-    }
-
-    /// Mode, attributes and time of a directory whose contents are all in.
-    fn finish_directory(&mut self, directory: &Path, entry: &Entry) -> Result<(), RestoreError> {
-        std::fs::set_permissions(directory, std::fs::Permissions::from_mode(entry.mode))?;
-        // A default ACL set before the contents were in would have been inherited by them.
-        self.set_attributes(entry, directory)?;
-        std::fs::File::open(directory)?
-            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.mtime))?;
-        Ok(())
-    }
-
-    /// Finishes the open directories that do not hold `path` (all of them for `""`).
-    fn close_directories(&mut self, path: &str) -> Result<(), RestoreError> {
-        while let Some((archive, _, _)) = self.open.last() {
-            let holds = !path.is_empty()
-                && path.len() > archive.len()
-                && path.starts_with(archive.as_str())
-                && path.as_bytes()[archive.len()] == b'/';
-            if holds {
-                break;
-            }
-            let Some((_, directory, entry)) = self.open.pop() else {
-                break;
-            };
-            if entry.mode & 0o200 == 0 {
-                self.deferred.push((directory, entry));
-            } else {
-                self.finish_directory(&directory, &entry)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn extract(&mut self, entry: &Entry, contents: &mut dyn Read) -> Result<(), RestoreError> {
-        // Through a link of this backup: any ancestor of the path that is one.
-        let mut ancestor = entry.path.as_str();
-        while let Some((parent, _)) = ancestor.rsplit_once('/') {
-            if self.links.contains(parent) {
-                return Err(RestoreError::ThroughLink {
-                    entry: entry.path.clone(),
-                    link: parent.to_owned(),
-                });
-            }
-            ancestor = parent;
-        }
-        self.close_directories(&entry.path)?;
-        // Directories above a root hold nothing of ours.
-        let Some(destination) = self.staged_path(&entry.path) else {
-            return Ok(());
-        };
-        // The size the header declares, before a byte of it is written.
-        self.budget.used = self.budget.used.saturating_add(entry.size);
-        if self.budget.used > self.budget.limit {
-            return Err(RestoreError::TooLarge {
-                needed: self.budget.used,
-                limit: self.budget.limit,
-                target: self.budget.target.clone(),
-            });
-        }
-        if let Some(parent) = destination.parent()
-            && entry.kind != EntryKind::Directory
-        {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.mtime);
-        match &entry.kind {
-            EntryKind::Directory => {
-                // Its mode, attributes and time are set once its contents are in (a read-only
-                // directory would refuse them, and each new entry changes its time).
-                std::fs::create_dir_all(&destination)?;
-                self.chown(entry, &destination)?;
-                self.open
-                    .push((entry.path.clone(), destination.clone(), entry.clone()));
-            }
-            EntryKind::File => {
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&destination)?;
-                let copied = std::io::copy(&mut contents.take(entry.size), &mut file)?;
-                if copied != entry.size {
-                    return Err(
-                        std::io::Error::other(format!("`{}` is cut short", entry.path)).into(),
-                    );
-                }
-                // The owner first: a change of owner clears the set-user-ID bit.
-                self.chown(entry, &destination)?;
-                file.set_permissions(std::fs::Permissions::from_mode(entry.mode))?;
-                self.set_attributes(entry, &destination)?;
-                file.set_modified(mtime)?;
-            }
-            EntryKind::Symlink(target) => {
-                symlink(target, &destination)?;
-                self.chown(entry, &destination)?;
-                self.links.insert(entry.path.clone());
-            }
-            EntryKind::HardLink(target) => {
-                let source = self
-                    .staged_path(target)
-                    .ok_or_else(|| std::io::Error::other("hard link outside the roots"))?;
-                std::fs::hard_link(source, &destination)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Owners by name where this system knows the name, else by number; only root can give files
-    /// away, so others keep their own.
-    fn chown(&self, entry: &Entry, destination: &Path) -> Result<(), RestoreError> {
-        if nix::unistd::geteuid().is_root() {
-            let uid = self.owners.uid(entry.user.as_deref(), entry.uid);
-            let gid = self.owners.gid(entry.group.as_deref(), entry.gid);
-            std::os::unix::fs::lchown(destination, uid, gid)?;
-        }
-        Ok(())
-    }
-
-    /// Extended attributes: user attributes and ACLs; never `security.*` or `trusted.*`, which a
-    /// backup from elsewhere must not grant (file capabilities, say).
-    fn set_attributes(&mut self, entry: &Entry, destination: &Path) -> Result<(), RestoreError> {
-        for (name, value) in &entry.xattrs {
-            let allowed = name.starts_with("user.")
-                || name == "system.posix_acl_access"
-                || name == "system.posix_acl_default";
-            if !allowed {
-                self.skipped_attributes
-                    .push(format!("{}: {name}", entry.path));
-                continue;
-            }
-            match xattr::set(destination, name, value) {
-                Ok(()) => {}
-                Err(error) if error.raw_os_error() == Some(nix::libc::ENOTSUP) => {
-                    self.skipped_attributes.push(format!(
-                        "{}: {name} (the target file system does not keep it)",
-                        entry.path
-                    ));
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(())
-    }
 }
 
 fn journal_text(state: &str, swaps: &[Swap]) -> String {
@@ -529,6 +501,8 @@ fn free_space(path: &Path) -> Result<u64, RestoreError> {
     let stats = nix::sys::statvfs::statvfs(existing).map_err(std::io::Error::from)?;
     Ok(stats.blocks_available() * stats.fragment_size())
 }
+
+mod stage;
 
 #[cfg(test)]
 mod tests;

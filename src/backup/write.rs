@@ -15,6 +15,7 @@ use zip::write::SimpleFileOptions;
 
 use super::Progress;
 use super::info::{Info, InfoError};
+use super::origin::{MAC_MEMBER, mac_text};
 use super::owners::Owners;
 use super::paths::PathError;
 use super::{DATA_MEMBERS, FORMAT_VERSION};
@@ -29,6 +30,8 @@ pub enum WriteError {
     Info(#[from] InfoError),
     #[error(transparent)]
     Path(#[from] PathError),
+    #[error(transparent)]
+    Key(#[from] super::origin::KeyError),
     #[error("`{0}` is not a directory: nothing to back up there")]
     MissingDirectory(PathBuf),
 }
@@ -108,6 +111,14 @@ fn write_to(
     progress: &dyn Progress,
 ) -> Result<Written, WriteError> {
     let owners = Owners::of_system(system_root)?;
+    for dir in info.sysconf_dirs.iter().chain(&info.appdata_dirs) {
+        let source = system_root.join(super::paths::root_in_archive(dir)?);
+        if !source.is_dir() {
+            return Err(WriteError::MissingDirectory(source));
+        }
+    }
+    // This system's key vouches for the backup: see `origin`.
+    let key = super::origin::key_or_make(system_root)?;
     let mut skipped = Vec::new();
     if progress.enabled() {
         let mut total = 0;
@@ -182,11 +193,14 @@ fn write_to(
     let mut hashing = Hashing::new(&mut zip);
     hashing.write_all(sha256sums.as_bytes())?;
     let (_, sha1_of_sums) = hashing.digests();
-    let sha1sums = sums_file(
-        sums.iter()
-            .map(|(m, _, sha1)| (sha1.as_str(), *m))
-            .chain(std::iter::once((sha1_of_sums.as_str(), "sha256sums"))),
-    );
+    zip.start_file(MAC_MEMBER, text)?;
+    let mut hashing = Hashing::new(&mut zip);
+    hashing.write_all(mac_text(&key, sha256sums.as_bytes()).as_bytes())?;
+    let (_, sha1_of_mac) = hashing.digests();
+    let sha1sums = sums_file(sums.iter().map(|(m, _, sha1)| (sha1.as_str(), *m)).chain([
+        (sha1_of_sums.as_str(), "sha256sums"),
+        (sha1_of_mac.as_str(), MAC_MEMBER),
+    ]));
     zip.start_file("sha1sums", text)?;
     zip.write_all(sha1sums.as_bytes())?;
     let file = zip.finish()?;

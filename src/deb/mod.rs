@@ -141,6 +141,9 @@ pub(crate) struct Member<'a> {
 pub(crate) mod fixture;
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::fixture::{DebBuilder, corrupt};
     use super::*;

@@ -193,6 +193,61 @@ fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
     );
 }
 
+/// The web side compromised (issue 13): it uploads a backup of dokuwiki-appliance whose system
+/// configuration is `/etc/cron.d`, holding a root cron job, has the agent import it and asks for
+/// its restore, with every confirmation. The agent refuses: the manifest that accepts the backup
+/// declares `/etc/dokuwiki`, not `/etc/cron.d`. `/etc/cron.d` and the wiki are unchanged.
+#[test]
+fn a_backup_naming_etc_cron_d_uploaded_by_the_web_side_never_reaches_it() {
+    if !needs(
+        "a_backup_naming_etc_cron_d_uploaded_by_the_web_side_never_reaches_it",
+        &[],
+    ) {
+        return;
+    }
+    let (root, _) = booted_control("web-control-cron");
+    let listing = "ls -la --time-style=+%s /etc/cron.d /var/lib/dokuwiki/data/pages \
+                   && find /etc/cron.d /var/lib/dokuwiki/data/pages -type f -exec sha256sum {} + | sort";
+    let before = root.exec_ok(listing);
+    // Made elsewhere, as an attacker would: any tree, any directories.
+    root.exec_ok(
+        "set -e
+         mkdir -p /var/tmp/evil/etc/cron.d /var/tmp/evil/var/lib/dokuwiki/data/pages
+         echo '* * * * * root /bin/sh -c \"id > /var/tmp/owned\"' > /var/tmp/evil/etc/cron.d/evil
+         echo '====== Owned ======' > /var/tmp/evil/var/lib/dokuwiki/data/pages/start.txt
+         va-backup --root /var/tmp/evil create --appliance dokuwiki-appliance \
+             --appdata /var/lib/dokuwiki/data --sysconf /etc/cron.d -o /var/tmp/evil.abf
+         install -d -m 0700 -o appliance-control -g appliance-control /var/lib/appliance-control/uploads
+         install -o appliance-control -g appliance-control -m 0600 /var/tmp/evil.abf \
+             /var/lib/appliance-control/uploads/evil.abf",
+    );
+    let imported = agent_as(
+        &root,
+        "appliance-control",
+        r#"{"op":"backup-import","name":"evil.abf"}"#,
+    );
+    assert!(
+        imported.contains(r#""ok":true"#) && imported.contains("from elsewhere"),
+        "{imported}"
+    );
+    for line in [
+        r#"{"op":"backup-restore","name":"evil.abf"}"#,
+        r#"{"op":"backup-restore","name":"evil.abf","foreign-configuration-runs-as-root":true}"#,
+    ] {
+        let answer = agent_as(&root, "appliance-control", line);
+        assert!(
+            answer.contains(r#""ok":false"#)
+                && answer.contains("`/etc/cron.d`")
+                && answer.contains("does not declare"),
+            "{line}: {answer}"
+        );
+    }
+    assert_eq!(root.exec_ok(listing), before, "something was written");
+    assert!(!root.exists("/etc/cron.d/evil"));
+    let left = root.exec_ok("find /etc /var/lib/dokuwiki -name '.*.appliance-*'");
+    assert!(left.trim().is_empty(), "{left}");
+}
+
 #[test]
 fn over_https_a_listed_client_certificate_logs_in_and_others_do_not() {
     if !needs(

@@ -316,7 +316,7 @@ mkdir made; cd made
 tar -P -czf sysconfig.tar.gz -C $old --transform 's,^,/,' etc/moin
 tar -P -czf appdata.tar.gz -C $old --transform 's,^,/,' usr/share/moin/mywiki
 printf '1\n' > version
-printf "appliance: moinmoin\nappdata.dirs: [/usr/share/moin/mywiki]\nsysconf.dirs: [/etc/moin]\ntimestamp: 2009-06-01 12:00:00\nversion: '1.0'\n" > info.yaml
+printf "appdata:\n  dirs:\n  - /usr/share/moin/mywiki\nappliance: moinmoin\nsysconf:\n  dirs:\n  - /etc/moin\ntimestamp: '2009-06-01 12:00:00'\nversion: '1.0'\n" > info.yaml
 sha1sum version info.yaml sysconfig.tar.gz appdata.tar.gz > sha1sums
 zip -q ../moinmoin-2009.abf version info.yaml sysconfig.tar.gz appdata.tar.gz sha1sums
 "#;

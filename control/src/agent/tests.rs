@@ -174,14 +174,16 @@ fn a_backup_is_listed_downloaded_imported_and_deleted() {
     appliance::backup::write::create(system, &info, &upload.join("mine.abf"), &Quiet).unwrap();
     std::fs::write(upload.join("broken.abf"), "not a zip").unwrap();
     let recorder = Recorder::default();
+    // The uploads belong to the web user: this process plays it.
+    let web = nix::unistd::geteuid().as_raw();
     let agent = Agent {
         root: system.to_owned(),
-        web_uid: Some(998),
+        web_uid: Some(web),
         system: &recorder,
     };
     let (response, _) = ask(
         &agent,
-        Some(998),
+        Some(web),
         r#"{"op":"backup-import","name":"broken.abf"}"#,
     );
     assert!(!response.ok);
@@ -191,28 +193,29 @@ fn a_backup_is_listed_downloaded_imported_and_deleted() {
     );
     let (response, _) = ask(
         &agent,
-        Some(998),
+        Some(web),
         r#"{"op":"backup-import","name":"mine.abf"}"#,
     );
     assert!(response.ok, "{response:?}");
+    assert_eq!(response.data["origin"], "made on this system");
     let stored = system.join(BACKUP_DIR).join("mine.abf");
     assert_eq!(
         std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let (response, _) = ask(&agent, Some(998), r#"{"op":"backup-list"}"#);
+    let (response, _) = ask(&agent, Some(web), r#"{"op":"backup-list"}"#);
     assert_eq!(response.data["backups"][0]["name"], "mine.abf");
     assert_eq!(response.data["backups"][0]["appliance"], "wiki-appliance");
     let (response, bytes) = ask(
         &agent,
-        Some(998),
+        Some(web),
         r#"{"op":"backup-open","name":"mine.abf"}"#,
     );
     assert_eq!(response.data["size"].as_u64().unwrap(), bytes.len() as u64);
     assert_eq!(bytes, std::fs::read(&stored).unwrap());
     let (response, _) = ask(
         &agent,
-        Some(998),
+        Some(web),
         r#"{"op":"backup-delete","name":"mine.abf"}"#,
     );
     assert!(response.ok);
@@ -478,8 +481,222 @@ fn an_upload_the_store_has_no_room_for_is_refused_before_the_copy() {
         .unwrap()
         .set_len(1 << 43)
         .unwrap();
-    let error = super::enough_room(&upload, dir.path()).unwrap_err();
+    let file = std::fs::File::open(&upload).unwrap();
+    let error = super::enough_room(&file, "big.abf", dir.path()).unwrap_err();
     assert!(error.contains("not enough space"), "{error}");
     std::fs::write(&upload, "small").unwrap();
-    super::enough_room(&upload, dir.path()).unwrap();
+    let file = std::fs::File::open(&upload).unwrap();
+    super::enough_room(&file, "big.abf", dir.path()).unwrap();
+}
+
+/// A system with a wiki, its manifest (root's), and an agent whose web user is this process.
+fn wiki_system() -> (tempfile::TempDir, u32) {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    let plugins = system.join(appliance::plugin::PLUGIN_DIR);
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(
+        plugins.join("wiki.yaml"),
+        "appliance: wiki-appliance\nbackup:\n  appdata: [/srv/wiki]\n  sysconf: [/etc/wiki]\n",
+    )
+    .unwrap();
+    for (path, text) in [
+        ("srv/wiki/page", "live\n"),
+        ("etc/wiki/config", "live\n"),
+        ("etc/cron.d/keep", "live\n"),
+    ] {
+        let path = system.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::create_dir_all(system.join(UPLOAD_DIR)).unwrap();
+    (root, nix::unistd::geteuid().as_raw())
+}
+
+/// A backup of `wiki-appliance` made on another system whose directories are `sysconf`.
+fn foreign_backup(dir: &std::path::Path, out: &std::path::Path, sysconf: &str) {
+    let source = dir.join("source");
+    for (path, text) in [
+        ("srv/wiki/page", "backed up\n"),
+        ("etc/wiki/config", "backed up\n"),
+        (
+            "etc/cron.d/evil",
+            "* * * * * root /bin/sh -c 'id > /tmp/owned'\n",
+        ),
+    ] {
+        let path = source.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let info = appliance::backup::info::Info {
+        appliance: "wiki-appliance".into(),
+        appdata_dirs: vec!["/srv/wiki".into()],
+        sysconf_dirs: vec![sysconf.into()],
+        timestamp: "2026-11-26T04:00:00Z".into(),
+        version: "1.0".into(),
+        package_version: None,
+        plugin: None,
+    };
+    appliance::backup::write::create(&source, &info, out, &Quiet).unwrap();
+}
+
+/// The web side uploads a backup naming `/etc/cron.d` and asks for its restore: refused, and
+/// `/etc/cron.d` is as it was.
+#[test]
+fn an_uploaded_backup_cannot_replace_a_directory_no_manifest_declares() {
+    let (root, uid) = wiki_system();
+    let system = root.path();
+    let dir = tempfile::tempdir().unwrap();
+    foreign_backup(
+        dir.path(),
+        &system.join(UPLOAD_DIR).join("evil.abf"),
+        "/etc/cron.d",
+    );
+    let recorder = Recorder::default();
+    let agent = Agent {
+        root: system.to_owned(),
+        web_uid: Some(uid),
+        system: &recorder,
+    };
+    let (response, _) = ask(
+        &agent,
+        Some(uid),
+        r#"{"op":"backup-import","name":"evil.abf"}"#,
+    );
+    assert!(response.ok, "{response:?}");
+    let (response, _) = ask(
+        &agent,
+        Some(uid),
+        r#"{"op":"backup-restore","name":"evil.abf"}"#,
+    );
+    assert!(!response.ok, "{response:?}");
+    let error = response.error.unwrap_or_default();
+    assert!(error.contains("`/etc/cron.d`"), "{error}");
+    assert!(!system.join("etc/cron.d/evil").exists());
+    assert_eq!(
+        std::fs::read_to_string(system.join("etc/cron.d/keep")).unwrap(),
+        "live\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(system.join("srv/wiki/page")).unwrap(),
+        "live\n"
+    );
+
+    // Without any manifest that accepts it, nothing is restored either.
+    std::fs::remove_file(system.join(appliance::plugin::PLUGIN_DIR).join("wiki.yaml")).unwrap();
+    let (response, _) = ask(
+        &agent,
+        Some(uid),
+        r#"{"op":"backup-restore","name":"evil.abf"}"#,
+    );
+    assert!(!response.ok, "{response:?}");
+    assert!(!system.join("etc/cron.d/evil").exists());
+}
+
+/// An upload that is a second name of another file (a hard link the web user made to a file
+/// only root may read) is refused, and nothing of it reaches the store.
+#[test]
+fn an_upload_is_taken_only_as_a_regular_file_of_one_link() {
+    let (root, uid) = wiki_system();
+    let system = root.path();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.abf");
+    foreign_backup(dir.path(), &secret, "/etc/wiki");
+    let upload = system.join(UPLOAD_DIR);
+    std::fs::hard_link(&secret, upload.join("linked.abf")).unwrap();
+    std::os::unix::fs::symlink(&secret, upload.join("symlink.abf")).unwrap();
+    let recorder = Recorder::default();
+    let agent = Agent {
+        root: system.to_owned(),
+        web_uid: Some(uid),
+        system: &recorder,
+    };
+    for (name, reason) in [("linked.abf", "link"), ("symlink.abf", "not a file")] {
+        let (response, _) = ask(
+            &agent,
+            Some(uid),
+            &format!(r#"{{"op":"backup-import","name":"{name}"}}"#),
+        );
+        assert!(!response.ok, "{name}: {response:?}");
+        let error = response.error.unwrap_or_default();
+        assert!(error.contains(reason), "{name}: {error}");
+        assert!(!system.join(BACKUP_DIR).join(name).exists());
+    }
+    assert!(secret.exists(), "the file behind the link is left alone");
+}
+
+/// A backup made elsewhere (another system, the 2009 prototype): its application data is
+/// restored through the agent, its system configuration only with the second confirmation that
+/// names the risk. One made here restores whole.
+#[test]
+fn a_backup_from_elsewhere_restores_its_system_configuration_only_when_confirmed() {
+    let (root, uid) = wiki_system();
+    let system = root.path();
+    let dir = tempfile::tempdir().unwrap();
+    foreign_backup(
+        dir.path(),
+        &system.join(UPLOAD_DIR).join("old.abf"),
+        "/etc/wiki",
+    );
+    let recorder = Recorder::default();
+    let agent = Agent {
+        root: system.to_owned(),
+        web_uid: Some(uid),
+        system: &recorder,
+    };
+    let (response, _) = ask(
+        &agent,
+        Some(uid),
+        r#"{"op":"backup-import","name":"old.abf"}"#,
+    );
+    assert!(response.ok, "{response:?}");
+    assert_eq!(response.data["origin"], "from elsewhere");
+    let (response, _) = ask(&agent, Some(uid), r#"{"op":"backup-list"}"#);
+    assert_eq!(response.data["backups"][0]["origin"], "from elsewhere");
+
+    let (response, _) = ask(
+        &agent,
+        Some(uid),
+        r#"{"op":"backup-restore","name":"old.abf"}"#,
+    );
+    assert!(response.ok, "{response:?}");
+    assert_eq!(response.data["sysconf-left-out"], true);
+    assert_eq!(
+        std::fs::read_to_string(system.join("srv/wiki/page")).unwrap(),
+        "backed up\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(system.join("etc/wiki/config")).unwrap(),
+        "live\n"
+    );
+
+    let (response, _) = ask(
+        &agent,
+        Some(uid),
+        r#"{"op":"backup-restore","name":"old.abf","foreign-configuration-runs-as-root":true}"#,
+    );
+    assert!(response.ok, "{response:?}");
+    assert_eq!(response.data["sysconf-left-out"], false);
+    assert_eq!(
+        std::fs::read_to_string(system.join("etc/wiki/config")).unwrap(),
+        "backed up\n"
+    );
+
+    // Made here: whole, without the second confirmation.
+    std::fs::write(system.join("etc/wiki/config"), "made here\n").unwrap();
+    let (response, _) = ask(&agent, Some(uid), r#"{"op":"backup-create"}"#);
+    assert!(response.ok, "{response:?}");
+    let name = response.data["name"].as_str().unwrap().to_owned();
+    std::fs::write(system.join("etc/wiki/config"), "changed\n").unwrap();
+    let (response, _) = ask(
+        &agent,
+        Some(uid),
+        &format!(r#"{{"op":"backup-restore","name":"{name}"}}"#),
+    );
+    assert!(response.ok, "{response:?}");
+    assert_eq!(response.data["origin"], "made on this system");
+    assert_eq!(
+        std::fs::read_to_string(system.join("etc/wiki/config")).unwrap(),
+        "made here\n"
+    );
 }

@@ -466,16 +466,35 @@ pub struct NameForm {
     name: String,
 }
 
+#[derive(Deserialize)]
+pub struct RestoreForm {
+    name: String,
+    /// The checkbox of a backup from elsewhere: its system configuration too.
+    #[serde(rename = "foreign-configuration-runs-as-root", default)]
+    foreign: Option<String>,
+}
+
 pub async fn backup_restore(
     State(state): State<Shared>,
     session: CurrentSession,
-    axum::Form(form): axum::Form<NameForm>,
+    axum::Form(form): axum::Form<RestoreForm>,
 ) -> Response {
     act(
         &state,
         &session,
-        Request::BackupRestore { name: form.name },
-        |d| format!("Restored {}", d["restored"].as_str().unwrap_or_default()),
+        Request::BackupRestore {
+            name: form.name,
+            foreign_configuration_runs_as_root: form.foreign.as_deref() == Some("yes"),
+        },
+        |d| {
+            let mut text = format!("Restored {}", d["restored"].as_str().unwrap_or_default());
+            if d["sysconf-left-out"] == true {
+                text.push_str(
+                    ": its application data only (it was made elsewhere; its system configuration was left as it is here)",
+                );
+            }
+            text
+        },
         "/backups",
     )
     .await

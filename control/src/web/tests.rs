@@ -406,6 +406,24 @@ async fn every_page_renders_with_real_data() {
     let system = root.path();
     let store = system.join(appliance::backup::store::BACKUP_DIR);
     lived_in(system);
+    // A backup made on another system: its restore offers the system configuration only behind
+    // a checkbox that names the risk.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(elsewhere.path().join("etc/wiki")).unwrap();
+    let info = appliance::backup::info::Info {
+        appliance: "wiki-appliance".into(),
+        sysconf_dirs: vec!["/etc/wiki".into()],
+        timestamp: "2026-11-25T04:00:00Z".into(),
+        version: "0.9".into(),
+        ..appliance::backup::info::Info::default()
+    };
+    appliance::backup::write::create(
+        elsewhere.path(),
+        &info,
+        &store.join("wiki-appliance-20261125T040000Z.abf"),
+        &appliance::backup::Quiet,
+    )
+    .unwrap();
     let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
     let response = login(&state, "admin", "appliance-demo").await;
     let session = cookie_value(&response, SESSION_COOKIE);
@@ -421,6 +439,9 @@ async fn every_page_renders_with_real_data() {
             "/backups/download/wiki-appliance-20261126T040000Z.abf",
         ),
         ("/backups", "wiki-appliance 1.0"),
+        ("/backups", "made on this system"),
+        ("/backups", "from elsewhere"),
+        ("/backups", "name=\"foreign-configuration-runs-as-root\""),
         ("/mail", "smtp.example.org"),
         ("/power", "wiki"),
         ("/", "href=\"&#x2f;plugins&#x2f;wiki\""),

@@ -17,7 +17,7 @@ fn info() -> Info {
 }
 
 /// A small system and a backup of it.
-fn backup(dir: &Path) -> PathBuf {
+pub(crate) fn backup(dir: &Path) -> PathBuf {
     let system = dir.join("system");
     std::fs::create_dir_all(system.join("etc/moin")).unwrap();
     std::fs::create_dir_all(system.join("var/lib/moin/wiki/data/pages/Front")).unwrap();
@@ -35,7 +35,7 @@ fn backup(dir: &Path) -> PathBuf {
 
 /// Copies the zip at `from` to `to`, member by member, through `edit` (None drops a member),
 /// then appends `extra` members; with `resum`, rewrites the checksums so they match.
-fn rezip(
+pub(crate) fn rezip(
     from: &Path,
     to: &Path,
     edit: impl Fn(&str, Vec<u8>) -> Option<Vec<u8>>,
@@ -92,21 +92,27 @@ fn rezip(
 }
 
 /// One raw tar entry: name, type, link target, contents.
-type RawEntry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
+pub(crate) type RawEntry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
 
 /// A tar.gz of raw entries; names are written as given.
-fn raw_tar(entries: &[RawEntry]) -> Vec<u8> {
+pub(crate) fn raw_tar(entries: &[RawEntry]) -> Vec<u8> {
+    let with_modes: Vec<(RawEntry, u32)> = entries.iter().map(|e| (*e, 0o644)).collect();
+    raw_tar_modes(&with_modes)
+}
+
+/// [`raw_tar`] with each entry's mode.
+pub(crate) fn raw_tar_modes(entries: &[(RawEntry, u32)]) -> Vec<u8> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),
     ));
-    for (name, kind, link, data) in entries {
+    for ((name, kind, link, data), mode) in entries {
         let mut header = tar::Header::new_gnu();
         let gnu = header.as_gnu_mut().unwrap();
         gnu.name[..name.len()].copy_from_slice(name.as_bytes());
         gnu.linkname[..link.len()].copy_from_slice(link.as_bytes());
         header.set_entry_type(*kind);
-        header.set_mode(0o644);
+        header.set_mode(*mode);
         header.set_size(data.len() as u64);
         header.set_cksum();
         builder.append(&header, *data).unwrap();
@@ -328,8 +334,11 @@ fn a_changed_member_fails_its_checksum() {
 }
 
 #[test]
+#[expect(clippy::too_many_lines, reason = "one table of hostile archives")]
 fn hostile_entries_are_refused() {
-    use tar::EntryType::{Block, Char, Fifo, GNUSparse, Link, Regular, Symlink, XHeader};
+    use tar::EntryType::{
+        Block, Char, Directory, Fifo, GNUSparse, Link, Regular, Symlink, XHeader,
+    };
     let dir = tempfile::tempdir().unwrap();
     let good = backup(dir.path());
     let bad = dir.path().join("bad.abf");
@@ -389,6 +398,26 @@ fn hostile_entries_are_refused() {
                 ("etc/moin/a", Regular, "", b"1"),
                 ("etc/moin/a", Regular, "", b"2"),
             ],
+        ),
+        // A directory entry over a link entry: chmod, chown and utimes would follow the link.
+        (
+            "holds it twice",
+            vec![
+                ("etc/moin/a", Symlink, "wikiconfig.py", b""),
+                ("etc/moin/a", Directory, "", b""),
+            ],
+        ),
+        (
+            "holds it twice",
+            vec![
+                ("etc/moin/a", Regular, "", b"1"),
+                ("etc/moin/a", Directory, "", b""),
+            ],
+        ),
+        // A link to a directory above a root: its contents are not the backup's.
+        (
+            "above the backup's roots",
+            vec![("etc/moin/a", Symlink, "/etc", b"")],
         ),
     ];
     for (expected, entries) in cases {
@@ -459,7 +488,8 @@ fn the_original_format_reads_with_absolute_paths() {
     let dir = tempfile::tempdir().unwrap();
     let good = backup(dir.path());
     let old = dir.path().join("old.abf");
-    let info = b"appliance: moinmoin\nappdata.dirs: [/usr/share/moin/mywiki]\nsysconf.dirs: [/etc/moin]\ntimestamp: '2009-06-01 12:00:00'\nversion: '0.1'\n".to_vec();
+    // The nested `info.yaml` of the 2009 prototype.
+    let info = crate::backup::info::tests::ORIGINAL.as_bytes().to_vec();
     let appdata = raw_tar(&[(
         "/usr/share/moin/mywiki/data/pages/FrontPage/current",
         Regular,
@@ -496,4 +526,31 @@ fn the_original_format_reads_with_absolute_paths() {
         entries[0].path,
         "usr/share/moin/mywiki/data/pages/FrontPage/current"
     );
+}
+
+#[test]
+fn a_stray_member_that_climbs_out_or_is_absolute_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = backup(dir.path());
+    let bad = dir.path().join("bad.abf");
+    for stray in ["../../etc/cron.d/evil", "/etc/cron.d/evil", "a/../../b"] {
+        rezip(&good, &bad, |_, b| Some(b), &[(stray, b"x".to_vec())], true);
+        let error = Backup::open(&bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains(&format!("stray member `{stray}`")),
+            "{stray}: {error}"
+        );
+    }
+    // A harmless extra member is only reported by the checksums, as before.
+    rezip(
+        &good,
+        &bad,
+        |_, b| Some(b),
+        &[("notes.txt", b"x".to_vec())],
+        true,
+    );
+    Backup::open(&bad).unwrap().verify().unwrap();
 }

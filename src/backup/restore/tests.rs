@@ -1,4 +1,4 @@
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use std::cell::RefCell;
 
@@ -6,6 +6,29 @@ use super::*;
 use crate::backup::Quiet;
 use crate::backup::info::Info;
 use crate::backup::write;
+
+/// The backup's own directories, as root's `--paths-from-backup` asks.
+fn own() -> Options {
+    Options {
+        roots: Roots::FromBackup { moves: Vec::new() },
+        ..Options::default()
+    }
+}
+
+/// The directories a manifest declares: `/etc/moin` and the wiki, which 2009 kept elsewhere.
+fn declared() -> Options {
+    let pair = |from: &str, to: &str| (from.to_owned(), to.to_owned());
+    Options {
+        roots: Roots::Declared {
+            sysconf: Some(vec![pair("etc/moin", "/etc/moin")]),
+            appdata: Some(vec![
+                pair("usr/share/moin/mywiki", "/var/lib/moin/wiki/data"),
+                pair("var/lib/moin/wiki/data", "/var/lib/moin/wiki/data"),
+            ]),
+        },
+        ..Options::default()
+    }
+}
 
 fn create(system: &Path, info: &Info, out: &Path) {
     write::create(system, info, out, &Quiet).unwrap();
@@ -162,7 +185,7 @@ fn restore_puts_the_backed_up_data_back_and_nothing_else() {
         "sitename = 'Changed'\n",
     );
     let mut backup = Backup::open(&abf).unwrap();
-    restore(&mut backup, &system, &Options::default(), &Offline).unwrap();
+    restore(&mut backup, &system, &own(), &Offline).unwrap();
     assert_eq!(
         read(&system.join("var/lib/moin/wiki/data/pages/Front/current")),
         "00000002\n"
@@ -191,8 +214,10 @@ fn a_root_moves_to_where_this_system_keeps_it() {
     let elsewhere = dir.path().join("new-system");
     std::fs::create_dir_all(&elsewhere).unwrap();
     let options = Options {
-        moves: vec![("var/lib/moin/wiki/data".into(), "/srv/wiki".into())],
-        ..Options::default()
+        roots: Roots::FromBackup {
+            moves: vec![("var/lib/moin/wiki/data".into(), "/srv/wiki".into())],
+        },
+        ..own()
     };
     restore(
         &mut Backup::open(&abf).unwrap(),
@@ -216,7 +241,7 @@ fn too_much_data_is_refused_before_anything_is_written() {
     write(&system.join("etc/moin/wikiconfig.py"), "live\n");
     let options = Options {
         max_size: Some(10),
-        ..Options::default()
+        ..own()
     };
     let error = restore(
         &mut Backup::open(&abf).unwrap(),
@@ -243,15 +268,7 @@ fn a_failed_staging_leaves_the_live_data_alone() {
     // The staging directory of the second root cannot be made: its parent is a file.
     std::fs::remove_dir_all(system.join("var/lib/moin")).unwrap();
     write(&system.join("var/lib/moin"), "a file in the way\n");
-    assert!(
-        restore(
-            &mut Backup::open(&abf).unwrap(),
-            &system,
-            &Options::default(),
-            &Offline
-        )
-        .is_err()
-    );
+    assert!(restore(&mut Backup::open(&abf).unwrap(), &system, &own(), &Offline).is_err());
     assert_eq!(read(&system.join("etc/moin/wikiconfig.py")), "live\n");
     assert!(leftovers(&system).is_empty(), "{:?}", leftovers(&system));
 }
@@ -323,7 +340,7 @@ fn plugin_options() -> Options {
         new_version: "2.1".into(),
         stop: vec!["moin".into()],
         after: vec![vec!["/usr/bin/moin".into(), "index-build".into()]],
-        ..Options::default()
+        ..own()
     }
 }
 
@@ -470,13 +487,7 @@ fn owners_by_name_modes_times_and_user_attributes_come_back() {
         "root:x:0:0::/root:/bin/sh\nwiki:x:999:998::/:/bin/false\n",
     );
     write(&target.join("etc/group"), "root:x:0:\nwiki:x:998:\n");
-    let restored = restore(
-        &mut Backup::open(&abf).unwrap(),
-        &target,
-        &Options::default(),
-        &Offline,
-    )
-    .unwrap();
+    let restored = restore(&mut Backup::open(&abf).unwrap(), &target, &own(), &Offline).unwrap();
     assert!(
         restored.skipped_attributes.is_empty(),
         "{:?}",
@@ -489,8 +500,12 @@ fn owners_by_name_modes_times_and_user_attributes_come_back() {
     }
     assert_eq!(
         std::fs::metadata(data.join("setuid-tool")).unwrap().mode() & 0o7777,
-        0o4755,
-        "the set-user-ID bit survives the change of owner"
+        0o755,
+        "a set-user-ID bit no manifest declares is cleared"
+    );
+    assert_eq!(
+        restored.cleared_set_id,
+        ["/var/lib/moin/wiki/data/setuid-tool (4755 → 0755)"]
     );
     assert_eq!(
         std::fs::metadata(data.join("pages"))
@@ -505,4 +520,167 @@ fn owners_by_name_modes_times_and_user_attributes_come_back() {
             Some(b"kept".to_vec())
         );
     }
+}
+
+/// A plugin that backs up application data only: no system configuration at all.
+#[test]
+fn a_backup_of_application_data_only_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("system");
+    write(&system.join("srv/wiki/page"), "backed up\n");
+    let info = Info {
+        sysconf_dirs: Vec::new(),
+        appdata_dirs: vec!["/srv/wiki".into()],
+        ..info()
+    };
+    let abf = dir.path().join("b.abf");
+    create(&system, &info, &abf);
+    write(&system.join("srv/wiki/page"), "changed\n");
+    restore(&mut Backup::open(&abf).unwrap(), &system, &own(), &Offline).unwrap();
+    assert_eq!(read(&system.join("srv/wiki/page")), "backed up\n");
+    assert!(leftovers(&system).is_empty(), "{:?}", leftovers(&system));
+}
+
+/// `etc/moin/a -> sub` then a directory entry `etc/moin/a` mode 0777: the mode must never go
+/// through the link (with `/etc` as the link's target, it reached the live `/etc`).
+#[test]
+fn a_directory_entry_over_a_link_is_refused_and_changes_nothing() {
+    use crate::backup::read::tests::{raw_tar_modes, rezip};
+    use tar::EntryType::{Directory, Symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let (system, abf) = system_and_backup(dir.path());
+    let tarball = raw_tar_modes(&[
+        (("etc/moin", Directory, "", b""), 0o755),
+        (("etc/moin/sub", Directory, "", b""), 0o755),
+        (("etc/moin/a", Symlink, "sub", b""), 0o777),
+        (("etc/moin/a", Directory, "", b""), 0o777),
+    ]);
+    let bad = dir.path().join("bad.abf");
+    rezip(
+        &abf,
+        &bad,
+        |n, b| {
+            Some(if n == "sysconfig.tar.gz" {
+                tarball.clone()
+            } else {
+                b
+            })
+        },
+        &[],
+        true,
+    );
+    let result = restore(&mut Backup::open(&bad).unwrap(), &system, &own(), &Offline);
+    let error = result.map(|_| ()).map_err(|e| crate::error_chain(&e));
+    assert!(
+        error.as_ref().is_err_and(|e| e.contains("holds it twice")),
+        "{error:?}: `etc/moin/sub` is now {:o}",
+        std::fs::metadata(system.join("etc/moin/sub")).map_or(0, |m| m.mode() & 0o7777)
+    );
+    assert_eq!(
+        read(&system.join("etc/moin/wikiconfig.py")),
+        "sitename = 'Backed up'\n"
+    );
+    assert!(leftovers(&system).is_empty(), "{:?}", leftovers(&system));
+}
+
+/// The directories come from the manifest: a root it does not declare, for the tarball it is in,
+/// refuses the whole backup before anything is written.
+#[test]
+fn only_the_declared_directories_are_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (system, abf) = system_and_backup(dir.path());
+    write(&system.join("etc/moin/wikiconfig.py"), "live\n");
+    // As declared: restored.
+    restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &declared(),
+        &Offline,
+    )
+    .unwrap();
+    assert_eq!(
+        read(&system.join("etc/moin/wikiconfig.py")),
+        "sitename = 'Backed up'\n"
+    );
+
+    for (sysconf, appdata) in [
+        // `/etc/cron.d` as system configuration.
+        (
+            vec!["/etc/cron.d".to_owned()],
+            vec!["/var/lib/moin/wiki/data".to_owned()],
+        ),
+        // The wiki's directory, but in the other tarball.
+        (
+            vec!["/var/lib/moin/wiki/data".to_owned()],
+            vec!["/srv/x".to_owned()],
+        ),
+    ] {
+        let source = dir.path().join("source");
+        for d in sysconf.iter().chain(&appdata) {
+            write(&source.join(d.trim_start_matches('/')).join("f"), "evil\n");
+        }
+        let info = Info {
+            sysconf_dirs: sysconf.clone(),
+            appdata_dirs: appdata,
+            ..info()
+        };
+        let evil = dir.path().join("evil.abf");
+        create(&source, &info, &evil);
+        write(&system.join("etc/moin/wikiconfig.py"), "live\n");
+        let error = restore(
+            &mut Backup::open(&evil).unwrap(),
+            &system,
+            &declared(),
+            &Offline,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains(&format!("`{}`", sysconf[0])) && error.contains("does not declare"),
+            "{error}"
+        );
+        assert_eq!(read(&system.join("etc/moin/wikiconfig.py")), "live\n");
+        assert!(!system.join("etc/cron.d").exists() && !system.join("srv").exists());
+        assert!(leftovers(&system).is_empty(), "{:?}", leftovers(&system));
+        std::fs::remove_dir_all(&source).unwrap();
+    }
+    // Nothing declared (the default): nothing restored.
+    let error = restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &Options::default(),
+        &Offline,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("it declares none"), "{error}");
+}
+
+/// A set-user-ID file the manifest declares keeps its bit.
+#[test]
+fn a_declared_set_user_id_file_keeps_its_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (system, _) = system_and_backup(dir.path());
+    let tool = system.join("var/lib/moin/wiki/data/tool");
+    write(&tool, "#!/bin/sh\n");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o2755)).unwrap();
+    let abf = dir.path().join("b2.abf");
+    create(&system, &info(), &abf);
+    let options = Options {
+        keep_set_id: vec!["/var/lib/moin/wiki/data/tool".into()],
+        ..declared()
+    };
+    let restored = restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &options,
+        &Offline,
+    )
+    .unwrap();
+    assert!(
+        restored.cleared_set_id.is_empty(),
+        "{:?}",
+        restored.cleared_set_id
+    );
+    assert_eq!(std::fs::metadata(&tool).unwrap().mode() & 0o7777, 0o2755);
 }

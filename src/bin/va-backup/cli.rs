@@ -49,7 +49,8 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Check a backup's checksums and every entry, without writing anything
+    /// Check a backup's checksums and every entry, without writing anything, and say whether
+    /// this system made it (its key vouches for it) or it comes from elsewhere
     Verify { file: PathBuf },
     /// Show what a backup holds
     Show { file: PathBuf },
@@ -58,15 +59,24 @@ pub enum Command {
     /// Restore a backup, replacing the directories it holds
     ///
     /// The plugin manifest that accepts the backup's appliance (or the one given) says which
-    /// services stop during the swap, which migrations convert older data and what runs after.
+    /// directories are replaced, which services stop during the swap, which migrations convert
+    /// older data and what runs after. A backup that names a directory the manifest does not
+    /// declare is refused. Set-user-ID and set-group-ID bits are cleared, except on the files
+    /// the manifest declares.
     Restore {
         file: PathBuf,
         /// The plugin manifest: a name under /usr/share/appliance/plugins, or a file
         #[arg(long, value_name = "NAME|FILE", conflicts_with = "no_plugin")]
         plugin: Option<String>,
-        /// Restore the directories only: no plugin's services, migrations or commands
+        /// Restore the directories only: no plugin's services, migrations or commands (needs
+        /// --paths-from-backup, since no manifest then says which directories to replace)
         #[arg(long)]
         no_plugin: bool,
+        /// Replace the directories the backup itself names, where no plugin manifest accepts it
+        /// (or even where one does): they are listed before anything is replaced. Without it,
+        /// only the directories of the manifest that accepts the backup are restored
+        #[arg(long)]
+        paths_from_backup: bool,
         /// The most the backup may write, e.g. 1G or 500M (default: the free space of the target)
         #[arg(long, value_name = "SIZE", value_parser = appliance::backup::store::parse_size)]
         max_size: Option<u64>,

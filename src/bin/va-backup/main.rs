@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use appliance::backup::plan::{self, Choice, What};
 use appliance::backup::read::{Backup, Format};
-use appliance::backup::{restore, store};
+use appliance::backup::{origin, restore, store};
 use clap::Parser;
 use cli::{Cli, Command};
 
@@ -54,7 +54,17 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let mut backup = open(file)?;
             backup.set_progress(progress::bar(cli, "verifying"));
             check(&mut backup, file)?;
-            writeln!(out, "{}: OK", file.display())?;
+            let key = origin::key(root).context("cannot tell where the backup was made")?;
+            let origin = backup.origin(key.as_deref())?;
+            if cli.json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "path": file, "ok": true, "origin": origin.describe() })
+                )?;
+            } else {
+                writeln!(out, "{}: OK, {}", file.display(), origin.describe())?;
+            }
             Ok(())
         }
         Command::Show { file } => show(cli, &mut out, file),
@@ -63,15 +73,28 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             file,
             plugin,
             no_plugin,
+            paths_from_backup,
             max_size,
             moves,
         } => {
-            let plugin = match (plugin, no_plugin) {
+            let choice = match (plugin, no_plugin) {
                 (_, true) => Choice::None,
                 (Some(plugin), false) => Choice::Named(plugin.clone()),
                 (None, false) => Choice::Accepting,
             };
-            restore_command(cli, &mut out, file, &plugin, *max_size, moves)
+            let moves = moves
+                .iter()
+                .map(|m| plan::parse_move(m).map_err(|e| anyhow::anyhow!("--move {e}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let request = plan::RestoreRequest {
+                choice,
+                max_size: *max_size,
+                moves,
+                paths_from_backup: *paths_from_backup,
+                // Root's command line: the administrator restores what they chose.
+                foreign_sysconf: true,
+            };
+            restore_command(cli, &mut out, file, &request)
         }
         Command::Prune { keep } => prune(root, &mut out, *keep),
     }
@@ -180,24 +203,28 @@ fn restore_command(
     cli: &Cli,
     out: &mut impl Write,
     file: &Path,
-    choice: &Choice,
-    max_size: Option<u64>,
-    moves: &[String],
+    request: &plan::RestoreRequest,
 ) -> anyhow::Result<()> {
-    let moves = moves
-        .iter()
-        .map(|m| plan::parse_move(m).map_err(|e| anyhow::anyhow!("--move {e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let report = plan::restore(
-        &cli.root,
-        file,
-        choice,
-        max_size,
-        moves,
-        progress::bar(cli, "restoring"),
-    )?;
+    let prepared = plan::prepare(&cli.root, file, request)?;
+    if request.paths_from_backup {
+        eprintln!(
+            "va-backup: the backup's own directories are taken (--paths-from-backup); it will replace:"
+        );
+        for target in &prepared.replaces {
+            eprintln!("  {target}");
+        }
+    }
+    if prepared.origin == origin::Origin::Elsewhere && !prepared.info.sysconf_dirs.is_empty() {
+        eprintln!(
+            "va-backup: warning: the backup comes from elsewhere: its system configuration is restored, and runs as root from now on"
+        );
+    }
+    let report = plan::execute(&cli.root, prepared, progress::bar(cli, "restoring"))?;
     for skipped in &report.restored.skipped_attributes {
         eprintln!("va-backup: warning: extended attribute not restored: {skipped}");
+    }
+    for cleared in &report.restored.cleared_set_id {
+        eprintln!("va-backup: warning: set-user-ID or set-group-ID bit cleared: {cleared}");
     }
     if cli.json {
         writeln!(
@@ -207,17 +234,21 @@ fn restore_command(
                 "path": file,
                 "appliance": report.info.appliance,
                 "timestamp": report.info.timestamp,
+                "origin": report.origin.describe(),
+                "replaced": report.replaced,
                 "migrations": report.migrations,
                 "skipped-attributes": report.restored.skipped_attributes,
+                "cleared-set-id": report.restored.cleared_set_id,
             })
         )?;
     } else {
         writeln!(
             out,
-            "restored {} ({} {})",
+            "restored {} ({} {}, {})",
             file.display(),
             report.info.appliance,
-            report.info.timestamp
+            report.info.timestamp,
+            report.origin.describe()
         )?;
     }
     Ok(())

@@ -3,7 +3,11 @@
 document.addEventListener("submit", (event) => {
   const button = event.submitter;
   const question = button && button.dataset.confirm;
-  if (question && !window.confirm(question)) event.preventDefault();
+  if (question && !window.confirm(question)) { event.preventDefault(); return; }
+  // A second confirmation for a checked risk (a backup's configuration from elsewhere).
+  for (const box of event.target.querySelectorAll("input[type=checkbox][data-confirm]:checked")) {
+    if (!window.confirm(box.dataset.confirm)) { event.preventDefault(); return; }
+  }
 });
 document.addEventListener("DOMContentLoaded", () => {
   const job = document.querySelector(".job[data-job]");
