@@ -352,7 +352,8 @@ impl Backup {
     }
 
     /// Where the backup was made: on the system whose `key` made its MAC, or elsewhere. Only
-    /// format 2 carries a MAC; call after [`Backup::verify`], which checks the members' sums.
+    /// format 2 carries a MAC. The MAC vouches for `sha256sums`; the members themselves are
+    /// checked against it by [`Backup::verify`], or by a restore before anything is swapped in.
     pub fn origin(&mut self, key: Option<&[u8]>) -> Result<Origin, ReadError> {
         let Some(key) = key else {
             return Ok(Origin::Elsewhere);
