@@ -380,6 +380,8 @@ fn forget_the_build(root: &Path) -> Result<(), WorkError> {
         "etc/appliance-control/tls/key.pem",
         "etc/appliance-control/tls/cert.pem",
         "etc/aliases.db",
+        // The key that tells this system's backups from others' (made on first need).
+        "var/lib/appliance/backup.key",
     ] {
         let _ = fs_err::remove_file(root.join(key));
     }
