@@ -214,7 +214,8 @@ Description=Make this machine's own keys, certificates and passwords (first boot
 ConditionPathExists=/var/lib/va-build/first-boot
 # Before the network is configured: no service answers with the build's secrets.
 Wants=network-pre.target
-Before=network-pre.target ssh.service apache2.service nginx.service postfix.service moin.service appliance-control.service appliance-agent.socket
+# (Not before sockets: they are ordered before basic.target, which this unit follows.)
+Before=network-pre.target ssh.service apache2.service nginx.service postfix.service moin.service appliance-control.service
 
 [Service]
 Type=oneshot
@@ -233,6 +234,8 @@ const FIRST_BOOT: &str = r#"#!/bin/sh
 # va-build: the first boot of a machine made from the image. The image holds no SSH host key, no
 # snakeoil certificate and no appliance-control certificate: every machine makes its own.
 set -e
+# Nobody is there to answer: debconf's tools (make-ssl-cert's) ask nothing.
+export DEBIAN_FRONTEND=noninteractive
 ssh-keygen -A
 if [ -x /usr/sbin/make-ssl-cert ] && [ ! -e /etc/ssl/private/ssl-cert-snakeoil.key ]; then
 	make-ssl-cert generate-default-snakeoil --force-overwrite
@@ -717,6 +720,21 @@ mod tests {
             args[args.len() - 3..],
             ["bookworm", "/w/root", "/w/s.sources"]
         );
+    }
+
+    #[test]
+    fn the_first_boot_runs_before_the_network_and_after_the_sockets() {
+        // It follows basic.target (default dependencies), which the sockets precede: ordering it
+        // before a socket is a cycle that systemd breaks by dropping a job (sockets.target, or
+        // this unit itself).
+        let before = FIRST_BOOT_UNIT
+            .lines()
+            .find_map(|l| l.strip_prefix("Before="))
+            .unwrap();
+        assert!(before.contains("network-pre.target"), "{before}");
+        assert!(!before.contains(".socket"), "{before}");
+        assert!(!FIRST_BOOT_UNIT.contains("DefaultDependencies=no"));
+        assert!(FIRST_BOOT.contains("va-seed renew"));
     }
 
     #[test]
