@@ -387,14 +387,17 @@ impl Agent<'_> {
                     foreign_sysconf: *foreign_configuration_runs_as_root,
                     ..plan::RestoreRequest::accepting()
                 };
-                let prepared =
-                    plan::prepare(root, &path, &request).map_err(|e| appliance::error_chain(&e))?;
+                // The restored trees are the application's: the directories a restore makes
+                // without an entry of their own get a root shell's modes (022), not the agent's
+                // UMask=0077 (a service's user could no longer enter its own data).
+                let prepared = with_usual_umask(|| plan::prepare(root, &path, &request))
+                    .map_err(|e| appliance::error_chain(&e))?;
                 if let Some(manifest) = &prepared.manifest {
                     root_alone(manifest, "no backup is restored by it").map_err(|e| {
                         e.unwrap_or_else(|| format!("`{}` is gone", manifest.display()))
                     })?;
                 }
-                let report = plan::execute(root, prepared, Box::new(Quiet))
+                let report = with_usual_umask(|| plan::execute(root, prepared, Box::new(Quiet)))
                     .map_err(|e| appliance::error_chain(&e))?;
                 ok(json!({
                     "restored": name,
