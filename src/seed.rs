@@ -175,17 +175,7 @@ impl Seed {
 
     /// The names of the secrets the seed asks to be generated, each once, in order.
     pub fn secret_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for name in self
-            .entries
-            .iter()
-            .filter_map(|e| crate::secrets::marker(&e.value))
-        {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        names
+        crate::secrets::names(&self.entries)
     }
 
     /// The packages whose questions the seed answers (the owners), each once, in order.
