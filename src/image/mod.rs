@@ -387,7 +387,7 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         .stage(5, STAGES, &format!("Writing {}", options.output.display()));
     let bytes = finish(&mut runner, options, &work, &raw)?;
     let manifest = with_suffix(&options.output, ".manifest");
-    crate::registry::write_atomic(&manifest, listing.text.as_bytes()).map_err(|source| {
+    crate::atomic::write(&manifest, listing.text.as_bytes(), 0o644).map_err(|source| {
         WorkError::Io {
             what: "cannot write",
             path: manifest.clone(),
