@@ -228,10 +228,6 @@ pub enum HookError {
         #[source]
         source: crate::debconf::ToolError,
     },
-    #[error(
-        "invalid site seed `{}` ({SITE_SEED}): line {line}: a site's seed gives its own values; `@secret:…` belongs in an appliance's seed", .path.display()
-    )]
-    SiteSeedMarker { path: PathBuf, line: usize },
     #[error("cannot record the site's value of a generated secret")]
     Secret(#[from] crate::secrets::SecretError),
 }
@@ -353,21 +349,10 @@ fn read_site_seed(path: &Path) -> Result<Seed, HookError> {
         path: path.to_owned(),
         source,
     })?;
-    let seed = Seed::parse_bytes(&bytes).map_err(|source| HookError::SiteSeed {
+    Seed::parse_site(&bytes).map_err(|source| HookError::SiteSeed {
         path: path.to_owned(),
         source,
-    })?;
-    if let Some(entry) = seed
-        .entries
-        .iter()
-        .find(|e| crate::secrets::marker(&e.value).is_some())
-    {
-        return Err(HookError::SiteSeedMarker {
-            path: path.to_owned(),
-            line: entry.line,
-        });
-    }
-    Ok(seed)
+    })
 }
 
 /// Where the site's seed answers a question that an appliance's seed answers with a generated

@@ -100,6 +100,10 @@ pub enum SeedError {
         "line {line}: `@secret:{name}` is not a valid secret name (lower-case letters, digits and `-`, at most 64)"
     )]
     MarkerName { line: usize, name: String },
+    #[error(
+        "line {line}: a site's seed gives its own values; `@secret:…` belongs in an appliance's seed"
+    )]
+    MarkerInSiteSeed { line: usize },
 }
 
 impl SeedError {
@@ -115,7 +119,8 @@ impl SeedError {
             | Self::TrailingSpace { line }
             | Self::UnfinishedContinuation { line }
             | Self::MarkerType { line, .. }
-            | Self::MarkerName { line, .. } => Some(*line),
+            | Self::MarkerName { line, .. }
+            | Self::MarkerInSiteSeed { line } => Some(*line),
         }
     }
 }
@@ -158,6 +163,20 @@ impl Seed {
             entries.push(entry);
         }
         Ok(Self { entries })
+    }
+
+    /// Parses a site's seed (`Appliance::Site-Seed`, va-build's `--seed`): the site's own values,
+    /// so no marker asks for a generated one.
+    pub fn parse_site(bytes: &[u8]) -> Result<Self, SeedError> {
+        let seed = Self::parse_bytes(bytes)?;
+        match seed
+            .entries
+            .iter()
+            .find(|e| crate::secrets::marker(&e.value).is_some())
+        {
+            Some(entry) => Err(SeedError::MarkerInSiteSeed { line: entry.line }),
+            None => Ok(seed),
+        }
     }
 
     /// The entries that answer a password question with a literal value: every system that

@@ -155,17 +155,8 @@ impl Identifiers {
 /// downloaded. It gives values; generated secrets (`@secret:…`) are the appliance's to ask for.
 pub fn site_seed(given: Option<&str>) -> Result<(String, Seed), ImageError> {
     let text = given.unwrap_or_default().to_owned();
-    let seed = Seed::parse(&text).map_err(|e| ImageError::Input(format!("--seed: {e}")))?;
-    if let Some(entry) = seed
-        .entries
-        .iter()
-        .find(|e| crate::secrets::marker(&e.value).is_some())
-    {
-        return Err(ImageError::Input(format!(
-            "--seed: line {}: a site's seed gives its own values; `@secret:…` belongs in an appliance's seed",
-            entry.line
-        )));
-    }
+    let seed =
+        Seed::parse_site(text.as_bytes()).map_err(|e| ImageError::Input(format!("--seed: {e}")))?;
     Ok((text, seed))
 }
 
