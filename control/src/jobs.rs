@@ -214,7 +214,7 @@ const JOB_FILE_MODE: u32 = 0o644;
 
 fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
     let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-    crate::files::write_atomic(path, &text, JOB_FILE_MODE, None)
+    appliance::atomic::write_exact(path, &text, JOB_FILE_MODE, None)
 }
 
 /// Runs job `id` of `kind` to its end (inside the unit): the body of `appliance-agent job`.

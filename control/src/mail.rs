@@ -116,7 +116,7 @@ fn change(root: &Path, values: &[(&str, Option<&str>)]) -> Result<(), String> {
         .save()
         .map_err(|e| format!("cannot save `{MAIN_CF}`: {e}"))?;
     if let Err(reason) = postfix(root, &["check"]) {
-        crate::files::write_atomic(&file, &before, mode, None)
+        appliance::atomic::write_exact(&file, &before, mode, None)
             .map_err(|e| format!("{reason}; and `{MAIN_CF}` could not be put back: {e}"))?;
         return Err(format!("{reason}; `{MAIN_CF}` was put back as it was"));
     }
@@ -217,7 +217,7 @@ fn saved_password(sasl: &Path) -> Option<String> {
 
 /// Root's alone (0600) from the moment it exists.
 fn write_secret(path: &Path, text: &str) -> Result<(), String> {
-    crate::files::write_atomic(path, text.as_bytes(), 0o600, None)
+    appliance::atomic::write_exact(path, text.as_bytes(), 0o600, None)
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
