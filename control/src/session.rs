@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use appliance::random::{Kernel, RandomError, Source};
+
 /// How long a session lasts without use.
 pub const IDLE: Duration = Duration::from_secs(2 * 3600);
 /// How long a session lasts at most.
@@ -26,15 +28,17 @@ pub const FREE_FAILURES_PER_ADDRESS: u32 = 10;
 /// The longest wait.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
 
-/// 32 random bytes, hex.
-pub fn token() -> String {
+/// 32 random bytes from the kernel, hex. A kernel that gives none is an error, never a weaker
+/// (empty or fixed) token.
+pub fn token() -> Result<String, RandomError> {
+    token_from(&mut Kernel)
+}
+
+/// 32 random bytes from `source`, hex.
+fn token_from(source: &mut dyn Source) -> Result<String, RandomError> {
     let mut bytes = [0u8; 32];
-    // The kernel's random source does not fail after boot; an all-zero token would only be
-    // produced if it did, and is refused by `Sessions::get`.
-    if getrandom::fill(&mut bytes).is_err() {
-        return String::new();
-    }
-    hex::encode(bytes)
+    source.fill(&mut bytes)?;
+    Ok(hex::encode(bytes))
 }
 
 /// Compares without leaking where two strings differ.
@@ -66,20 +70,36 @@ pub struct Sessions {
 impl Sessions {
     /// A new session for `user`, whose password hash has the digest `credential`; returns its
     /// token.
-    pub fn create(&mut self, user: &str, credential: &str, now: Instant) -> String {
+    pub fn create(
+        &mut self,
+        user: &str,
+        credential: &str,
+        now: Instant,
+    ) -> Result<String, RandomError> {
+        self.create_from(&mut Kernel, user, credential, now)
+    }
+
+    fn create_from(
+        &mut self,
+        source: &mut dyn Source,
+        user: &str,
+        credential: &str,
+        now: Instant,
+    ) -> Result<String, RandomError> {
         self.expire(now);
-        let token = token();
+        let token = token_from(source)?;
+        let csrf = token_from(source)?;
         self.by_token.insert(
             token.clone(),
             Session {
                 user: user.to_owned(),
-                csrf: self::token(),
+                csrf,
                 credential: credential.to_owned(),
                 created: now,
                 used: now,
             },
         );
-        token
+        Ok(token)
     }
 
     /// The live session of `token`, marked as used.
@@ -216,7 +236,7 @@ mod tests {
     fn sessions_expire_when_idle_or_old_and_tokens_are_unguessable() {
         let mut sessions = Sessions::default();
         let start = Instant::now();
-        let token = sessions.create("admin", "c", start);
+        let token = sessions.create("admin", "c", start).unwrap();
         assert_eq!(token.len(), 64);
         let session = sessions.get(&token, start).unwrap();
         assert_eq!(session.user, "admin");
@@ -233,16 +253,38 @@ mod tests {
         now += Duration::from_secs(3601);
         assert!(sessions.get(&token, now).is_none());
         // Left alone, it ends after the idle time.
-        let token = sessions.create("admin", "c", now);
+        let token = sessions.create("admin", "c", now).unwrap();
         assert!(
             sessions
                 .get(&token, now + IDLE + Duration::from_secs(1))
                 .is_none()
         );
-        let token = sessions.create("admin", "c", now);
+        let token = sessions.create("admin", "c", now).unwrap();
         sessions.remove_user("admin");
         assert!(sessions.get(&token, now).is_none());
         assert!(sessions.is_empty());
+    }
+
+    /// A random source that fails, as a system without one would.
+    struct Broken;
+
+    impl Source for Broken {
+        fn fill(&mut self, _: &mut [u8]) -> Result<(), RandomError> {
+            Err(RandomError("getrandom: function not implemented".into()))
+        }
+    }
+
+    #[test]
+    fn without_randomness_there_is_an_error_not_a_session() {
+        let error = token_from(&mut Broken).unwrap_err();
+        assert!(error.to_string().contains("random source"), "{error}");
+        let mut sessions = Sessions::default();
+        assert!(
+            sessions
+                .create_from(&mut Broken, "admin", "c", Instant::now())
+                .is_err()
+        );
+        assert!(sessions.is_empty(), "no session under an empty token");
     }
 
     #[test]

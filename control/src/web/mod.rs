@@ -388,7 +388,10 @@ async fn login_page(State(state): State<Shared>, parts: axum::http::request::Par
     {
         return Redirect::to("/").into_response();
     }
-    let csrf = token();
+    let csrf = match token() {
+        Ok(csrf) => csrf,
+        Err(error) => return no_randomness(&error),
+    };
     let mut response = state.render("login.html", login_context(&state, &csrf, "", message));
     if let Ok(value) = HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, None)) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -487,7 +490,10 @@ pub fn start_session(state: &AppState, user: &str) -> Response {
     let Ok(mut sessions) = state.sessions.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let session_token = sessions.create(user, &credential, Instant::now());
+    let session_token = match sessions.create(user, &credential, Instant::now()) {
+        Ok(session_token) => session_token,
+        Err(error) => return no_randomness(&error),
+    };
     let mut response = Redirect::to("/").into_response();
     for cookie_text in [
         set_cookie(SESSION_COOKIE, &session_token, None),
@@ -498,6 +504,16 @@ pub fn start_session(state: &AppState, user: &str) -> Response {
         }
     }
     response
+}
+
+/// The answer when no token can be made: a plain 500 that says why, rather than a cookie that
+/// cannot work.
+fn no_randomness(error: &appliance::random::RandomError) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("cannot start a session: {error}"),
+    )
+        .into_response()
 }
 
 async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response {
