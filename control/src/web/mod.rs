@@ -463,10 +463,28 @@ async fn login(
     let root = state.config.root.clone();
     let (user, password) = (form.user.clone(), form.password);
     let verified = tokio::task::spawn_blocking(move || {
-        Users::load(&root).is_ok_and(|users| users.verify(&user, &password))
+        Users::load(&root).map(|users| users.verify(&user, &password))
     })
-    .await
-    .unwrap_or(false);
+    .await;
+    let verified = match verified {
+        Ok(Ok(verified)) => verified,
+        // Not a wrong password: nobody can log in until the file is mended, and the one who
+        // mends it needs to know.
+        Ok(Err(error)) => {
+            let mut response = state.render(
+                "login.html",
+                login_context(
+                    &state,
+                    &form.csrf,
+                    &form.user,
+                    Some(("error", users_unreadable(&error))),
+                ),
+            );
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return response;
+        }
+        Err(_) => false,
+    };
     if !verified {
         if let Ok(mut throttle) = state.throttle.lock() {
             throttle.wrong(address, &form.user, Instant::now());
@@ -477,6 +495,22 @@ async fn login(
         throttle.succeeded(address, &form.user);
     }
     start_session(&state, &form.user)
+}
+
+/// Why no password can be checked, for the login page: the file and what is wrong with it, but
+/// not the line's content (a stranger reads this page too).
+fn users_unreadable(error: &crate::users::UsersError) -> String {
+    use crate::users::UsersError;
+    let cause = match error {
+        UsersError::Read { path, source } => {
+            format!("cannot read `{}`: {source}", path.display())
+        }
+        UsersError::Line { path, line, .. } => {
+            format!("`{}` line {line} is not `NAME:HASH`", path.display())
+        }
+        other => other.to_string(),
+    };
+    format!("No password can be checked: {cause}. Nobody can log in until it is mended.")
 }
 
 /// Opens a session for `user` and sends them to the overview.

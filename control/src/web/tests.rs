@@ -802,6 +802,25 @@ async fn a_name_that_cannot_be_a_user_is_refused_before_it_is_counted_or_hashed(
     assert_eq!(owner.status(), StatusCode::SEE_OTHER);
 }
 
+#[tokio::test]
+async fn a_users_file_that_cannot_be_read_is_said_not_taken_for_a_wrong_password() {
+    let (root, state) = admin_only();
+    let users = root.path().join(crate::users::USERS_FILE);
+    std::fs::write(&users, "admin:not a hash\n").unwrap();
+    let response = login(&state, "admin", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let html = text(response).await;
+    assert!(
+        html.contains("No password can be checked") && html.contains("line 1"),
+        "{html}"
+    );
+    assert!(!html.contains("Wrong user or password"), "{html}");
+    assert!(
+        !html.contains("not a hash"),
+        "the line itself stays unsaid: {html}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn guesses_sent_at_once_are_counted_before_they_are_hashed() {
     let (_root, state) = admin_only();
