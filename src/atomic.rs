@@ -1,9 +1,9 @@
 //! Replacing a file atomically: a temporary file in the same directory, created with its final
 //! mode (never widened and narrowed after), written, fsynced, renamed over the target, and the
 //! directory fsynced, so that a reader or a crash sees the old file or the new one, never a part.
-//! [`write_exact`] also gives the file a group and a mode the umask cannot narrow (a root
-//! process with `UMask=0077` writing a file for a service's group), both through the descriptor
-//! before a byte is written: nothing is chowned or chmodded by name.
+//! The file has exactly the mode asked for, whatever the umask (a root process with `UMask=0077`
+//! writing a file a service reads), and [`write_exact`] may also give it a group: both through
+//! the descriptor before a byte is written, so nothing is chowned or chmodded by name.
 
 use fs_err::os::unix::fs::OpenOptionsExt as _;
 use std::io::Write as _;
@@ -12,9 +12,10 @@ use std::path::Path;
 
 use fs_err as fs;
 
-/// Writes `bytes` to `path` with permission bits `mode` (the umask may only narrow them).
+/// Writes `bytes` to `path` with exactly the permission bits `mode`, whatever the umask (see
+/// [`write_exact`]).
 pub fn write(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    replace(path, bytes, mode, |_| Ok(()))
+    write_exact(path, bytes, mode, None)
 }
 
 /// Writes `bytes` to `path` with exactly the permission bits `mode`, whatever the umask, and the
