@@ -181,10 +181,21 @@ impl Root {
         let output = self.exec_with_input(script_text, input);
         assert!(
             output.status.success(),
-            "`{script_text}` failed in the booted root:\n{}",
-            output_text(&output)
+            "`{script_text}` failed in the booted root:\n{}{}",
+            output_text(&output),
+            self.journal_tail()
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// The last lines of the booted root's journal, for a failure's message: what a service
+    /// said when it would not start is there, not in the command's output.
+    fn journal_tail(&self) -> String {
+        let journal = self.exec("journalctl --no-pager -q -n 60 -o short-monotonic");
+        format!(
+            "\n--- the root's journal, last 60 lines\n{}",
+            String::from_utf8_lossy(&journal.stdout)
+        )
     }
 
     /// [`Root::exec`], which must succeed; returns its stdout.
@@ -192,8 +203,9 @@ impl Root {
         let output = self.exec(script_text);
         assert!(
             output.status.success(),
-            "`{script_text}` failed in the booted root:\n{}",
-            output_text(&output)
+            "`{script_text}` failed in the booted root:\n{}{}",
+            output_text(&output),
+            self.journal_tail()
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
