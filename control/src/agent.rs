@@ -11,6 +11,7 @@ use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 use appliance::backup::Quiet;
+use appliance::backup::commands::with_usual_umask;
 use appliance::backup::origin::{self, Origin};
 use appliance::backup::plan::{self, What};
 use appliance::backup::read::Backup;
@@ -43,17 +44,6 @@ pub trait System {
 
 /// The real system.
 pub struct Host;
-
-/// Runs `spawn` with the umask a root shell has (022): the agent's own `UMask=0077` is for the
-/// files it writes itself, not for the programs it runs (plugin scripts write files their
-/// services must read). The agent serves one request, so nothing else of it runs meanwhile.
-fn with_usual_umask<T>(spawn: impl FnOnce() -> T) -> T {
-    use nix::sys::stat::{Mode, umask};
-    let previous = umask(Mode::from_bits_truncate(0o022));
-    let result = spawn();
-    umask(previous);
-    result
-}
 
 impl System for Host {
     fn run(&self, program: &str, arguments: &[&str]) -> Result<String, String> {
@@ -387,17 +377,17 @@ impl Agent<'_> {
                     foreign_sysconf: *foreign_configuration_runs_as_root,
                     ..plan::RestoreRequest::accepting()
                 };
-                // The restored trees are the application's: the directories a restore makes
-                // without an entry of their own get a root shell's modes (022), not the agent's
-                // UMask=0077 (a service's user could no longer enter its own data).
-                let prepared = with_usual_umask(|| plan::prepare(root, &path, &request))
-                    .map_err(|e| appliance::error_chain(&e))?;
+                // The restore gives every directory it makes an explicit mode, and runs the
+                // plugin's programs with a root shell's umask: the agent's UMask=0077 reaches
+                // neither.
+                let prepared =
+                    plan::prepare(root, &path, &request).map_err(|e| appliance::error_chain(&e))?;
                 if let Some(manifest) = &prepared.manifest {
                     root_alone(manifest, "no backup is restored by it").map_err(|e| {
                         e.unwrap_or_else(|| format!("`{}` is gone", manifest.display()))
                     })?;
                 }
-                let report = with_usual_umask(|| plan::execute(root, prepared, Box::new(Quiet)))
+                let report = plan::execute(root, prepared, Box::new(Quiet))
                     .map_err(|e| appliance::error_chain(&e))?;
                 ok(json!({
                     "restored": name,
