@@ -537,4 +537,4 @@ fn free_space(path: &Path) -> Result<u64, RestoreError> {
 mod stage;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
