@@ -123,13 +123,13 @@ const STRANGE_NAMES: &[&str] = &[
 
 const INFOS: &[&str] = &[
     "appliance: moinmoin\n",
-    "appdata:\n  dirs: []\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "appdata:\n  dirs: [/etc]\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "appdata:\n  dirs: [/]\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "appdata:\n  dirs: [../etc]\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "appdata:\n  dirs: [/var/lib/moin/wiki/data]\nappdata.dirs: [/etc]\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "sysconf:\n  dirs: [/etc/cron.d]\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "appdata: [/srv]\nappliance: x\ntimestamp: t\nversion: '1'\n",
+    "appdata:\n  dirs: []\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "appdata:\n  dirs: [/etc]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "appdata:\n  dirs: [/]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "appdata:\n  dirs: [../etc]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "appdata:\n  dirs: [/var/lib/moin/wiki/data]\nappdata.dirs: [/etc]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "sysconf:\n  dirs: [/etc/cron.d]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "appdata: [/srv]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
     "{{{",
     "",
 ];

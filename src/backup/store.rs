@@ -173,7 +173,7 @@ mod tests {
         let system = root.path();
         std::fs::create_dir_all(system.join("etc/moin")).unwrap();
         let mut made = Vec::new();
-        for (appliance, seconds) in [("a", 100), ("a", 200), ("a", 300), ("b", 150)] {
+        for (appliance, seconds) in [("wiki", 100), ("wiki", 200), ("wiki", 300), ("blog", 150)] {
             let info = Info {
                 appliance: appliance.into(),
                 sysconf_dirs: vec!["/etc/moin".into()],
@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(
             list(system).unwrap().len(),
             3,
-            "a's newest, b, and the unreadable one"
+            "the wiki's newest, the blog's, and the unreadable one"
         );
     }
 }
