@@ -346,7 +346,7 @@ impl Agent<'_> {
                             "appliance": l.info.as_ref().map(|i| &i.appliance),
                             "version": l.info.as_ref().map(|i| &i.version),
                             "timestamp": l.info.as_ref().map(|i| &i.timestamp),
-                            "origin": self.origin_of(&l.path),
+                            "origin": l.origin.map(Origin::describe),
                         })
                     })
                     .collect();
@@ -440,13 +440,6 @@ impl Agent<'_> {
         } else {
             Err(format!("no plugin declares the service `{service}`"))
         }
-    }
-
-    /// Where a stored backup was made, as its MAC says; `None` when it cannot be told.
-    fn origin_of(&self, path: &Path) -> Option<&'static str> {
-        let key = origin::key(&self.root).ok()?;
-        let mut backup = Backup::open(path).ok()?;
-        backup.origin(key.as_deref()).ok().map(Origin::describe)
     }
 
     /// Checks an uploaded backup and copies it into the store (root's, mode 0600). The upload

@@ -184,7 +184,7 @@ fn list_command(cli: &Cli, out: &mut impl Write) -> anyhow::Result<()> {
         writeln!(out, "{}", serde_json::Value::Array(json))?;
         return Ok(());
     }
-    for store::Listed { path, info } in &listed {
+    for store::Listed { path, info, .. } in &listed {
         match info {
             Some(info) => writeln!(
                 out,
