@@ -457,10 +457,7 @@ impl Agent<'_> {
                     .map_err(|e| format!("the upload `{name}`: {e}"))?,
             )
             .map_err(|e| read_error(&e))?;
-            backup.verify().map_err(|e| read_error(&e))?;
-            for member in ["sysconfig.tar.gz", "appdata.tar.gz"] {
-                backup.entries(member).map_err(|e| read_error(&e))?;
-            }
+            backup.check().map_err(|e| read_error(&e))?;
             let key = origin::key(&self.root).map_err(|e| read_error(&e))?;
             let made = backup.origin(key.as_deref()).map_err(|e| read_error(&e))?;
             let dir = self.root.join(BACKUP_DIR);

@@ -325,6 +325,11 @@ fn a_changed_member_fails_its_checksum() {
         error.contains("the checksum of `appdata.tar.gz` does not match (sha1sums"),
         "{error}"
     );
+    // The one-pass check finds it too, though the changed tarball itself is sound.
+    let error = Backup::open(&bad).unwrap().check().unwrap_err().to_string();
+    assert!(error.contains("checksum of `appdata.tar.gz`"), "{error}");
+    // And passes the backup as written.
+    Backup::open(&good).unwrap().check().unwrap();
     // An extra member the sums do not list.
     rezip(
         &good,
@@ -440,6 +445,12 @@ fn hostile_entries_are_refused() {
         assert!(
             text.contains(expected),
             "{entries:?}: expected `{expected}` in `{text}`"
+        );
+        // The one-pass check of everything refuses it the same way.
+        let text = crate::error_chain(&Backup::open(&bad).unwrap().check().unwrap_err());
+        assert!(
+            text.contains(expected),
+            "{entries:?}: expected `{expected}` in `{text}` from check"
         );
     }
 }

@@ -267,12 +267,6 @@ fn open(file: &Path) -> anyhow::Result<Backup> {
 
 fn check(backup: &mut Backup, file: &Path) -> anyhow::Result<()> {
     backup
-        .verify()
-        .with_context(|| format!("`{}` is damaged", file.display()))?;
-    for member in ["sysconfig.tar.gz", "appdata.tar.gz"] {
-        backup
-            .entries(member)
-            .with_context(|| format!("`{}` is not sound", file.display()))?;
-    }
-    Ok(())
+        .check()
+        .with_context(|| format!("`{}` is damaged or not sound", file.display()))
 }
