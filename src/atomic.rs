@@ -1,15 +1,48 @@
 //! Replacing a file atomically: a temporary file in the same directory, created with its final
 //! mode (never widened and narrowed after), written, fsynced, renamed over the target, and the
 //! directory fsynced, so that a reader or a crash sees the old file or the new one, never a part.
+//! The file has exactly the mode asked for, whatever the umask (a root process with `UMask=0077`
+//! writing a file a service reads), and [`write_exact`] may also give it a group: both through
+//! the descriptor before a byte is written, so nothing is chowned or chmodded by name.
 
 use fs_err::os::unix::fs::OpenOptionsExt as _;
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use fs_err as fs;
 
-/// Writes `bytes` to `path` with permission bits `mode` (the umask may only narrow them).
+/// Writes `bytes` to `path` with exactly the permission bits `mode`, whatever the umask (see
+/// [`write_exact`]).
 pub fn write(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    write_exact(path, bytes, mode, None)
+}
+
+/// Writes `bytes` to `path` with exactly the permission bits `mode`, whatever the umask, and the
+/// group `group` when one is given. The temporary is created readable by its owner alone, then
+/// takes its group and its mode through its descriptor while still empty.
+pub fn write_exact(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    group: Option<nix::unistd::Gid>,
+) -> std::io::Result<()> {
+    replace(path, bytes, mode & 0o600, |file| {
+        if let Some(group) = group {
+            nix::unistd::fchown(file.file(), None, Some(group)).map_err(std::io::Error::from)?;
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+    })
+}
+
+/// The one replacement: the temporary is created with `create_mode` (under the umask) and handed
+/// to `prepare` before anything is written to it.
+fn replace(
+    path: &Path,
+    bytes: &[u8],
+    create_mode: u32,
+    prepare: impl FnOnce(&fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -22,8 +55,9 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(mode)
+            .mode(create_mode)
             .open(&temporary)?;
+        prepare(&file)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&temporary, path)?;
@@ -42,8 +76,6 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt as _;
-
     use super::*;
 
     #[test]
@@ -58,6 +90,27 @@ mod tests {
         assert_eq!(mode, 0o600);
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "a temporary file was left: {left:?}");
+    }
+
+    #[test]
+    fn an_exact_write_has_its_mode_whatever_the_umask_and_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        let group = nix::unistd::getegid();
+        // 0666 is wider than any usual umask lets through (022, 077): only a mode set through
+        // the descriptor has it.
+        write_exact(&path, b"for the group", 0o666, Some(group)).unwrap();
+        let metadata = std::fs::metadata(&path).unwrap();
+        assert_eq!(metadata.permissions().mode() & 0o7777, 0o666);
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::gid(&metadata),
+            group.as_raw()
+        );
+        write_exact(&path, b"root's alone", 0o600, None).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "root's alone");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -228,10 +228,6 @@ pub enum HookError {
         #[source]
         source: crate::debconf::ToolError,
     },
-    #[error(
-        "invalid site seed `{}` ({SITE_SEED}): line {line}: a site's seed gives its own values; `@secret:…` belongs in an appliance's seed", .path.display()
-    )]
-    SiteSeedMarker { path: PathBuf, line: usize },
     #[error("cannot record the site's value of a generated secret")]
     Secret(#[from] crate::secrets::SecretError),
 }
@@ -301,11 +297,15 @@ pub fn run(
     };
     let lock = registry.lock()?;
     let mut outcomes = Vec::with_capacity(found.len());
-    let found_secrets: Vec<(String, Seed)> = found
-        .iter()
-        .filter(|f| !f.seed.secret_names().is_empty())
-        .map(|f| (f.package.clone(), f.seed.clone()))
-        .collect();
+    // What the site's seed may set of the appliances' generated secrets (kept only with one).
+    let marked: Vec<(String, Seed)> = match &site {
+        Some(_) => found
+            .iter()
+            .filter(|f| !f.seed.secret_names().is_empty())
+            .map(|f| (f.package.clone(), f.seed.clone()))
+            .collect(),
+        None => Vec::new(),
+    };
     for appliance in found {
         let outcome = seeding::apply(
             &registry,
@@ -324,7 +324,7 @@ pub fn run(
         outcomes.push(outcome);
     }
     if let Some((path, seed)) = site {
-        let shared = site_secrets(&registry, &lock, &found_secrets, &seed)?;
+        let shared = site_secrets(&registry, &lock, &marked, &seed)?;
         if !seed.entries.is_empty() {
             tools
                 .set_selections(&Seed::render(seed.entries.iter().chain(&shared)))
@@ -349,21 +349,10 @@ fn read_site_seed(path: &Path) -> Result<Seed, HookError> {
         path: path.to_owned(),
         source,
     })?;
-    let seed = Seed::parse_bytes(&bytes).map_err(|source| HookError::SiteSeed {
+    Seed::parse_site(&bytes).map_err(|source| HookError::SiteSeed {
         path: path.to_owned(),
         source,
-    })?;
-    if let Some(entry) = seed
-        .entries
-        .iter()
-        .find(|e| crate::secrets::marker(&e.value).is_some())
-    {
-        return Err(HookError::SiteSeedMarker {
-            path: path.to_owned(),
-            line: entry.line,
-        });
-    }
-    Ok(seed)
+    })
 }
 
 /// Where the site's seed answers a question that an appliance's seed answers with a generated
@@ -379,28 +368,24 @@ fn site_secrets(
     let store = crate::secrets::Secrets::of(registry);
     let mut extra = Vec::new();
     for (package, seed) in appliances {
-        let mut chosen = std::collections::BTreeMap::new();
-        for entry in &seed.entries {
-            let Some(name) = crate::secrets::marker(&entry.value) else {
-                continue;
-            };
-            if let Some(answer) = site.entries.iter().find(|s| s.question == entry.question) {
-                chosen.insert(name.to_owned(), answer.value.clone());
-            }
-        }
+        let chosen: std::collections::BTreeMap<String, String> = seed
+            .entries
+            .iter()
+            .filter_map(|entry| {
+                let name = crate::secrets::marker(&entry.value)?;
+                let answer = site.entries.iter().find(|s| s.question == entry.question)?;
+                Some((name.to_owned(), answer.value.clone()))
+            })
+            .collect();
         if chosen.is_empty() {
             continue;
         }
-        for entry in &seed.entries {
-            let value = crate::secrets::marker(&entry.value).and_then(|name| chosen.get(name));
-            if let Some(value) = value
+        // The other questions that name a secret the site set, with the site's value.
+        let others = seed.entries.iter().filter(|entry| {
+            crate::secrets::marker(&entry.value).is_some_and(|name| chosen.contains_key(name))
                 && !site.entries.iter().any(|s| s.question == entry.question)
-            {
-                let mut entry = entry.clone();
-                entry.value.clone_from(value);
-                extra.push(entry);
-            }
-        }
+        });
+        extra.extend(crate::secrets::fill(others, &chosen));
         let mut values = store.read(package)?;
         values.extend(chosen);
         store.write(lock, package, &values)?;

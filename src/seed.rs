@@ -100,6 +100,10 @@ pub enum SeedError {
         "line {line}: `@secret:{name}` is not a valid secret name (lower-case letters, digits and `-`, at most 64)"
     )]
     MarkerName { line: usize, name: String },
+    #[error(
+        "line {line}: a site's seed gives its own values; `@secret:…` belongs in an appliance's seed"
+    )]
+    MarkerInSiteSeed { line: usize },
 }
 
 impl SeedError {
@@ -115,7 +119,8 @@ impl SeedError {
             | Self::TrailingSpace { line }
             | Self::UnfinishedContinuation { line }
             | Self::MarkerType { line, .. }
-            | Self::MarkerName { line, .. } => Some(*line),
+            | Self::MarkerName { line, .. }
+            | Self::MarkerInSiteSeed { line } => Some(*line),
         }
     }
 }
@@ -160,6 +165,20 @@ impl Seed {
         Ok(Self { entries })
     }
 
+    /// Parses a site's seed (`Appliance::Site-Seed`, va-build's `--seed`): the site's own values,
+    /// so no marker asks for a generated one.
+    pub fn parse_site(bytes: &[u8]) -> Result<Self, SeedError> {
+        let seed = Self::parse_bytes(bytes)?;
+        match seed
+            .entries
+            .iter()
+            .find(|e| crate::secrets::marker(&e.value).is_some())
+        {
+            Some(entry) => Err(SeedError::MarkerInSiteSeed { line: entry.line }),
+            None => Ok(seed),
+        }
+    }
+
     /// The entries that answer a password question with a literal value: every system that
     /// applies the seed shares it. (An empty answer is no password; a marker is generated.)
     pub fn literal_passwords(&self) -> Vec<&Entry> {
@@ -175,17 +194,7 @@ impl Seed {
 
     /// The names of the secrets the seed asks to be generated, each once, in order.
     pub fn secret_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for name in self
-            .entries
-            .iter()
-            .filter_map(|e| crate::secrets::marker(&e.value))
-        {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        names
+        crate::secrets::names(&self.entries)
     }
 
     /// The packages whose questions the seed answers (the owners), each once, in order.

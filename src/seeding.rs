@@ -8,7 +8,7 @@ use crate::debconf::{PackageStatus, PackageTools, ToolError};
 use crate::random::{Kernel, Source};
 use crate::registry::{Registry, RegistryError, RegistryLock, State};
 use crate::secrets::{self, SecretError, Secrets};
-use crate::seed::{Entry, Seed};
+use crate::seed::Seed;
 
 /// Which path applied a seed; recorded in the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,12 +161,7 @@ pub(crate) fn apply_from(
         .as_ref()
         .is_some_and(|state| state.seed == text && state.version == version);
     // The secrets the answers name: drawn (and recorded root-only) before any answer is set.
-    let mut names: Vec<&str> = Vec::new();
-    for name in entries.iter().filter_map(|e| secrets::marker(&e.value)) {
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
+    let names = secrets::names(entries.iter().copied());
     let resolved = if names.is_empty() {
         secrets::Resolved::default()
     } else {
@@ -178,18 +173,7 @@ pub(crate) fn apply_from(
             })?
     };
     if !entries.is_empty() {
-        let answers: Vec<Entry> = entries
-            .iter()
-            .map(|entry| {
-                let mut entry = (*entry).clone();
-                if let Some(value) =
-                    secrets::marker(&entry.value).and_then(|name| resolved.values.get(name))
-                {
-                    entry.value.clone_from(value);
-                }
-                entry
-            })
-            .collect();
+        let answers = secrets::fill(entries.iter().copied(), &resolved.values);
         // Given to debconf-set-selections on its standard input, never in its arguments.
         tools
             .set_selections(&Seed::render(&answers))

@@ -86,9 +86,14 @@ pub fn reconcile(
             }
         }
     }
-    // Seeds that dpkg removed: keep the state while the package's configuration remains, forget it
-    // once the package is purged (its postrm normally did that already).
-    let recorded = registry.recorded()?;
+    // Seeds that dpkg removed: keep the state and the secrets while the package's configuration
+    // remains, forget them once it is purged (its postrm normally did that already). Secrets
+    // without a state are those of an application that failed after they were drawn.
+    let secrets = Secrets::of(&registry);
+    let mut recorded = registry.recorded()?;
+    recorded.extend(secrets.appliances()?);
+    recorded.sort();
+    recorded.dedup();
     let gone: Vec<&str> = recorded
         .iter()
         .filter(|p| !shipped.contains(p))
@@ -110,26 +115,8 @@ pub fn reconcile(
             ));
         }
     }
-    // Secrets of an appliance whose state is gone (purged while appliance-tools was not there).
-    for package in Secrets::of(&registry).appliances()? {
-        if !shipped.contains(&package) && registry.state(&package)?.is_none() {
-            let status =
-                tools
-                    .statuses(&[package.as_str()])
-                    .map_err(|source| SeedingError::Apply {
-                        package: package.clone(),
-                        source,
-                    })?;
-            if status
-                .get(&package)
-                .is_none_or(|s| s.status == "not-installed")
-            {
-                Secrets::of(&registry).forget(&lock, &package)?;
-            }
-        }
-    }
     for outcome in &outcomes {
-        if !Secrets::of(&registry).read(&outcome.package)?.is_empty() {
+        if !secrets.read(&outcome.package)?.is_empty() {
             reporter.info(&secrets_notice(&outcome.package));
         }
     }
@@ -378,6 +365,19 @@ mod tests {
         assert!(purge(root.path(), "x-appliance").unwrap());
         assert!(secrets.read("x-appliance").unwrap().is_empty());
         assert!(secrets.appliances().unwrap().is_empty());
+        // Secrets drawn by an application that failed (no state), of a package dpkg does not
+        // know: forgotten; of one still there: kept.
+        let registry = Registry::new(root.path());
+        let lock = registry.lock().unwrap();
+        for package in ["failed-appliance", "kept-appliance"] {
+            secrets
+                .resolve(&lock, package, &["a"], &mut crate::random::Kernel)
+                .unwrap();
+        }
+        drop(lock);
+        let tools = Recorder::with_installed(&[("kept-appliance", "config-files")]);
+        reconcile(root.path(), &tools, &mut reporter).unwrap();
+        assert_eq!(secrets.appliances().unwrap(), ["kept-appliance"]);
     }
 
     #[test]

@@ -1,48 +1,8 @@
-//! Files appliance-control writes with the mode they need from the start (secrets above all),
-//! and the free space a copy needs.
-//!
-//! A secret is written to a new temporary file that is created 0600 (whatever the umask says),
-//! given its group and final mode through its descriptor, filled, synced, and only then renamed
-//! over the old file: at no moment does a path hold the secret with a wider mode, and nothing is
-//! chmodded by name after the rename.
+//! The free space a copy needs. (Files appliance-control writes with the mode they need from the
+//! start, secrets above all, go through the library's `appliance::atomic::write_exact`.)
 
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::Path;
-
-/// Writes `bytes` to `path` atomically with `mode` and, when given, `group`, both set on the new
-/// file (created 0600) before it has its name, whatever the umask (the agent runs with 0077).
-pub fn write_atomic(
-    path: &Path,
-    bytes: &[u8],
-    mode: u32,
-    group: Option<nix::unistd::Gid>,
-) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temporary = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    // A temporary left by a killed writer of the same pid is ours to replace.
-    let _ = std::fs::remove_file(&temporary);
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        if let Some(group) = group {
-            nix::unistd::fchown(&file, None, Some(group)).map_err(io::Error::from)?;
-        }
-        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
-}
 
 /// Bytes free for an unprivileged writer on the file system that holds `dir`.
 pub fn free_space(dir: &Path) -> io::Result<u64> {
@@ -73,6 +33,7 @@ pub fn check_free_space(dir: &Path, needed: u64) -> Result<(), String> {
 
 #[cfg(test)]
 pub mod tests {
+    use std::os::unix::fs::PermissionsExt;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -115,7 +76,13 @@ pub mod tests {
         std::fs::write(&path, "old, world-readable").unwrap();
         let seen = watch_modes(dir.path(), "secret", 0o077, || {
             for round in 0..50 {
-                write_atomic(&path, format!("secret {round}\n").as_bytes(), 0o600, None).unwrap();
+                appliance::atomic::write_exact(
+                    &path,
+                    format!("secret {round}\n").as_bytes(),
+                    0o600,
+                    None,
+                )
+                .unwrap();
             }
         });
         // The old file was 0644 until the first rename replaced it; nothing after that.
@@ -125,7 +92,7 @@ pub mod tests {
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
             0o600
         );
-        write_atomic(&path, b"for the group", 0o640, None).unwrap();
+        appliance::atomic::write_exact(&path, b"for the group", 0o640, None).unwrap();
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
             0o640

@@ -214,7 +214,22 @@ const JOB_FILE_MODE: u32 = 0o644;
 
 fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
     let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-    crate::files::write_atomic(path, &text, JOB_FILE_MODE, None)
+    appliance::atomic::write_exact(path, &text, JOB_FILE_MODE, None)
+}
+
+/// Opens a job's log for writing, emptied, with [`JOB_FILE_MODE`] set through the descriptor as
+/// the JSON files have theirs: a creation mode only narrows under the umask, and an old log would
+/// keep its own.
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(JOB_FILE_MODE))?;
+    Ok(file)
 }
 
 /// Runs job `id` of `kind` to its end (inside the unit): the body of `appliance-agent job`.
@@ -234,16 +249,7 @@ pub fn run(root: &Path, kind: Kind, id: &str) -> Result<State, String> {
     };
     let current = dir.join("current.json");
     write_json(&current, &job).map_err(|e| e.to_string())?;
-    let mut file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(JOB_FILE_MODE)
-            .open(&log)
-            .map_err(|e| e.to_string())?
-    };
+    let mut file = open_log(&log).map_err(|e| e.to_string())?;
     let result = match kind {
         Kind::Refresh => apt(&file, &["update"]),
         Kind::Upgrade => {
@@ -363,6 +369,19 @@ pub fn progress(line: &str) -> Option<(f32, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_is_readable_by_the_web_service_whatever_was_there() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("job.log");
+        std::fs::write(&log, "an old run").unwrap();
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o600)).unwrap();
+        drop(open_log(&log).unwrap());
+        let metadata = std::fs::metadata(&log).unwrap();
+        assert_eq!(metadata.permissions().mode() & 0o7777, JOB_FILE_MODE);
+        assert_eq!(metadata.len(), 0);
+    }
 
     #[test]
     fn simulation_lines_become_upgrades() {

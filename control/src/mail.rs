@@ -116,7 +116,7 @@ fn change(root: &Path, values: &[(&str, Option<&str>)]) -> Result<(), String> {
         .save()
         .map_err(|e| format!("cannot save `{MAIN_CF}`: {e}"))?;
     if let Err(reason) = postfix(root, &["check"]) {
-        crate::files::write_atomic(&file, &before, mode, None)
+        appliance::atomic::write_exact(&file, &before, mode, None)
             .map_err(|e| format!("{reason}; and `{MAIN_CF}` could not be put back: {e}"))?;
         return Err(format!("{reason}; `{MAIN_CF}` was put back as it was"));
     }
@@ -217,7 +217,7 @@ fn saved_password(sasl: &Path) -> Option<String> {
 
 /// Root's alone (0600) from the moment it exists.
 fn write_secret(path: &Path, text: &str) -> Result<(), String> {
-    crate::files::write_atomic(path, text.as_bytes(), 0o600, None)
+    appliance::atomic::write_exact(path, text.as_bytes(), 0o600, None)
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
@@ -257,6 +257,25 @@ mod tests {
         root
     }
 
+    /// Saves the relay `host`:`port` for `user` with `password` (`None`: keep the one there is).
+    fn save(
+        root: &Path,
+        host: &str,
+        port: u16,
+        user: &str,
+        password: Option<&str>,
+    ) -> Result<(), String> {
+        set_smarthost(
+            root,
+            &Smarthost {
+                host: host.into(),
+                port,
+                user: user.into(),
+                password: password.map(str::to_owned),
+            },
+        )
+    }
+
     #[test]
     fn relays_parse() {
         assert_eq!(
@@ -277,14 +296,12 @@ mod tests {
         let root = system(
             "# comment kept\nmyhostname = wiki.example.org\nrelayhost = [old.example.org]:25\ninet_interfaces = loopback-only\n",
         );
-        set_smarthost(
+        save(
             root.path(),
-            &Smarthost {
-                host: "smtp.example.org".into(),
-                port: 587,
-                user: "wiki@example.org".into(),
-                password: Some("s3cret pass".into()),
-            },
+            "smtp.example.org",
+            587,
+            "wiki@example.org",
+            Some("s3cret pass"),
         )
         .unwrap();
         let main_cf = std::fs::read_to_string(root.path().join("etc/postfix/main.cf")).unwrap();
@@ -317,14 +334,12 @@ mod tests {
             }
         );
         // Saved again without a password: the one there is stays.
-        set_smarthost(
+        save(
             root.path(),
-            &Smarthost {
-                host: "smtp2.example.org".into(),
-                port: 465,
-                user: "wiki@example.org".into(),
-                password: None,
-            },
+            "smtp2.example.org",
+            465,
+            "wiki@example.org",
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -334,14 +349,12 @@ mod tests {
         );
         // And again: a password with a colon in it stays whole too.
         for password in [Some("pass:with:colons"), None, None] {
-            set_smarthost(
+            save(
                 root.path(),
-                &Smarthost {
-                    host: "smtp3.example.org".into(),
-                    port: 587,
-                    user: "wiki@example.org".into(),
-                    password: password.map(str::to_owned),
-                },
+                "smtp3.example.org",
+                587,
+                "wiki@example.org",
+                password,
             )
             .unwrap();
             assert_eq!(
@@ -350,16 +363,7 @@ mod tests {
             );
         }
         // No user: no authentication.
-        set_smarthost(
-            root.path(),
-            &Smarthost {
-                host: "relay.example.org".into(),
-                port: 25,
-                user: String::new(),
-                password: None,
-            },
-        )
-        .unwrap();
+        save(root.path(), "relay.example.org", 25, "", None).unwrap();
         let main_cf = std::fs::read_to_string(root.path().join("etc/postfix/main.cf")).unwrap();
         assert!(!main_cf.contains("smtp_sasl_auth_enable"), "{main_cf}");
         assert!(!sasl.exists());
@@ -372,14 +376,12 @@ mod tests {
         let seen =
             crate::files::tests::watch_modes(sasl.parent().unwrap(), "sasl_passwd", 0o077, || {
                 for round in 0..100 {
-                    set_smarthost(
+                    save(
                         root.path(),
-                        &Smarthost {
-                            host: "smtp.example.org".into(),
-                            port: 587,
-                            user: "wiki@example.org".into(),
-                            password: Some(format!("s3cret {round}")),
-                        },
+                        "smtp.example.org",
+                        587,
+                        "wiki@example.org",
+                        Some(&format!("s3cret {round}")),
                     )
                     .unwrap();
                 }
@@ -396,29 +398,11 @@ mod tests {
         let root = system("relayhost =\n");
         set(root.path(), MAIL_PATHS[0], "[a.example.org]:25").unwrap();
         assert!(set(root.path(), "/files/etc/passwd/root/shell", "/bin/sh").is_err());
+        assert!(save(root.path(), "evil\nrelayhost", 25, "", None).is_err());
         assert!(
-            set_smarthost(
-                root.path(),
-                &Smarthost {
-                    host: "evil\nrelayhost".into(),
-                    port: 25,
-                    ..Smarthost::default()
-                }
-            )
-            .is_err()
-        );
-        assert!(
-            set_smarthost(
-                root.path(),
-                &Smarthost {
-                    host: "a.example.org".into(),
-                    port: 25,
-                    user: "u".into(),
-                    password: None
-                }
-            )
-            .unwrap_err()
-            .contains("needs a password")
+            save(root.path(), "a.example.org", 25, "u", None)
+                .unwrap_err()
+                .contains("needs a password")
         );
     }
 }

@@ -10,10 +10,18 @@
 //! per (address, user): past [`FREE_FAILURES`] for one user from one address, or
 //! [`FREE_FAILURES_PER_ADDRESS`] from one address, each one doubles the wait before the next.
 //! A stranger's guesses never make the administrator, at another address, wait.
+//!
+//! An IPv6 client is counted by its /64, the network one host is usually given and can pick any
+//! address of; each table remembers at most [`MAX_CLIENTS`] clients, forgetting those quiet the
+//! longest to make room, so that many addresses cannot make it grow without end (forgetting only
+//! ever spares someone a wait: it locks nobody out).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
+
+use appliance::random::{Kernel, RandomError, Source};
 
 /// How long a session lasts without use.
 pub const IDLE: Duration = Duration::from_secs(2 * 3600);
@@ -25,16 +33,20 @@ pub const FREE_FAILURES: u32 = 3;
 pub const FREE_FAILURES_PER_ADDRESS: u32 = 10;
 /// The longest wait.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Clients the throttle remembers at most, in each of its tables (a few dozen bytes each).
+pub const MAX_CLIENTS: usize = 10_000;
 
-/// 32 random bytes, hex.
-pub fn token() -> String {
+/// 32 random bytes from the kernel, hex. A kernel that gives none is an error, never a weaker
+/// (empty or fixed) token.
+pub fn token() -> Result<String, RandomError> {
+    token_from(&mut Kernel)
+}
+
+/// 32 random bytes from `source`, hex.
+fn token_from(source: &mut dyn Source) -> Result<String, RandomError> {
     let mut bytes = [0u8; 32];
-    // The kernel's random source does not fail after boot; an all-zero token would only be
-    // produced if it did, and is refused by `Sessions::get`.
-    if getrandom::fill(&mut bytes).is_err() {
-        return String::new();
-    }
-    hex::encode(bytes)
+    source.fill(&mut bytes)?;
+    Ok(hex::encode(bytes))
 }
 
 /// Compares without leaking where two strings differ.
@@ -66,20 +78,36 @@ pub struct Sessions {
 impl Sessions {
     /// A new session for `user`, whose password hash has the digest `credential`; returns its
     /// token.
-    pub fn create(&mut self, user: &str, credential: &str, now: Instant) -> String {
+    pub fn create(
+        &mut self,
+        user: &str,
+        credential: &str,
+        now: Instant,
+    ) -> Result<String, RandomError> {
+        self.create_from(&mut Kernel, user, credential, now)
+    }
+
+    fn create_from(
+        &mut self,
+        source: &mut dyn Source,
+        user: &str,
+        credential: &str,
+        now: Instant,
+    ) -> Result<String, RandomError> {
         self.expire(now);
-        let token = token();
+        let token = token_from(source)?;
+        let csrf = token_from(source)?;
         self.by_token.insert(
             token.clone(),
             Session {
                 user: user.to_owned(),
-                csrf: self::token(),
+                csrf,
                 credential: credential.to_owned(),
                 created: now,
                 used: now,
             },
         );
-        token
+        Ok(token)
     }
 
     /// The live session of `token`, marked as used.
@@ -134,6 +162,48 @@ pub struct Throttle {
     by_user: HashMap<(IpAddr, String), Failures>,
 }
 
+/// Who an address is counted as: an IPv4 address itself (also when written as IPv6), an IPv6
+/// address its /64.
+fn client(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(ip) => IpAddr::V6(Ipv6Addr::from_bits(ip.to_bits() & !0_u128 << 64)),
+        ip @ IpAddr::V4(_) => ip,
+    }
+}
+
+/// How long a client is remembered after its last failure: longer than the longest wait.
+const FORGET_AFTER: Duration = Duration::from_secs(3 * MAX_WAIT.as_secs());
+
+/// Makes room for `key` in `table` if it is new and the table full: the clients quiet for
+/// [`FORGET_AFTER`] go, and if that is not enough, the tenth quiet the longest (a tenth at once,
+/// so that a full table is not searched on every failure).
+fn make_room<K: Eq + Hash>(table: &mut HashMap<K, Failures>, key: &K, now: Instant) {
+    if table.len() < MAX_CLIENTS || table.contains_key(key) {
+        return;
+    }
+    table.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+    if table.len() < MAX_CLIENTS {
+        return;
+    }
+    let mut lasts: Vec<Instant> = table.values().map(|f| f.last).collect();
+    let (_, &mut newest_forgotten, _) = lasts.select_nth_unstable(MAX_CLIENTS / 10);
+    table.retain(|_, f| f.last > newest_forgotten);
+}
+
+/// Counts one more failure of the client `key` at `now`, from nothing if it was forgotten.
+fn count<K: Eq + Hash>(table: &mut HashMap<K, Failures>, key: K, now: Instant) {
+    make_room(table, &key, now);
+    let failures = table.entry(key).or_insert(Failures {
+        count: 0,
+        last: now,
+    });
+    if now.duration_since(failures.last) >= FORGET_AFTER {
+        failures.count = 0;
+    }
+    failures.count += 1;
+    failures.last = now;
+}
+
 fn wait_after(failures: Option<&Failures>, free: u32, now: Instant) -> Option<Duration> {
     let failures = failures?;
     let over = failures.count.checked_sub(free)?;
@@ -145,6 +215,7 @@ fn wait_after(failures: Option<&Failures>, free: u32, now: Instant) -> Option<Du
 impl Throttle {
     /// How long the client must still wait before trying again, if it must.
     pub fn wait(&self, address: IpAddr, user: &str, now: Instant) -> Option<Duration> {
+        let address = client(address);
         let by_address = wait_after(
             self.by_address.get(&address),
             FREE_FAILURES_PER_ADDRESS,
@@ -171,6 +242,7 @@ impl Throttle {
     /// A login that [`Throttle::begin`] counted turned out wrong at `now`: the wait runs from
     /// here, not from when it began (hashing takes a while, longer on a busy machine).
     pub fn wrong(&mut self, address: IpAddr, user: &str, now: Instant) {
+        let address = client(address);
         if let Some(failures) = self.by_address.get_mut(&address) {
             failures.last = now;
         }
@@ -180,29 +252,13 @@ impl Throttle {
     }
 
     pub fn failed(&mut self, address: IpAddr, user: &str, now: Instant) {
-        // Forget clients quiet for longer than the longest wait.
-        self.by_address
-            .retain(|_, f| now.duration_since(f.last) < MAX_WAIT * 3);
-        self.by_user
-            .retain(|_, f| now.duration_since(f.last) < MAX_WAIT * 3);
-        for failures in [
-            self.by_address.entry(address).or_insert(Failures {
-                count: 0,
-                last: now,
-            }),
-            self.by_user
-                .entry((address, user.to_owned()))
-                .or_insert(Failures {
-                    count: 0,
-                    last: now,
-                }),
-        ] {
-            failures.count += 1;
-            failures.last = now;
-        }
+        let address = client(address);
+        count(&mut self.by_address, address, now);
+        count(&mut self.by_user, (address, user.to_owned()), now);
     }
 
     pub fn succeeded(&mut self, address: IpAddr, user: &str) {
+        let address = client(address);
         self.by_address.remove(&address);
         self.by_user.remove(&(address, user.to_owned()));
     }
@@ -216,7 +272,7 @@ mod tests {
     fn sessions_expire_when_idle_or_old_and_tokens_are_unguessable() {
         let mut sessions = Sessions::default();
         let start = Instant::now();
-        let token = sessions.create("admin", "c", start);
+        let token = sessions.create("admin", "c", start).unwrap();
         assert_eq!(token.len(), 64);
         let session = sessions.get(&token, start).unwrap();
         assert_eq!(session.user, "admin");
@@ -233,16 +289,38 @@ mod tests {
         now += Duration::from_secs(3601);
         assert!(sessions.get(&token, now).is_none());
         // Left alone, it ends after the idle time.
-        let token = sessions.create("admin", "c", now);
+        let token = sessions.create("admin", "c", now).unwrap();
         assert!(
             sessions
                 .get(&token, now + IDLE + Duration::from_secs(1))
                 .is_none()
         );
-        let token = sessions.create("admin", "c", now);
+        let token = sessions.create("admin", "c", now).unwrap();
         sessions.remove_user("admin");
         assert!(sessions.get(&token, now).is_none());
         assert!(sessions.is_empty());
+    }
+
+    /// A random source that fails, as a system without one would.
+    struct Broken;
+
+    impl Source for Broken {
+        fn fill(&mut self, _: &mut [u8]) -> Result<(), RandomError> {
+            Err(RandomError("getrandom: function not implemented".into()))
+        }
+    }
+
+    #[test]
+    fn without_randomness_there_is_an_error_not_a_session() {
+        let error = token_from(&mut Broken).unwrap_err();
+        assert!(error.to_string().contains("random source"), "{error}");
+        let mut sessions = Sessions::default();
+        assert!(
+            sessions
+                .create_from(&mut Broken, "admin", "c", Instant::now())
+                .is_err()
+        );
+        assert!(sessions.is_empty(), "no session under an empty token");
     }
 
     #[test]
@@ -291,6 +369,67 @@ mod tests {
         assert_eq!(throttle.wait(address, "admin", now), Some(MAX_WAIT));
         throttle.succeeded(address, "admin");
         assert_eq!(throttle.wait(address, "admin", now), None);
+    }
+
+    #[test]
+    fn many_addresses_do_not_grow_the_throttle_without_end() {
+        let mut throttle = Throttle::default();
+        let now = Instant::now();
+        let administrator: IpAddr = "192.0.2.7".parse().unwrap();
+        for _ in 0..=FREE_FAILURES {
+            throttle.failed(administrator, "admin", now);
+        }
+        // Addresses from a network of millions, each failing once, all within the longest wait.
+        for host in 0..u32::try_from(2 * MAX_CLIENTS).unwrap() {
+            let address = IpAddr::V4(std::net::Ipv4Addr::from_bits(0x0a00_0000 + host));
+            throttle.failed(address, "admin", now + Duration::from_millis(1));
+        }
+        assert!(throttle.by_address.len() <= MAX_CLIENTS);
+        assert!(throttle.by_user.len() <= MAX_CLIENTS);
+        // The oldest was forgotten to make room: a wait spared, nobody locked out.
+        assert_eq!(throttle.wait(administrator, "admin", now), None);
+    }
+
+    #[test]
+    fn a_client_quiet_for_long_starts_again_from_nothing() {
+        let mut throttle = Throttle::default();
+        let address: IpAddr = "192.0.2.7".parse().unwrap();
+        let now = Instant::now();
+        for _ in 0..FREE_FAILURES_PER_ADDRESS {
+            throttle.failed(address, "admin", now);
+        }
+        let later = now + FORGET_AFTER;
+        for _ in 1..FREE_FAILURES {
+            throttle.failed(address, "admin", later);
+        }
+        assert_eq!(throttle.wait(address, "admin", later), None);
+        throttle.failed(address, "admin", later);
+        assert_eq!(
+            throttle.wait(address, "admin", later),
+            Some(Duration::from_secs(1))
+        );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_network() {
+        let mut throttle = Throttle::default();
+        let now = Instant::now();
+        for host in 0..=FREE_FAILURES {
+            let address: IpAddr = format!("2001:db8:1:2::{:x}", host + 1).parse().unwrap();
+            throttle.failed(address, "admin", now);
+        }
+        // Another address of the same /64 waits; another network does not.
+        let same: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(throttle.wait(same, "admin", now).is_some());
+        assert_eq!(throttle.wait(other, "admin", now), None);
+        // An IPv4 address written as IPv6 is that IPv4 address.
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        for _ in 0..=FREE_FAILURES {
+            throttle.failed(mapped, "admin", now);
+        }
+        assert!(throttle.wait(v4, "admin", now).is_some());
     }
 
     #[test]

@@ -136,19 +136,36 @@ fn subject_and_issuer(der: &[u8]) -> Option<(Name, Vec<u8>)> {
     Some((name, certificate.issuer().as_raw().to_vec()))
 }
 
-/// The DER subjects of the CA certificates in `path` (PEM): the issuers a subject mapping
-/// believes.
-pub fn ca_subjects(path: &Path) -> Result<Vec<Vec<u8>>, String> {
-    CertificateDer::pem_file_iter(path)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|e| format!("cannot read the client CA `{}`: {e}", path.display()))?
-        .iter()
-        .map(|der| {
-            x509_parser::parse_x509_certificate(der)
-                .map(|(_, certificate)| certificate.subject().as_raw().to_vec())
-                .map_err(|e| format!("`{}`: {e}", path.display()))
+/// The owner's client CAs (`--client-ca`), read once: the roots the handshake checks client
+/// certificates against, and their DER subjects, the issuers a subject mapping believes.
+#[derive(Debug, Clone)]
+pub struct ClientCa {
+    path: std::path::PathBuf,
+    roots: Vec<CertificateDer<'static>>,
+    /// The DER subjects of [`ClientCa::roots`].
+    pub subjects: Vec<Vec<u8>>,
+}
+
+impl ClientCa {
+    /// The CA certificates in `path` (PEM).
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let roots: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .and_then(Iterator::collect)
+            .map_err(|e| format!("cannot read the client CA `{}`: {e}", path.display()))?;
+        let subjects = roots
+            .iter()
+            .map(|der| {
+                x509_parser::parse_x509_certificate(der)
+                    .map(|(_, certificate)| certificate.subject().as_raw().to_vec())
+                    .map_err(|e| format!("`{}`: {e}", path.display()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            path: path.to_owned(),
+            roots,
+            subjects,
         })
-        .collect()
+    }
 }
 
 /// The certificate-to-user map.
@@ -282,7 +299,7 @@ impl ClientCertVerifier for OptionalClientCert {
 pub fn server_config(
     certificate: &Path,
     key: &Path,
-    client_ca: Option<&Path>,
+    client_ca: Option<&ClientCa>,
 ) -> Result<Arc<ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certificate)
@@ -299,21 +316,19 @@ pub fn server_config(
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("cannot read the key `{}`: {e}", key.display()))?;
     let ca = match client_ca {
-        Some(path) => {
+        Some(ca) => {
+            let path = ca.path.display();
             let mut roots = rustls::RootCertStore::empty();
-            for certificate in CertificateDer::pem_file_iter(path)
-                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                .map_err(|e| format!("cannot read the client CA `{}`: {e}", path.display()))?
-            {
+            for certificate in &ca.roots {
                 roots
-                    .add(certificate)
-                    .map_err(|e| format!("`{}`: {e}", path.display()))?;
+                    .add(certificate.clone())
+                    .map_err(|e| format!("`{path}`: {e}"))?;
             }
             Some(
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                     .allow_unauthenticated()
                     .build()
-                    .map_err(|e| format!("the client CA `{}`: {e}", path.display()))?,
+                    .map_err(|e| format!("the client CA `{path}`: {e}"))?,
             )
         }
         None => None,
@@ -369,7 +384,7 @@ mod tests {
     fn a_subject_maps_only_the_certificate_with_that_structure_from_the_ca() {
         let dir = tempfile::tempdir().unwrap();
         let certificates = certificates(dir.path());
-        let ca = ca_subjects(&dir.path().join("ca.pem")).unwrap();
+        let ca = ClientCa::load(&dir.path().join("ca.pem")).unwrap().subjects;
         let map = ClientCerts::parse("subject:CN=Bob,O=Example bob\n").unwrap();
         assert_eq!(
             map.user_for(&certificates["bob"], &ca).as_deref(),

@@ -175,7 +175,7 @@ impl Users {
             })
             .flatten()
             .map(|group| group.gid);
-        crate::files::write_atomic(&path, self.render().as_bytes(), 0o640, group).map_err(write)
+        appliance::atomic::write_exact(&path, self.render().as_bytes(), 0o640, group).map_err(write)
     }
 }
 

@@ -456,7 +456,13 @@ fn the_site_seed_sets_a_generated_secret_for_every_question_naming_it() {
     )
     .unwrap_err();
     assert!(
-        matches!(error, HookError::SiteSeedMarker { line: 1, .. }),
+        matches!(
+            error,
+            HookError::SiteSeed {
+                source: crate::seed::SeedError::MarkerInSiteSeed { line: 1 },
+                ..
+            }
+        ),
         "{error}"
     );
 }

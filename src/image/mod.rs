@@ -155,17 +155,8 @@ impl Identifiers {
 /// downloaded. It gives values; generated secrets (`@secret:…`) are the appliance's to ask for.
 pub fn site_seed(given: Option<&str>) -> Result<(String, Seed), ImageError> {
     let text = given.unwrap_or_default().to_owned();
-    let seed = Seed::parse(&text).map_err(|e| ImageError::Input(format!("--seed: {e}")))?;
-    if let Some(entry) = seed
-        .entries
-        .iter()
-        .find(|e| crate::secrets::marker(&e.value).is_some())
-    {
-        return Err(ImageError::Input(format!(
-            "--seed: line {}: a site's seed gives its own values; `@secret:…` belongs in an appliance's seed",
-            entry.line
-        )));
-    }
+    let seed =
+        Seed::parse_site(text.as_bytes()).map_err(|e| ImageError::Input(format!("--seed: {e}")))?;
     Ok((text, seed))
 }
 
@@ -387,7 +378,7 @@ pub fn build(options: &Options, progress: &mut dyn Progress) -> Result<Built, Im
         .stage(5, STAGES, &format!("Writing {}", options.output.display()));
     let bytes = finish(&mut runner, options, &work, &raw)?;
     let manifest = with_suffix(&options.output, ".manifest");
-    crate::registry::write_atomic(&manifest, listing.text.as_bytes()).map_err(|source| {
+    crate::atomic::write(&manifest, listing.text.as_bytes(), 0o644).map_err(|source| {
         WorkError::Io {
             what: "cannot write",
             path: manifest.clone(),

@@ -15,10 +15,11 @@ use fs_err as fs;
 
 use crate::random::{self, RandomError, Source};
 use crate::registry::{Registry, RegistryLock, valid_package_name};
+use crate::seed::Entry;
 
 /// What a marker starts with; the rest is the secret's name.
 pub const MARKER: &str = "@secret:";
-/// The directory of generated secrets, relative to the system's root.
+/// The directory of generated secrets, relative to the system's root (the registry's `secrets/`).
 pub const SECRETS_DIR: &str = "var/lib/appliance/secrets";
 /// Characters in a generated password (about 5.8 bits each: 20 give 115 bits).
 pub const PASSWORD_LENGTH: usize = 20;
@@ -44,6 +45,8 @@ pub enum SecretError {
     },
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Manifest(#[from] crate::plugin::ManifestError),
     #[error("cannot give `{appliance}` its new `{name}`")]
     Renew {
         appliance: String,
@@ -71,6 +74,35 @@ pub fn marker(value: &str) -> Option<&str> {
     value.strip_prefix(MARKER)
 }
 
+/// The names of the secrets `entries` ask for, each once, in order.
+pub fn names<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<&'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in entries.into_iter().filter_map(|e| marker(&e.value)) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// `entries` with each marker whose secret `values` holds replaced by its value (what debconf is
+/// given); the others as they are.
+pub fn fill<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+    values: &BTreeMap<String, String>,
+) -> Vec<Entry> {
+    entries
+        .into_iter()
+        .map(|entry| {
+            let mut entry = entry.clone();
+            if let Some(value) = marker(&entry.value).and_then(|name| values.get(name)) {
+                entry.value.clone_from(value);
+            }
+            entry
+        })
+        .collect()
+}
+
 /// The generated secrets of one system, given by its root directory.
 #[derive(Debug, Clone)]
 pub struct Secrets {
@@ -86,13 +118,12 @@ pub struct Resolved {
 }
 
 impl Secrets {
+    /// The store of the system at `root`.
     pub fn new(root: &Path) -> Self {
-        Self {
-            dir: root.join(SECRETS_DIR),
-        }
+        Self::of(&Registry::new(root))
     }
 
-    /// The store beside `registry`.
+    /// The store beside `registry` (`secrets/` in `/var/lib/appliance`).
     pub fn of(registry: &Registry) -> Self {
         Self {
             dir: registry.base().join("secrets"),
@@ -293,6 +324,12 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn the_store_is_the_registrys_secrets_directory() {
+        let root = Path::new("/srv/root");
+        assert_eq!(Secrets::new(root).dir(), root.join(SECRETS_DIR));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use super::{PASSWORD_LENGTH, SecretError, Secrets, marker};
+use crate::debconf::PackageTools;
+use crate::plugin::{Manifest, SecretInfo};
 use crate::random::{self, Source};
 use crate::registry::Registry;
 
@@ -21,29 +23,54 @@ pub struct Renewed {
     pub unrenewable: Vec<String>,
 }
 
+/// The manifests under `root`: every one must be read, since a secret that a broken manifest
+/// declares could not be made anew (a machine would keep the image's).
+fn manifests(root: &Path) -> Result<Vec<Manifest>, SecretError> {
+    Manifest::each(root)?
+        .into_iter()
+        .map(|(_, manifest)| manifest.map_err(SecretError::from))
+        .collect()
+}
+
+/// The secrets the manifests declare for `appliance`.
+fn declared<'a>(manifests: &'a [Manifest], appliance: &str) -> Vec<&'a SecretInfo> {
+    manifests
+        .iter()
+        .filter(|m| m.appliance == appliance)
+        .flat_map(|m| &m.secrets)
+        .collect()
+}
+
+/// The command that sets `name` anew, if a declaration gives one.
+fn renew_command<'a>(
+    declared: &[&'a SecretInfo],
+    name: &str,
+) -> Option<&'a crate::plugin::Command> {
+    declared
+        .iter()
+        .find(|s| s.name == name)
+        .and_then(|s| s.renew.as_ref())
+}
+
 /// Makes every secret of the system anew but those named in `keep`: the passwords generated for
-/// the appliances' seeds (recorded, given to debconf and to the application through its
-/// manifest's `renew` command on standard input) and the applications' own keys (their `renew`
-/// commands). The first boot of an image runs it, so that no two machines made from one image
-/// share a secret.
+/// the appliances' seeds and the applications' own keys, through the `renew` commands of their
+/// manifests (a password on standard input). The first boot of an image runs it, so that no two
+/// machines made from one image share a secret.
+///
+/// Each password is recorded only once its application took it, so that `va-seed secrets` shows
+/// what opens the application even when a later command fails. debconf keeps no copy of a
+/// renewed password: the build's would be every machine's, and the packages clear theirs after
+/// use.
 pub fn renew(
     root: &Path,
     keep: &[String],
-    tools: &dyn crate::debconf::PackageTools,
+    tools: &dyn PackageTools,
     random: &mut dyn Source,
 ) -> Result<Vec<Renewed>, SecretError> {
     let registry = Registry::new(root);
     let lock = registry.lock()?;
     let store = Secrets::of(&registry);
-    let manifests: Vec<crate::plugin::Manifest> = crate::plugin::Manifest::all(root)
-        .map_err(|error| SecretError::Io {
-            what: "read the plugin manifests under",
-            path: root.join(crate::plugin::PLUGIN_DIR),
-            source: std::io::Error::other(crate::error_chain(&error)),
-        })?
-        .into_iter()
-        .map(|(_, m)| m)
-        .collect();
+    let manifests = manifests(root)?;
     let mut appliances = store.appliances()?;
     for manifest in &manifests {
         if !manifest.secrets.is_empty() && !appliances.contains(&manifest.appliance) {
@@ -53,61 +80,56 @@ pub fn renew(
     appliances.sort();
     let mut done = Vec::new();
     for appliance in appliances {
-        let declared: Vec<&crate::plugin::SecretInfo> = manifests
-            .iter()
-            .filter(|m| m.appliance == appliance)
-            .flat_map(|m| &m.secrets)
-            .collect();
-        let command_of = |name: &str| {
-            declared
-                .iter()
-                .find(|s| s.name == name)
-                .and_then(|s| s.renew.clone())
+        let declared = declared(&manifests, &appliance);
+        let failed = |name: &str| {
+            let appliance = appliance.clone();
+            let name = name.to_owned();
+            move |source| SecretError::Renew {
+                appliance,
+                name,
+                source,
+            }
         };
         let mut values = store.read(&appliance)?;
         let mut renewed = Renewed {
             appliance: appliance.clone(),
             ..Renewed::default()
         };
-        for (name, value) in &mut values {
-            if keep.contains(name) {
-                renewed.kept.push(name.clone());
-            } else if command_of(name).is_none() {
-                renewed.unrenewable.push(name.clone());
-            } else {
-                *value = random::password(random, PASSWORD_LENGTH).map_err(|source| {
-                    SecretError::Random {
-                        package: appliance.clone(),
-                        source,
-                    }
-                })?;
-                renewed.passwords.push(name.clone());
+        let names: Vec<String> = values.keys().cloned().collect();
+        for name in names {
+            if keep.contains(&name) {
+                renewed.kept.push(name);
+                continue;
             }
-        }
-        if !renewed.passwords.is_empty() {
-            store.write(&lock, &appliance, &values)?;
-            tell_debconf(&registry, tools, &appliance, &values, &renewed.passwords)?;
-        }
-        for secret in &declared {
-            let Some(command) = &secret.renew else {
+            let Some(command) = renew_command(&declared, &name) else {
+                renewed.unrenewable.push(name);
                 continue;
             };
-            let input = if renewed.passwords.contains(&secret.name) {
-                values.get(&secret.name).map(|v| format!("{v}\n"))
-            } else if values.contains_key(&secret.name) || keep.contains(&secret.name) {
-                // Kept, or a generated password that was not renewed.
-                continue;
-            } else {
-                renewed.keys.push(secret.name.clone());
-                None
-            };
-            tools
-                .run_command(command, input.as_deref())
-                .map_err(|source| SecretError::Renew {
-                    appliance: appliance.clone(),
-                    name: secret.name.clone(),
+            let value = random::password(random, PASSWORD_LENGTH).map_err(|source| {
+                SecretError::Random {
+                    package: appliance.clone(),
                     source,
-                })?;
+                }
+            })?;
+            tools
+                .run_command(command, Some(&format!("{value}\n")))
+                .map_err(failed(&name))?;
+            values.insert(name.clone(), value);
+            store.write(&lock, &appliance, &values)?;
+            forget_in_debconf(&registry, tools, &appliance, &name)?;
+            renewed.passwords.push(name);
+        }
+        // The applications' own keys: declared, and no generated password.
+        for secret in &declared {
+            if values.contains_key(&secret.name) || keep.contains(&secret.name) {
+                continue;
+            }
+            if let Some(command) = &secret.renew {
+                tools
+                    .run_command(command, None)
+                    .map_err(failed(&secret.name))?;
+                renewed.keys.push(secret.name.clone());
+            }
         }
         done.push(renewed);
     }
@@ -129,15 +151,11 @@ pub struct FirstBoot {
 /// kept.
 pub fn first_boot(root: &Path, keep: &[String]) -> Result<FirstBoot, SecretError> {
     let store = Secrets::new(root);
-    let manifests = crate::plugin::Manifest::all(root).map_err(|error| SecretError::Io {
-        what: "read the plugin manifests under",
-        path: root.join(crate::plugin::PLUGIN_DIR),
-        source: std::io::Error::other(crate::error_chain(&error)),
-    })?;
+    let manifests = manifests(root)?;
     let mut plan = FirstBoot::default();
     let appliances = store.appliances()?;
     if !appliances.is_empty() {
-        // debconf's own copies of password answers (root's alone), set anew by the renewal.
+        // debconf's own copies of password answers (root's alone), emptied by the renewal.
         for file in [
             "var/cache/debconf/passwords.dat",
             "var/cache/debconf/passwords.dat-old",
@@ -148,19 +166,14 @@ pub fn first_boot(root: &Path, keep: &[String]) -> Result<FirstBoot, SecretError
     for appliance in appliances {
         plan.files
             .push(Path::new(super::SECRETS_DIR).join(&appliance));
+        let declared = declared(&manifests, &appliance);
         for name in store.read(&appliance)?.keys() {
-            let renewable = manifests.iter().any(|(_, m)| {
-                m.appliance == appliance
-                    && m.secrets
-                        .iter()
-                        .any(|s| &s.name == name && s.renew.is_some())
-            });
-            if !renewable && !keep.contains(name) {
+            if renew_command(&declared, name).is_none() && !keep.contains(name) {
                 plan.unrenewable.push(format!("{appliance}: {name}"));
             }
         }
     }
-    for (_, manifest) in &manifests {
+    for manifest in &manifests {
         for secret in manifest.secrets.iter().filter(|s| !keep.contains(&s.name)) {
             plan.files.extend(
                 secret
@@ -197,40 +210,34 @@ pub fn given_by_site(
     Ok(names)
 }
 
-/// debconf's copies of the renewed passwords follow, so that a later dpkg-reconfigure keeps the
-/// new values.
-fn tell_debconf(
+/// Empties debconf's answers to the questions of `appliance`'s seed that name the secret `name`.
+fn forget_in_debconf(
     registry: &Registry,
-    tools: &dyn crate::debconf::PackageTools,
+    tools: &dyn PackageTools,
     appliance: &str,
-    values: &std::collections::BTreeMap<String, String>,
-    renewed: &[String],
+    name: &str,
 ) -> Result<(), SecretError> {
+    // The copy of the seed as applied: a damaged record names its file (registry error).
     let seed = registry
         .state(appliance)?
         .and_then(|state| crate::seed::Seed::parse(&state.seed).ok())
         .unwrap_or_default();
-    let answers: Vec<crate::seed::Entry> = seed
+    let mut answers: Vec<crate::seed::Entry> = seed
         .entries
-        .iter()
-        .filter_map(|entry| {
-            let name = marker(&entry.value)?;
-            let value = values
-                .get(name)
-                .filter(|_| renewed.iter().any(|n| n == name))?;
-            let mut entry = entry.clone();
-            entry.value.clone_from(value);
-            Some(entry)
-        })
+        .into_iter()
+        .filter(|entry| marker(&entry.value) == Some(name))
         .collect();
     if answers.is_empty() {
         return Ok(());
+    }
+    for answer in &mut answers {
+        answer.value.clear();
     }
     tools
         .set_selections(&crate::seed::Seed::render(&answers))
         .map_err(|source| SecretError::Renew {
             appliance: appliance.to_owned(),
-            name: "debconf".into(),
+            name: name.to_owned(),
             source,
         })
 }
@@ -289,34 +296,61 @@ mod tests {
             commands.as_slice(),
             [
                 (
-                    vec!["/usr/lib/x/set-admin".to_owned()],
-                    Some(format!("{}\n", after["wiki-admin"]))
-                ),
-                (
                     vec!["/usr/bin/passwd-control".to_owned(), "admin".to_owned()],
                     Some(format!("{}\n", after["control"]))
+                ),
+                (
+                    vec!["/usr/lib/x/set-admin".to_owned()],
+                    Some(format!("{}\n", after["wiki-admin"]))
                 ),
                 (vec!["/usr/lib/x/new-session-key".to_owned()], None),
             ]
         );
-        // debconf's copies follow.
+        // debconf keeps no copy of a renewed password (nor of the build's); the site's stays.
         let given = tools.selections.borrow().join("");
-        assert!(
-            given.contains(&format!("m m/again password {}", after["wiki-admin"])),
-            "{given}"
+        assert_eq!(
+            given,
+            "c c/pw password\nm m/pw password\nm m/again password\n"
         );
-        assert!(!given.contains("d/pw"), "{given}");
-        // A command that fails stops with the appliance and the secret named.
+        drop(commands);
+
+        // A command that fails stops, naming the appliance and the secret; what was renewed
+        // before it is recorded, and the failed password keeps the value its application has.
         let failing = Recorder {
-            fail_program: Some("/usr/lib/x/new-session-key".into()),
+            fail_program: Some("/usr/lib/x/set-admin".into()),
             ..Recorder::default()
         };
         let error = renew(root.path(), &[], &failing, &mut Kernel).unwrap_err();
         let text = crate::error_chain(&error);
         assert!(
-            text.contains("`x-appliance`") && text.contains("`session-key`"),
+            text.contains("`x-appliance`") && text.contains("`wiki-admin`"),
             "{text}"
         );
+        let last = Secrets::of(&registry).read("x-appliance").unwrap();
+        assert_ne!(last["control"], after["control"]);
+        assert_eq!(last["wiki-admin"], after["wiki-admin"]);
+    }
+
+    #[test]
+    fn a_broken_manifest_stops_the_renewal_naming_it() {
+        let root = tempfile::tempdir().unwrap();
+        let plugins = root.path().join(crate::plugin::PLUGIN_DIR);
+        std::fs::create_dir_all(&plugins).unwrap();
+        std::fs::write(
+            plugins.join("x.yaml"),
+            "appliance: x-appliance\nsecrets: 3\n",
+        )
+        .unwrap();
+        let error = renew(
+            root.path(),
+            &[],
+            &crate::seeding::recorder::Recorder::default(),
+            &mut Kernel,
+        )
+        .unwrap_err();
+        assert!(crate::error_chain(&error).contains("x.yaml"), "{error}");
+        let error = first_boot(root.path(), &[]).unwrap_err();
+        assert!(crate::error_chain(&error).contains("x.yaml"), "{error}");
     }
 }
 

@@ -42,9 +42,17 @@ pub fn report(
     let store = Secrets::new(root);
     let registry = Registry::new(root);
     let host = host_name(root);
+    // A broken manifest leaves its descriptions out, said in a warning; the others are used.
     let mut manifests = Vec::new();
-    match crate::plugin::Manifest::all(root) {
-        Ok(all) => manifests = all.into_iter().map(|(_, m)| m).collect(),
+    match crate::plugin::Manifest::each(root) {
+        Ok(each) => {
+            for (_, manifest) in each {
+                match manifest {
+                    Ok(manifest) => manifests.push(manifest),
+                    Err(error) => warnings.push(crate::error_chain(&error)),
+                }
+            }
+        }
         Err(error) => warnings.push(crate::error_chain(&error)),
     }
     let appliances = match only {
@@ -54,12 +62,17 @@ pub fn report(
     let mut out = Vec::new();
     for appliance in appliances {
         let values = store.read(&appliance)?;
-        let seed = registry
-            .state(&appliance)
-            .ok()
-            .flatten()
-            .and_then(|state| crate::seed::Seed::parse(&state.seed).ok())
-            .unwrap_or_default();
+        // Which questions each secret answers, from the record of the applied seed: shown when
+        // it can be read, a warning when not (the values are the store's in any case).
+        let seed = match registry.state(&appliance) {
+            Ok(state) => state
+                .and_then(|state| crate::seed::Seed::parse(&state.seed).ok())
+                .unwrap_or_default(),
+            Err(error) => {
+                warnings.push(crate::error_chain(&error));
+                crate::seed::Seed::default()
+            }
+        };
         let secrets = values
             .into_iter()
             .map(|(name, value)| {
@@ -170,9 +183,12 @@ mod tests {
             "appliance: x-appliance\nsecrets:\n  - name: wiki-admin\n    opens: the wiki's administrator\n    login: WikiAdmin\n    url: http://{host}/\n",
         )
         .unwrap();
+        std::fs::write(plugins.join("broken.yaml"), "appliance: [\n").unwrap();
         let mut warnings = Vec::new();
         let report = report(root.path(), None, &mut warnings).unwrap();
-        assert!(warnings.is_empty(), "{warnings:?}");
+        // The broken manifest is named; the other one still describes its secrets.
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("broken.yaml"), "{warnings:?}");
         assert_eq!(report.len(), 1);
         let shown = &report[0].secrets;
         assert_eq!(shown[1].name, "wiki-admin");

@@ -50,9 +50,12 @@ fn agent_as(root: &Root, user: &str, line: &str) -> String {
 /// HSTS and a Secure cookie.
 fn https_only(root: &Root, port: u16) {
     let plain = root.exec_ok(&format!("curl -sS -i http://127.0.0.1:{port}/login?next=1"));
-    let posted = root.exec_ok(&format!(
-        "curl -sS -i --data-urlencode user=admin --data-urlencode password=appliance-demo --data csrf=0 http://127.0.0.1:{port}/login"
-    ));
+    let posted = root.exec_ok_with_input(
+        &format!(
+            "curl -sS -i --data-urlencode user=admin --data-urlencode password@- --data csrf=0 http://127.0.0.1:{port}/login"
+        ),
+        "appliance-demo",
+    );
     for (answer, location) in [(&plain, "/login?next=1"), (&posted, "/login")] {
         assert!(answer.starts_with("HTTP/1.1 301 "), "{answer}");
         assert!(
@@ -171,12 +174,15 @@ fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
 
     // The administrator logs in over HTTPS; a wrong password does not.
     let login = |password: &str| {
-        root.exec(&format!(
+        root.exec_with_input(
+            &format!(
             "cd /var/tmp && rm -f jar && \
              csrf=$(curl -fsS --cacert {CERTIFICATE} -c jar https://127.0.0.1:{port}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
-             curl -sS --cacert {CERTIFICATE} -b jar -c jar -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf https://127.0.0.1:{port}/login && \
+             curl -sS --cacert {CERTIFICATE} -b jar -c jar -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode password@- --data csrf=$csrf https://127.0.0.1:{port}/login && \
              curl -fsS --cacert {CERTIFICATE} -b jar https://127.0.0.1:{port}/"
-        ))
+            ),
+            password,
+        )
     };
     let wrong = login("not-the-password");
     assert!(String::from_utf8_lossy(&wrong.stdout).starts_with("401"));

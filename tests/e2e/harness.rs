@@ -4,7 +4,7 @@
 //! why; under `make test` (`APPLIANCE_E2E=1`) a missing need fails, so CI cannot pass by skipping.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 pub const TREE: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -153,6 +153,38 @@ impl Root {
             .args(["bash", "-c", script_text])
             .output()
             .expect("run debian-root")
+    }
+
+    /// [`Root::exec`] with `input` on the script's standard input: how a password reaches a
+    /// program in the root without standing in a command line (`curl --data-urlencode
+    /// password@-`), where every user of the root could read it.
+    pub fn exec_with_input(&self, script_text: &str, input: &str) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(script())
+            .arg("exec")
+            .arg(&self.path)
+            .args(["bash", "-c", script_text])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run debian-root");
+        if let Some(mut stdin) = child.stdin.take() {
+            // A script that does not read it all is judged by its output, not by a broken pipe.
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        child.wait_with_output().expect("run debian-root")
+    }
+
+    /// [`Root::exec_with_input`], which must succeed; returns its stdout.
+    pub fn exec_ok_with_input(&self, script_text: &str, input: &str) -> String {
+        let output = self.exec_with_input(script_text, input);
+        assert!(
+            output.status.success(),
+            "`{script_text}` failed in the booted root:\n{}",
+            output_text(&output)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     /// [`Root::exec`], which must succeed; returns its stdout.

@@ -270,8 +270,7 @@ fn control_login(port: u16, jar: &Path, password: &str) -> String {
         .arg(format!(
             "rm -f {jar} && \
              csrf=$(curl -kfsS -c {jar} https://127.0.0.1:{port}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
-             read -r password && \
-             curl -ksS -b {jar} -c {jar} -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode \"password=$password\" --data csrf=$csrf https://127.0.0.1:{port}/login && \
+             curl -ksS -b {jar} -c {jar} -o /dev/null -w '%{{http_code}}' --data-urlencode user=admin --data-urlencode password@- --data csrf=$csrf https://127.0.0.1:{port}/login && \
              curl -kfsS -b {jar} https://127.0.0.1:{port}/",
             jar = jar.display()
         ))
@@ -279,7 +278,8 @@ fn control_login(port: u16, jar: &Path, password: &str) -> String {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    // No newline: curl's `password@-` sends all it reads.
+    write!(child.stdin.take().unwrap(), "{password}").unwrap();
     let output = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -2,6 +2,7 @@
 //! with its own systemd, the wiki served by nginx at the site's root URL, appliance-control beside
 //! it, and a backup of the 2009 moinmoin appliance (`MoinMoin` 1.9) restored onto it.
 
+use std::fmt::Write as _;
 use std::process::Command;
 
 use crate::harness::{Root, free_port, needs, output_text};
@@ -58,24 +59,45 @@ pub(crate) fn wiki_login(root: &Root, web: u16, password: &str) -> String {
 }
 
 /// Logs in to the wiki as `user`; the HTTP status (302 when it worked), then the front page.
+/// The password goes to curl on its standard input, never on a command line.
 pub(crate) fn wiki_login_as(root: &Root, web: u16, user: &str, password: &str) -> String {
-    root.exec_ok(&format!(
-        "cd /var/tmp && rm -f wiki-jar && \
-         curl -sS -o /dev/null -w '%{{http_code}}\\n' -c wiki-jar --data-urlencode login_username='{user}' \
-           --data-urlencode login_password='{password}' -d login_nexturl=/ -d login_submit=1 \
-           http://127.0.0.1:{web}/+login && \
-         curl -fsSL -b wiki-jar http://127.0.0.1:{web}/"
-    ))
+    logged_in(
+        root,
+        &format!(
+            "cd /var/tmp && rm -f wiki-jar && \
+             curl -sS -o /dev/null -w '%{{http_code}}\\n' -c wiki-jar --data-urlencode login_username='{user}' \
+               --data-urlencode login_password@- -d login_nexturl=/ -d login_submit=1 \
+               http://127.0.0.1:{web}/+login && \
+             curl -fsSL -b wiki-jar http://127.0.0.1:{web}/"
+        ),
+        password,
+    )
 }
 
-/// Logs in to appliance-control as its seeded administrator; the HTTP status, then the overview.
+/// Logs in to appliance-control as its administrator; the HTTP status, then the overview.
 pub(crate) fn control_login(root: &Root, control: u16, password: &str) -> String {
-    root.exec_ok(&format!(
-        "cd /var/tmp && rm -f jar && \
-         csrf=$(curl -kfsS -c jar https://127.0.0.1:{control}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
-         curl -ksS -b jar -c jar -o /dev/null -w '%{{http_code}}\\n' --data-urlencode user=admin --data-urlencode password='{password}' --data csrf=$csrf https://127.0.0.1:{control}/login && \
-         curl -kfsS -b jar https://127.0.0.1:{control}/"
-    ))
+    logged_in(
+        root,
+        &format!(
+            "cd /var/tmp && rm -f jar && \
+             csrf=$(curl -kfsS -c jar https://127.0.0.1:{control}/login | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | grep -o '[0-9a-f]*$') && \
+             curl -ksS -b jar -c jar -o /dev/null -w '%{{http_code}}\\n' --data-urlencode user=admin --data-urlencode password@- --data csrf=$csrf https://127.0.0.1:{control}/login && \
+             curl -kfsS -b jar https://127.0.0.1:{control}/"
+        ),
+        password,
+    )
+}
+
+/// Runs a login `script` in the booted root with `password` (without a newline: curl's `@-`
+/// sends all it reads) on its standard input; its output, which must be a success.
+fn logged_in(root: &Root, script: &str, password: &str) -> String {
+    let output = root.exec_with_input(script, password);
+    assert!(
+        output.status.success(),
+        "`{script}` failed in the booted root:\n{}",
+        output_text(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The moinmoin plugin's page of appliance-control, in the session that [`control_login`] opened.
@@ -88,32 +110,43 @@ fn control_plugin_page(root: &Root, control: u16) -> String {
 /// Sends an action's form to the moinmoin plugin's page of appliance-control, in the session that
 /// [`control_login`] opened, with the page's CSRF token; the HTTP status, then the page after.
 fn control_action(root: &Root, control: u16, fields: &[(&str, &str)]) -> String {
-    let fields = fields
+    // The fields (a password among them) reach curl as a config on its standard input, never
+    // on a command line.
+    let config = fields
         .iter()
-        .map(|(name, value)| format!("--data-urlencode '{name}={value}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    root.exec_ok(&format!(
-        "cd /var/tmp && page=https://127.0.0.1:{control}/plugins/moinmoin && \
-         csrf=$(curl -kfsS -b jar $page | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | head -n1 | grep -o '[0-9a-f]*$') && \
-         curl -ksS -b jar -o /dev/null -w '%{{http_code}}\\n' --data csrf=$csrf {fields} $page/action && \
-         curl -kfsS -b jar $page"
-    ))
+        .fold(String::new(), |mut config, (name, value)| {
+            let _ = writeln!(config, "data-urlencode = \"{name}={value}\"");
+            config
+        });
+    logged_in(
+        root,
+        &format!(
+            "cd /var/tmp && page=https://127.0.0.1:{control}/plugins/moinmoin && \
+             csrf=$(curl -kfsS -b jar $page < /dev/null | grep -o 'name=\"csrf\" value=\"[0-9a-f]*' | head -n1 | grep -o '[0-9a-f]*$') && \
+             curl -ksS -b jar -o /dev/null -w '%{{http_code}}\\n' --data csrf=$csrf -K - $page/action && \
+             curl -kfsS -b jar $page < /dev/null"
+        ),
+        &config,
+    )
 }
 
 /// One request to appliance-control's agent, as root; the answer lines.
 fn agent(root: &Root, line: &str) -> String {
-    root.exec_ok(&format!(
+    // The request (a password among its parameters) goes on standard input, not on a command
+    // line.
+    logged_in(
+        root,
         "python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(300)
 s.connect(\"/run/appliance/agent.sock\")
-s.sendall(sys.argv[1].encode() + b\"\\n\")
+s.sendall(sys.stdin.read().encode() + b\"\\n\")
 for answer in s.makefile():
     print(answer, end=\"\")
     if \"\\\"ok\\\"\" in answer:
-        break' '{line}'"
-    ))
+        break'",
+        line,
+    )
 }
 
 #[test]

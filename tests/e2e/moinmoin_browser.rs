@@ -204,9 +204,11 @@ fn a_wiki_page_deleted_comes_back_from_a_backup_restored_in_appliance_control() 
         &format!("= Backup proof =\nFirst revision: {WORD}."),
         "first edit",
     );
-    // moin keeps a revision's time in whole seconds: once, with the two edits in one second, the
-    // index rebuilt after the restore took the first for the latest. The second edit comes more
-    // than a second later, as a person's would.
+    // moin keeps a revision's time in whole seconds (an integer MTIME), and the index it rebuilds
+    // after a restore takes an item's latest revision by that time alone
+    // (moin/storage/middleware/indexing.py, `find_latest_revids`): two edits within one second
+    // tie, and the first came back as the latest once. The second edit comes more than a second
+    // later, as a person's would.
     std::thread::sleep(std::time::Duration::from_millis(1500));
     wiki_edit(
         &browser,

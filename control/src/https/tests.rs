@@ -54,6 +54,17 @@ fn a_plain_request_is_sent_to_the_same_host_and_path_over_https() {
             local,
             "https://a:1/",
         ),
+        // A lone CR or LF cannot smuggle a header into the answer, nor `@` a user into the URL.
+        (
+            "GET /a\rSet-Cookie:x HTTP/1.1\r\nHost: a\nSet-Cookie: x=1\r\n\r\n",
+            local,
+            "https://192.0.2.7:8080/",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: wiki.example.org@evil.example\r\n\r\n",
+            local,
+            "https://192.0.2.7:8080/",
+        ),
         ("\u{1}\u{2}garbage", local, "https://192.0.2.7:8080/"),
         ("", local, "https://192.0.2.7:8080/"),
     ] {

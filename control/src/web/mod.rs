@@ -388,7 +388,10 @@ async fn login_page(State(state): State<Shared>, parts: axum::http::request::Par
     {
         return Redirect::to("/").into_response();
     }
-    let csrf = token();
+    let csrf = match token() {
+        Ok(csrf) => csrf,
+        Err(error) => return no_randomness(&error),
+    };
     let mut response = state.render("login.html", login_context(&state, &csrf, "", message));
     if let Ok(value) = HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, None)) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -460,10 +463,28 @@ async fn login(
     let root = state.config.root.clone();
     let (user, password) = (form.user.clone(), form.password);
     let verified = tokio::task::spawn_blocking(move || {
-        Users::load(&root).is_ok_and(|users| users.verify(&user, &password))
+        Users::load(&root).map(|users| users.verify(&user, &password))
     })
-    .await
-    .unwrap_or(false);
+    .await;
+    let verified = match verified {
+        Ok(Ok(verified)) => verified,
+        // Not a wrong password: nobody can log in until the file is mended, and the one who
+        // mends it needs to know.
+        Ok(Err(error)) => {
+            let mut response = state.render(
+                "login.html",
+                login_context(
+                    &state,
+                    &form.csrf,
+                    &form.user,
+                    Some(("error", users_unreadable(&error))),
+                ),
+            );
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return response;
+        }
+        Err(_) => false,
+    };
     if !verified {
         if let Ok(mut throttle) = state.throttle.lock() {
             throttle.wrong(address, &form.user, Instant::now());
@@ -474,6 +495,22 @@ async fn login(
         throttle.succeeded(address, &form.user);
     }
     start_session(&state, &form.user)
+}
+
+/// Why no password can be checked, for the login page: the file and what is wrong with it, but
+/// not the line's content (a stranger reads this page too).
+fn users_unreadable(error: &crate::users::UsersError) -> String {
+    use crate::users::UsersError;
+    let cause = match error {
+        UsersError::Read { path, source } => {
+            format!("cannot read `{}`: {source}", path.display())
+        }
+        UsersError::Line { path, line, .. } => {
+            format!("`{}` line {line} is not `NAME:HASH`", path.display())
+        }
+        other => other.to_string(),
+    };
+    format!("No password can be checked: {cause}. Nobody can log in until it is mended.")
 }
 
 /// Opens a session for `user` and sends them to the overview.
@@ -487,7 +524,10 @@ pub fn start_session(state: &AppState, user: &str) -> Response {
     let Ok(mut sessions) = state.sessions.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let session_token = sessions.create(user, &credential, Instant::now());
+    let session_token = match sessions.create(user, &credential, Instant::now()) {
+        Ok(session_token) => session_token,
+        Err(error) => return no_randomness(&error),
+    };
     let mut response = Redirect::to("/").into_response();
     for cookie_text in [
         set_cookie(SESSION_COOKIE, &session_token, None),
@@ -498,6 +538,16 @@ pub fn start_session(state: &AppState, user: &str) -> Response {
         }
     }
     response
+}
+
+/// The answer when no token can be made: a plain 500 that says why, rather than a cookie that
+/// cannot work.
+fn no_randomness(error: &appliance::random::RandomError) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("cannot start a session: {error}"),
+    )
+        .into_response()
 }
 
 async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response {

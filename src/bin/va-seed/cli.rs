@@ -49,7 +49,9 @@ pub enum Command {
     ///
     /// Draws a new value for every password generated for the appliances' seeds and gives it to
     /// the application through the `renew` command its plugin manifest declares (on standard
-    /// input), then runs the `renew` commands of the applications' own keys. The first boot of a
+    /// input) and records it once the command succeeded; debconf keeps no copy. Then it runs the
+    /// `renew` commands of the applications' own keys. A failing command stops it with exit
+    /// status 1, naming the secret; what was renewed before stays recorded. The first boot of a
     /// machine made by va-build runs it, so that no two machines made from one image share a
     /// secret. Prints the names of what it renewed, never a value.
     Renew {

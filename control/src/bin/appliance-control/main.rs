@@ -45,17 +45,19 @@ fn serve(arguments: cli::Serve) -> anyhow::Result<()> {
             "appliance-control does not serve as root: systemd runs it as the user `appliance-control`"
         );
     }
+    let client_ca = client_ca
+        .as_deref()
+        .map(appliance_control::tls::ClientCa::load)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!(e))?;
     let tls_config =
-        appliance_control::tls::server_config(&tls_cert, &tls_key, client_ca.as_deref())
+        appliance_control::tls::server_config(&tls_cert, &tls_key, client_ca.as_ref())
             .map_err(|e| {
                 anyhow::anyhow!(
                     "{e}\nhint: appliance-control serves HTTPS only; `/usr/lib/appliance-control/make-certificate` (as root) makes this system's certificate, or give your own with `--tls-cert` and `--tls-key`"
                 )
             })?;
-    let client_ca_subjects = match &client_ca {
-        Some(path) => appliance_control::tls::ca_subjects(path).map_err(|e| anyhow::anyhow!(e))?,
-        None => Vec::new(),
-    };
+    let client_ca_subjects = client_ca.map(|ca| ca.subjects).unwrap_or_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
