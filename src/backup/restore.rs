@@ -18,7 +18,6 @@ use super::commands::Runner;
 use super::owners::Owners;
 use super::read::{Backup, ReadError};
 use crate::plugin::Command;
-use crate::registry::write_atomic;
 use stage::{Budget, Stage};
 
 /// Where the journal lives, relative to the system's root.
@@ -437,7 +436,8 @@ fn swap_in(
             std::io::Error::other("a restored directory's name holds a tab or a newline").into(),
         );
     }
-    write_atomic(&journal, journal_text("swapping", swaps).as_bytes())?;
+    // Root's alone: it names what is being swapped, for `recover` only.
+    crate::atomic::write(&journal, journal_text("swapping", swaps).as_bytes(), 0o600)?;
     for swap in swaps {
         if swap.old.exists() {
             std::fs::remove_dir_all(&swap.old)?;
@@ -454,7 +454,7 @@ fn swap_in(
             return Err(RestoreError::After(reason));
         }
     }
-    write_atomic(&journal, journal_text("committed", swaps).as_bytes())?;
+    crate::atomic::write(&journal, journal_text("committed", swaps).as_bytes(), 0o600)?;
     recover(system_root)
 }
 
