@@ -175,7 +175,7 @@ impl Registry {
             sha256_hex(state.seed.as_bytes()),
             state.reconfigure.join(" "),
         );
-        write_atomic(&dir.join(format!("{package}.info")), info.as_bytes())?;
+        crate::atomic::write(&dir.join(format!("{package}.info")), info.as_bytes(), 0o644)?;
         Ok(())
     }
 
@@ -192,7 +192,7 @@ impl Registry {
             }
         }
         if removed {
-            sync_dir(&dir)?;
+            crate::atomic::sync_dir(&dir)?;
         }
         Ok(removed)
     }
@@ -229,15 +229,6 @@ fn names_with_suffix(dir: &Path, suffix: &str) -> Result<Vec<String>, RegistryEr
     }
     names.sort();
     Ok(names)
-}
-
-/// Writes `bytes` to `path` atomically, readable by all (0644).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::atomic::write(path, bytes, 0o644)
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    crate::atomic::sync_dir(dir)
 }
 
 #[cfg(test)]

@@ -246,9 +246,18 @@ fn tool(dir: &Path, program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The files of the hand-made original backup, under `old-system`.
+const ORIGINAL_SYSCONF: [&str; 1] = ["etc/moin/mywiki.py"];
+const ORIGINAL_APPDATA: [&str; 2] = [
+    "usr/share/moin/mywiki/data/pages/FrontPage/revisions/00000001",
+    "usr/share/moin/mywiki/data/pages/FrontPage/current",
+];
+
 /// A backup in the original layout made by hand with `tar` and `zip`, as the 2009 prototype made
-/// them: format 0.1, absolute paths, only `sha1sums`.
-fn hand_made_original(dir: &Path) -> PathBuf {
+/// them: format 0.1, absolute paths, only `sha1sums`. Without `directories`, its tarballs list
+/// the files alone, as `tar --no-recursion` with a list of files writes them: every directory
+/// the restore makes has no entry of its own.
+fn hand_made_original(dir: &Path, directories: bool) -> PathBuf {
     let old = dir.join("old-system");
     write(
         &old.join("usr/share/moin/mywiki/data/pages/FrontPage/revisions/00000001"),
@@ -265,25 +274,31 @@ fn hand_made_original(dir: &Path) -> PathBuf {
     let made = dir.join("made");
     std::fs::create_dir_all(&made).unwrap();
     let old_text = old.to_str().unwrap();
-    for (tarball, dir_name) in [
-        ("sysconfig.tar.gz", "etc/moin"),
-        ("appdata.tar.gz", "usr/share/moin/mywiki"),
+    for (tarball, dir_name, files) in [
+        ("sysconfig.tar.gz", "etc/moin", &ORIGINAL_SYSCONF[..]),
+        (
+            "appdata.tar.gz",
+            "usr/share/moin/mywiki",
+            &ORIGINAL_APPDATA[..],
+        ),
     ] {
         // Absolute member names, as the prototype's `tar czPf` wrote them.
-        tool(
-            &made,
-            "tar",
-            &[
-                "-P",
-                "-czf",
-                tarball,
-                "-C",
-                old_text,
-                "--transform",
-                "s,^,/,",
-                dir_name,
-            ],
-        );
+        let mut args = vec![
+            "-P",
+            "-czf",
+            tarball,
+            "-C",
+            old_text,
+            "--transform",
+            "s,^,/,",
+        ];
+        if directories {
+            args.push(dir_name);
+        } else {
+            args.push("--no-recursion");
+            args.extend(files);
+        }
+        tool(&made, "tar", &args);
     }
     write(&made.join("version"), "0.1\n");
     write(
@@ -319,7 +334,7 @@ fn hand_made_original(dir: &Path) -> PathBuf {
 #[test]
 fn a_hand_made_original_backup_restores_where_the_plugin_says() {
     let dir = tempfile::tempdir().unwrap();
-    let abf = hand_made_original(dir.path());
+    let abf = hand_made_original(dir.path(), true);
 
     let root = dir.path().join("root");
     write(
@@ -379,6 +394,61 @@ fn a_hand_made_original_backup_restores_where_the_plugin_says() {
         String::from_utf8_lossy(&refused.stderr).contains("is a backup of moinmoin"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// The directories a restore makes without an entry of their own in the backup (the root, its
+/// parents, the directories above each file) get 0755 whatever the umask of the restoring process:
+/// the root agent runs with `UMask=0077`, and a service's user must still enter its own data.
+#[test]
+fn directories_without_an_entry_get_0755_under_umask_0077() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let abf = hand_made_original(dir.path(), false);
+    let listed = tool(dir.path(), "tar", &["-tzf", "made/appdata.tar.gz"]);
+    assert!(!listed.lines().any(|l| l.ends_with('/')), "{listed}");
+    let root = dir.path().join("root");
+    write(
+        &root.join("usr/share/appliance/plugins/moinmoin.yaml"),
+        "appliance: moinmoin\nbackup:\n  appdata: [/var/lib/moin/wiki/data]\n  sysconf: [/etc/moin]\n  moves:\n    - {from: /usr/share/moin/mywiki, to: /var/lib/moin/wiki/data}\n",
+    );
+    let output = Command::new("sh")
+        .args(["-c", "umask 077 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_va-backup"))
+        .arg("--root")
+        .arg(&root)
+        .args(["restore", abf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mode = |path: &str| {
+        std::fs::symlink_metadata(root.join(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    for directory in [
+        "var/lib/moin",
+        "var/lib/moin/wiki",
+        "var/lib/moin/wiki/data",
+        "var/lib/moin/wiki/data/data",
+        "var/lib/moin/wiki/data/data/pages/FrontPage",
+        "var/lib/moin/wiki/data/data/pages/FrontPage/revisions",
+        "etc/moin",
+    ] {
+        assert_eq!(mode(directory), 0o755, "{directory}");
+    }
+    // Files keep the modes their entries record.
+    assert_eq!(mode("etc/moin/mywiki.py"), 0o644);
+    assert_eq!(
+        std::fs::read_to_string(root.join("var/lib/moin/wiki/data/data/pages/FrontPage/current"))
+            .unwrap(),
+        "00000001\n"
     );
 }
 

@@ -11,6 +11,7 @@ use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 use appliance::backup::Quiet;
+use appliance::backup::commands::with_usual_umask;
 use appliance::backup::origin::{self, Origin};
 use appliance::backup::plan::{self, What};
 use appliance::backup::read::Backup;
@@ -43,17 +44,6 @@ pub trait System {
 
 /// The real system.
 pub struct Host;
-
-/// Runs `spawn` with the umask a root shell has (022): the agent's own `UMask=0077` is for the
-/// files it writes itself, not for the programs it runs (plugin scripts write files their
-/// services must read). The agent serves one request, so nothing else of it runs meanwhile.
-fn with_usual_umask<T>(spawn: impl FnOnce() -> T) -> T {
-    use nix::sys::stat::{Mode, umask};
-    let previous = umask(Mode::from_bits_truncate(0o022));
-    let result = spawn();
-    umask(previous);
-    result
-}
 
 impl System for Host {
     fn run(&self, program: &str, arguments: &[&str]) -> Result<String, String> {
@@ -356,7 +346,7 @@ impl Agent<'_> {
                             "appliance": l.info.as_ref().map(|i| &i.appliance),
                             "version": l.info.as_ref().map(|i| &i.version),
                             "timestamp": l.info.as_ref().map(|i| &i.timestamp),
-                            "origin": self.origin_of(&l.path),
+                            "origin": l.origin.map(Origin::describe),
                         })
                     })
                     .collect();
@@ -387,17 +377,17 @@ impl Agent<'_> {
                     foreign_sysconf: *foreign_configuration_runs_as_root,
                     ..plan::RestoreRequest::accepting()
                 };
-                // The restored trees are the application's: the directories a restore makes
-                // without an entry of their own get a root shell's modes (022), not the agent's
-                // UMask=0077 (a service's user could no longer enter its own data).
-                let prepared = with_usual_umask(|| plan::prepare(root, &path, &request))
-                    .map_err(|e| appliance::error_chain(&e))?;
+                // The restore gives every directory it makes an explicit mode, and runs the
+                // plugin's programs with a root shell's umask: the agent's UMask=0077 reaches
+                // neither.
+                let prepared =
+                    plan::prepare(root, &path, &request).map_err(|e| appliance::error_chain(&e))?;
                 if let Some(manifest) = &prepared.manifest {
                     root_alone(manifest, "no backup is restored by it").map_err(|e| {
                         e.unwrap_or_else(|| format!("`{}` is gone", manifest.display()))
                     })?;
                 }
-                let report = with_usual_umask(|| plan::execute(root, prepared, Box::new(Quiet)))
+                let report = plan::execute(root, prepared, Box::new(Quiet))
                     .map_err(|e| appliance::error_chain(&e))?;
                 ok(json!({
                     "restored": name,
@@ -452,13 +442,6 @@ impl Agent<'_> {
         }
     }
 
-    /// Where a stored backup was made, as its MAC says; `None` when it cannot be told.
-    fn origin_of(&self, path: &Path) -> Option<&'static str> {
-        let key = origin::key(&self.root).ok()?;
-        let mut backup = Backup::open(path).ok()?;
-        backup.origin(key.as_deref()).ok().map(Origin::describe)
-    }
-
     /// Checks an uploaded backup and copies it into the store (root's, mode 0600). The upload
     /// is opened once, without following a link, and everything after (the checks of the file,
     /// the verification, the copy) goes through that one descriptor: the web user cannot swap
@@ -474,10 +457,7 @@ impl Agent<'_> {
                     .map_err(|e| format!("the upload `{name}`: {e}"))?,
             )
             .map_err(|e| read_error(&e))?;
-            backup.verify().map_err(|e| read_error(&e))?;
-            for member in ["sysconfig.tar.gz", "appdata.tar.gz"] {
-                backup.entries(member).map_err(|e| read_error(&e))?;
-            }
+            backup.check().map_err(|e| read_error(&e))?;
             let key = origin::key(&self.root).map_err(|e| read_error(&e))?;
             let made = backup.origin(key.as_deref()).map_err(|e| read_error(&e))?;
             let dir = self.root.join(BACKUP_DIR);

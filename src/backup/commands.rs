@@ -4,6 +4,20 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// Runs `spawn` (which starts a program) with the umask a root shell has (022). A root service
+/// may run with a stricter one (appliance-control's agent has `UMask=0077`) for the files it
+/// writes itself; the programs it runs for an appliance (migrations, plugin scripts) write files
+/// that the appliance's services must read. Only the program inherits it: the caller's umask is
+/// put back once the program is started. The umask is the process's, so the caller must not
+/// create files on other threads meanwhile.
+pub fn with_usual_umask<T>(spawn: impl FnOnce() -> T) -> T {
+    use nix::sys::stat::{Mode, umask};
+    let previous = umask(Mode::from_bits_truncate(0o022));
+    let result = spawn();
+    umask(previous);
+    result
+}
+
 /// Runs commands and manages services of the system a backup is made on or restored into.
 pub trait Runner {
     /// Runs `argv` with `env` added; an error says why it failed, with what it printed.
@@ -34,10 +48,15 @@ impl SystemRunner {
     }
 
     fn execute(mut command: Command, shown: &str) -> Result<(), String> {
-        let output = command
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+        let output = with_usual_umask(|| {
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+        })
+        .and_then(std::process::Child::wait_with_output)
+        .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
         if output.status.success() {
             return Ok(());
         }

@@ -116,6 +116,35 @@ pub enum InfoError {
         "`info.yaml` names no directory (neither `appdata: {{dirs: [...]}}` nor `sysconf: {{dirs: [...]}}`): nothing to restore"
     )]
     NoDirectories,
+    #[error("`info.yaml` has a `{key}` that is not {expected}: {value:?}")]
+    Field {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// The longest value a text field of `info.yaml` may hold.
+const FIELD_LENGTH: usize = 128;
+
+/// A version as Debian Policy 5.6.12 writes one (`1.9.9-1+deb12u1`, `1:2.0`, `0.1`): it reaches
+/// a migration's command line as an argument, so never an option (`-x`) nor a control character.
+fn valid_version(version: &str) -> bool {
+    version.len() <= FIELD_LENGTH
+        && version
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~' | b':' | b'-'))
+}
+
+/// A timestamp as shown to the administrator: printable, no escape that a terminal would obey.
+fn valid_timestamp(timestamp: &str) -> bool {
+    !timestamp.is_empty()
+        && timestamp.len() <= FIELD_LENGTH
+        && timestamp.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
 }
 
 impl Info {
@@ -127,10 +156,64 @@ impl Info {
         if info.appdata_dirs.is_empty() && info.sysconf_dirs.is_empty() {
             return Err(InfoError::NoDirectories);
         }
+        info.check_fields()?;
         Ok(info)
     }
 
+    /// The text fields of a backup, which may come from anywhere, are what they say they are:
+    /// they choose migrations, reach their command lines and are shown on terminals and pages.
+    fn check_fields(&self) -> Result<(), InfoError> {
+        let field = |key, value: &str, valid: bool, expected| {
+            if valid {
+                Ok(())
+            } else {
+                Err(InfoError::Field {
+                    key,
+                    value: value.chars().take(FIELD_LENGTH).collect(),
+                    expected,
+                })
+            }
+        };
+        field(
+            "appliance",
+            &self.appliance,
+            crate::registry::valid_package_name(&self.appliance),
+            "a Debian package name",
+        )?;
+        field(
+            "version",
+            &self.version,
+            valid_version(&self.version),
+            "a version (letters, digits and `.+~:-`, starting with a letter or a digit)",
+        )?;
+        if let Some(version) = &self.package_version {
+            field(
+                "package-version",
+                version,
+                valid_version(version),
+                "a Debian version",
+            )?;
+        }
+        field(
+            "timestamp",
+            &self.timestamp,
+            valid_timestamp(&self.timestamp),
+            "a printable date",
+        )?;
+        if let Some(plugin) = &self.plugin {
+            field(
+                "plugin",
+                plugin,
+                crate::plugin::valid_name(plugin),
+                "a plugin name",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The file's text; a backup is never written with fields its reader would refuse.
     pub fn to_yaml(&self) -> Result<String, InfoError> {
+        self.check_fields()?;
         serde_saphyr::to_string(self).map_err(|error| InfoError::Yaml(error.to_string()))
     }
 
@@ -192,7 +275,7 @@ pub(crate) mod tests {
         assert_eq!(flat.sysconf_roots().unwrap(), ["etc/moin"]);
         // Application data only.
         let appdata =
-            Info::parse("appliance: x\nappdata:\n  dirs: [/srv/x]\ntimestamp: t\nversion: '1'\n")
+            Info::parse("appliance: xy\nappdata:\n  dirs: [/srv/x]\ntimestamp: t\nversion: '1'\n")
                 .unwrap();
         assert!(appdata.sysconf_dirs.is_empty());
     }
@@ -210,6 +293,31 @@ pub(crate) mod tests {
             assert!(Info::parse(text).is_err(), "{text}");
         }
         for (text, reason) in [
+            // A value from a backup reaches a root migration's command line and the terminal.
+            (
+                "appliance: wiki\nappdata:\n  dirs: [/a]\ntimestamp: t\nversion: '--force'\n",
+                "`version`",
+            ),
+            (
+                "appliance: wiki\nappdata:\n  dirs: [/a]\ntimestamp: t\nversion: \"1\\n2\"\n",
+                "`version`",
+            ),
+            (
+                "appliance: wiki\nappdata:\n  dirs: [/a]\ntimestamp: \"\\e]0;owned\\a\"\nversion: '1'\n",
+                "`timestamp`",
+            ),
+            (
+                "appliance: ../../etc\nappdata:\n  dirs: [/a]\ntimestamp: t\nversion: '1'\n",
+                "`appliance`",
+            ),
+            (
+                "appliance: wiki\nappdata:\n  dirs: [/a]\ntimestamp: t\nversion: '1'\npackage-version: '-1'\n",
+                "`package-version`",
+            ),
+            (
+                "appliance: wiki\nappdata:\n  dirs: [/a]\ntimestamp: t\nversion: '1'\nplugin: ../x\n",
+                "`plugin`",
+            ),
             (
                 "appliance: x\ntimestamp: t\nversion: '1'\n",
                 "names no directory",

@@ -1,12 +1,13 @@
 //! Where a backup was made. Each system has a key only root may read
-//! (`/var/lib/appliance/backup.key`: 32 bytes from getrandom(2), mode 0600, made on first need);
+//! (`/var/lib/appliance/backup.key`: 32 bytes from getrandom(2), mode 0600, made on first need;
+//! a key file that another user owns or may read is refused, never trusted);
 //! the backups it writes carry the member `sha256sums.hmac`, HMAC-SHA256 (RFC 2104) of
 //! `sha256sums` under that key. `sha256sums` holds the digests of the four data members, so the
 //! MAC vouches for all of them. A backup without it, or whose MAC another key made, comes from
 //! elsewhere: another system, the 2009 prototype, or someone who wrote it by hand.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -46,26 +47,84 @@ pub enum KeyError {
     },
     #[error("the backup key `{}` is damaged: it holds {length} bytes, not {KEY_LENGTH}", .path.display())]
     Damaged { path: PathBuf, length: usize },
-    #[error("no random bytes for the backup key: {0}")]
-    Random(String),
+    #[error(
+        "the backup key `{}` is refused: {reason} (it must be a file of its owner alone, mode 0600, owned by uid {expected_owner})",
+        .path.display()
+    )]
+    Unsafe {
+        path: PathBuf,
+        reason: String,
+        expected_owner: u32,
+    },
+    #[error("no random bytes for the backup key")]
+    Random(#[from] crate::random::RandomError),
 }
 
-/// The system's key, `None` when it has none yet.
+/// The system's key, `None` when it has none yet. The file is opened without following a link
+/// and checked through its descriptor: a regular file of this process's user (root's, on a real
+/// system) that nobody else may read or write. Any other is refused: whoever could write it could
+/// make backups pass as this system's, and whoever could read it, forge them.
 pub fn key(system_root: &Path) -> Result<Option<Vec<u8>>, KeyError> {
     let path = system_root.join(KEY);
-    match std::fs::read(&path) {
-        Ok(key) if key.len() == KEY_LENGTH => Ok(Some(key)),
-        Ok(key) => Err(KeyError::Damaged {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(&path)
+    {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) if error.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Err(unsafe_key(path, "it is a symbolic link".to_owned()));
+        }
+        Err(source) => return Err(KeyError::Io { path, source }),
+    };
+    let metadata = match file.metadata() {
+        Ok(metadata) => metadata,
+        Err(source) => return Err(KeyError::Io { path, source }),
+    };
+    let owner = nix::unistd::geteuid().as_raw();
+    if !metadata.is_file() {
+        return Err(unsafe_key(path, "it is not a regular file".to_owned()));
+    }
+    if metadata.uid() != owner {
+        return Err(unsafe_key(
             path,
-            length: key.len(),
-        }),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(KeyError::Io { path, source }),
+            format!("it belongs to uid {}", metadata.uid()),
+        ));
+    }
+    if metadata.mode() & 0o077 != 0 {
+        return Err(unsafe_key(
+            path,
+            format!("its mode is {:04o}", metadata.mode() & 0o7777),
+        ));
+    }
+    let mut key = Vec::with_capacity(KEY_LENGTH);
+    // One byte more than a key: enough to tell a longer file, never a whole large one.
+    if let Err(source) = file.take(KEY_LENGTH as u64 + 1).read_to_end(&mut key) {
+        return Err(KeyError::Io { path, source });
+    }
+    if key.len() == KEY_LENGTH {
+        Ok(Some(key))
+    } else {
+        Err(KeyError::Damaged {
+            path,
+            length: usize::try_from(metadata.len()).unwrap_or(usize::MAX),
+        })
+    }
+}
+
+fn unsafe_key(path: PathBuf, reason: String) -> KeyError {
+    KeyError::Unsafe {
+        path,
+        reason,
+        expected_owner: nix::unistd::geteuid().as_raw(),
     }
 }
 
 /// The system's key, made if it has none: written 0600 under a temporary name, then linked into
 /// place (never over another), so that two makers agree on one key and none is ever partial.
+/// Not [`crate::atomic::write`]: its rename replaces what is there, and a key that replaced
+/// another would disown every backup already made with it.
 pub fn key_or_make(system_root: &Path) -> Result<Vec<u8>, KeyError> {
     if let Some(key) = key(system_root)? {
         return Ok(key);
@@ -75,11 +134,12 @@ pub fn key_or_make(system_root: &Path) -> Result<Vec<u8>, KeyError> {
         path: path.clone(),
         source,
     };
-    let mut bytes = vec![0; KEY_LENGTH];
-    getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+    let bytes = crate::random::bytes::<KEY_LENGTH>()?;
     let dir = path.parent().unwrap_or(system_root);
     std::fs::create_dir_all(dir).map_err(io)?;
     let temporary = dir.join(format!(".backup.key.tmp{}", std::process::id()));
+    // A temporary left by a killed earlier run of this process ID.
+    let _ = std::fs::remove_file(&temporary);
     let made = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -91,7 +151,9 @@ pub fn key_or_make(system_root: &Path) -> Result<Vec<u8>, KeyError> {
         match std::fs::hard_link(&temporary, &path) {
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
             other => other,
-        }
+        }?;
+        // The key's name reaches the disk before any backup carries a MAC made with it.
+        crate::atomic::sync_dir(dir)
     })();
     let _ = std::fs::remove_file(&temporary);
     made.map_err(io)?;
@@ -186,7 +248,28 @@ mod tests {
             b"sumS",
             mac_text(&first, b"sums").as_bytes()
         ));
-        std::fs::write(root.path().join(KEY), b"short").unwrap();
+        // A key anyone else may read, or another user's, or a link, is refused, not used.
+        let path = root.path().join(KEY);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = key(root.path()).unwrap_err().to_string();
+        assert!(refused.contains("its mode is 0644"), "{refused}");
+        assert!(key_or_make(root.path()).is_err(), "never made anew over it");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::chown(&path, Some(1234), None).unwrap();
+            let refused = key(root.path()).unwrap_err().to_string();
+            assert!(refused.contains("belongs to uid 1234"), "{refused}");
+            std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+        }
+        assert_eq!(key(root.path()).unwrap().unwrap(), first);
+        let elsewhere = root.path().join("elsewhere.key");
+        std::fs::rename(&path, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        let refused = key(root.path()).unwrap_err().to_string();
+        assert!(refused.contains("symbolic link"), "{refused}");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"short").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(
             key(root.path())
                 .unwrap_err()

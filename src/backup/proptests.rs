@@ -19,7 +19,7 @@ use super::DATA_MEMBERS;
 use super::commands::Runner;
 use super::read::Backup;
 use super::read::tests::raw_tar_modes;
-use super::restore::{self, Options, Roots};
+use super::restore;
 use super::write::sums_file;
 
 /// How one real archive is damaged.
@@ -123,13 +123,13 @@ const STRANGE_NAMES: &[&str] = &[
 
 const INFOS: &[&str] = &[
     "appliance: moinmoin\n",
-    "appdata:\n  dirs: []\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "appdata:\n  dirs: [/etc]\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "appdata:\n  dirs: [/]\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "appdata:\n  dirs: [../etc]\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "appdata:\n  dirs: [/var/lib/moin/wiki/data]\nappdata.dirs: [/etc]\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "sysconf:\n  dirs: [/etc/cron.d]\nappliance: x\ntimestamp: t\nversion: '1'\n",
-    "appdata: [/srv]\nappliance: x\ntimestamp: t\nversion: '1'\n",
+    "appdata:\n  dirs: []\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "appdata:\n  dirs: [/etc]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "appdata:\n  dirs: [/]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "appdata:\n  dirs: [../etc]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "appdata:\n  dirs: [/var/lib/moin/wiki/data]\nappdata.dirs: [/etc]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "sysconf:\n  dirs: [/etc/cron.d]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
+    "appdata: [/srv]\nappliance: xy\ntimestamp: t\nversion: '1'\n",
     "{{{",
     "",
 ];
@@ -539,17 +539,7 @@ fn a_restore_of_a_hostile_archive_writes_only_into_the_declared_directories() {
     let dir = crate::proptest_scratch();
     let system = dir.path().join("system");
     let abf = dir.path().join("case.abf");
-    let pair = |from: &str, to: &str| (from.to_owned(), to.to_owned());
-    let options = Options {
-        roots: Roots::Declared {
-            sysconf: Some(vec![pair("etc/moin", "/etc/moin")]),
-            appdata: Some(vec![
-                pair("usr/share/moin/mywiki", "/var/lib/moin/wiki/data"),
-                pair("var/lib/moin/wiki/data", "/var/lib/moin/wiki/data"),
-            ]),
-        },
-        ..Options::default()
-    };
+    let options = super::restore::tests::declared();
     let targets = [
         system.join("etc/moin"),
         system.join("var/lib/moin/wiki/data"),

@@ -18,7 +18,6 @@ use super::commands::Runner;
 use super::owners::Owners;
 use super::read::{Backup, ReadError};
 use crate::plugin::Command;
-use crate::registry::write_atomic;
 use stage::{Budget, Stage};
 
 /// Where the journal lives, relative to the system's root.
@@ -252,7 +251,7 @@ pub fn restore(
         let mut budget: Option<Budget> = None;
         for (member, roots, targets) in &plan {
             let first = swaps.len();
-            prepare_staging(system_root, targets, &mut swaps)?;
+            let staged_roots = prepare_staging(system_root, targets, &mut swaps)?;
             let (staged, target) = swaps.get(first).map_or((system_root, system_root), |swap| {
                 (swap.staged.as_path(), swap.target.as_path())
             });
@@ -270,11 +269,12 @@ pub fn restore(
             let mut stage = Stage {
                 roots,
                 targets,
-                swaps: &swaps[first..],
+                staged: &staged_roots,
                 links: HashSet::new(),
                 budget,
                 open: Vec::new(),
                 deferred: Vec::new(),
+                last_parent: None,
                 owners: &owners,
                 keep_set_id: &options.keep_set_id,
                 restored: &mut restored,
@@ -282,9 +282,7 @@ pub fn restore(
             let (sha256, sha1) =
                 backup.walk(member, |entry, contents| stage.extract(entry, contents))?;
             stage.close_directories("")?;
-            for (directory, entry) in std::mem::take(&mut stage.deferred).iter().rev() {
-                stage.finish_directory(directory, entry)?;
-            }
+            stage.finish_deferred()?;
             backup.check_digests(member, &sha256, &sha1)?;
         }
         migrate(backup, &swaps, options, runner)?;
@@ -317,13 +315,17 @@ pub fn restore(
     Ok(restored)
 }
 
-/// Makes an empty staging directory beside each of `targets` (absolute, on this system), and
-/// records its swap.
+/// Makes an empty staging directory beside each of `targets` (absolute, on this system), records
+/// its swap and opens it: everything staged is reached from that descriptor. The staging
+/// directory, and the target's parents where missing, get [`stage::IMPLICIT_DIRECTORY_MODE`]
+/// whatever the umask (a root entry of the backup sets the root's own mode later). The parents
+/// are followed as they are, links included: they are this system's, an administrator's choice.
 fn prepare_staging(
     system_root: &Path,
     targets: &[String],
     swaps: &mut Vec<Swap>,
-) -> Result<(), RestoreError> {
+) -> Result<Vec<std::fs::File>, RestoreError> {
+    let mut staged_roots = Vec::new();
     for target in targets {
         let target = system_root.join(target.trim_start_matches('/'));
         let staged = sibling(&target, "staged");
@@ -334,10 +336,17 @@ fn prepare_staging(
         if staged.exists() {
             std::fs::remove_dir_all(&staged).map_err(staging)?;
         }
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(staging)?;
+        let parent = target.parent().unwrap_or(system_root);
+        create_directories(parent).map_err(staging)?;
+        let parent_directory = std::fs::File::open(parent).map_err(staging)?;
+        let name = staged.file_name().unwrap_or_default().to_string_lossy();
+        let (directory, made) =
+            stage::make_directory_at(&parent_directory, &name, stage::IMPLICIT_DIRECTORY_MODE)
+                .map_err(staging)?;
+        if !made {
+            return Err(staging(std::io::ErrorKind::AlreadyExists.into()));
         }
-        std::fs::create_dir(&staged).map_err(staging)?;
+        staged_roots.push(directory);
         swaps.push(Swap {
             old: sibling(&target, "old"),
             existed: target.symlink_metadata().is_ok(),
@@ -345,6 +354,28 @@ fn prepare_staging(
             staged,
         });
     }
+    Ok(staged_roots)
+}
+
+/// `create_dir_all` with [`stage::IMPLICIT_DIRECTORY_MODE`] for each directory it makes, set
+/// through the directory's descriptor rather than left to the umask.
+fn create_directories(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let parent = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other(format!("`{}` has no parent", path.display())))?;
+    create_directories(parent)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other(format!("`{}` has no name", path.display())))?;
+    let parent = std::fs::File::open(parent)?;
+    stage::make_directory_at(
+        &parent,
+        &name.to_string_lossy(),
+        stage::IMPLICIT_DIRECTORY_MODE,
+    )?;
     Ok(())
 }
 
@@ -405,7 +436,8 @@ fn swap_in(
             std::io::Error::other("a restored directory's name holds a tab or a newline").into(),
         );
     }
-    write_atomic(&journal, journal_text("swapping", swaps).as_bytes())?;
+    // Root's alone: it names what is being swapped, for `recover` only.
+    crate::atomic::write(&journal, journal_text("swapping", swaps).as_bytes(), 0o600)?;
     for swap in swaps {
         if swap.old.exists() {
             std::fs::remove_dir_all(&swap.old)?;
@@ -422,7 +454,7 @@ fn swap_in(
             return Err(RestoreError::After(reason));
         }
     }
-    write_atomic(&journal, journal_text("committed", swaps).as_bytes())?;
+    crate::atomic::write(&journal, journal_text("committed", swaps).as_bytes(), 0o600)?;
     recover(system_root)
 }
 
@@ -505,4 +537,4 @@ fn free_space(path: &Path) -> Result<u64, RestoreError> {
 mod stage;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::info::Info;
+use super::origin::{self, Origin};
 use super::read::Backup;
 
 /// Where backups are kept, relative to the system's root.
@@ -14,6 +15,9 @@ pub const BACKUP_DIR: &str = "var/backups/appliance";
 pub struct Listed {
     pub path: PathBuf,
     pub info: Option<Info>,
+    /// Where it was made, as its MAC says; `None` when that cannot be told (an unreadable backup,
+    /// or a system key that cannot be read or is refused).
+    pub origin: Option<Origin>,
 }
 
 /// `<root>/var/backups/appliance/<appliance>-<UTC time>.abf`, creating the directory.
@@ -42,11 +46,26 @@ pub fn list(root: &Path) -> std::io::Result<Vec<Listed>> {
         }
     }
     paths.sort();
+    // The key once for the whole list, each backup opened once.
+    let key = origin::key(root).ok();
     Ok(paths
         .into_iter()
-        .map(|path| {
-            let info = Backup::open(&path).ok().map(|b| b.info);
-            Listed { path, info }
+        .map(|path| match Backup::open(&path) {
+            Ok(mut backup) => {
+                let origin = key
+                    .as_ref()
+                    .and_then(|key| backup.origin(key.as_deref()).ok());
+                Listed {
+                    path,
+                    info: Some(backup.info),
+                    origin,
+                }
+            }
+            Err(_) => Listed {
+                path,
+                info: None,
+                origin: None,
+            },
         })
         .collect())
 }
@@ -173,7 +192,7 @@ mod tests {
         let system = root.path();
         std::fs::create_dir_all(system.join("etc/moin")).unwrap();
         let mut made = Vec::new();
-        for (appliance, seconds) in [("a", 100), ("a", 200), ("a", 300), ("b", 150)] {
+        for (appliance, seconds) in [("wiki", 100), ("wiki", 200), ("wiki", 300), ("blog", 150)] {
             let info = Info {
                 appliance: appliance.into(),
                 sysconf_dirs: vec!["/etc/moin".into()],
@@ -189,12 +208,20 @@ mod tests {
         let listed = list(system).unwrap();
         assert_eq!(listed.len(), 5);
         assert_eq!(listed.iter().filter(|l| l.info.is_none()).count(), 1);
+        // The key read once tells each of ours; the unreadable one has no origin.
+        assert_eq!(
+            listed
+                .iter()
+                .filter(|l| l.origin == Some(Origin::ThisSystem))
+                .count(),
+            4
+        );
         let removed = prune(system, 1).unwrap();
         assert_eq!(removed, [made[1].clone(), made[0].clone()]);
         assert_eq!(
             list(system).unwrap().len(),
             3,
-            "a's newest, b, and the unreadable one"
+            "the wiki's newest, the blog's, and the unreadable one"
         );
     }
 }

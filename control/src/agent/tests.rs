@@ -540,35 +540,44 @@ fn foreign_backup(dir: &std::path::Path, out: &std::path::Path, sysconf: &str) {
     appliance::backup::write::create(&source, &info, out, &Quiet).unwrap();
 }
 
+/// A wiki system (see [`wiki_system`]) whose web user uploaded `name`, a backup made elsewhere
+/// (see [`foreign_backup`]).
+fn wiki_system_with_upload(name: &str, sysconf: &str) -> (tempfile::TempDir, u32) {
+    let (root, uid) = wiki_system();
+    let dir = tempfile::tempdir().unwrap();
+    foreign_backup(
+        dir.path(),
+        &root.path().join(UPLOAD_DIR).join(name),
+        sysconf,
+    );
+    (root, uid)
+}
+
+/// The web user asks for `op` on the backup `name`, with `more` JSON fields.
+fn on_backup(agent: &Agent<'_>, uid: u32, op: &str, name: &str, more: &str) -> Response {
+    ask(
+        agent,
+        Some(uid),
+        &format!(r#"{{"op":"{op}","name":"{name}"{more}}}"#),
+    )
+    .0
+}
+
 /// The web side uploads a backup naming `/etc/cron.d` and asks for its restore: refused, and
 /// `/etc/cron.d` is as it was.
 #[test]
 fn an_uploaded_backup_cannot_replace_a_directory_no_manifest_declares() {
-    let (root, uid) = wiki_system();
+    let (root, uid) = wiki_system_with_upload("evil.abf", "/etc/cron.d");
     let system = root.path();
-    let dir = tempfile::tempdir().unwrap();
-    foreign_backup(
-        dir.path(),
-        &system.join(UPLOAD_DIR).join("evil.abf"),
-        "/etc/cron.d",
-    );
     let recorder = Recorder::default();
     let agent = Agent {
         root: system.to_owned(),
         web_uid: Some(uid),
         system: &recorder,
     };
-    let (response, _) = ask(
-        &agent,
-        Some(uid),
-        r#"{"op":"backup-import","name":"evil.abf"}"#,
-    );
+    let response = on_backup(&agent, uid, "backup-import", "evil.abf", "");
     assert!(response.ok, "{response:?}");
-    let (response, _) = ask(
-        &agent,
-        Some(uid),
-        r#"{"op":"backup-restore","name":"evil.abf"}"#,
-    );
+    let response = on_backup(&agent, uid, "backup-restore", "evil.abf", "");
     assert!(!response.ok, "{response:?}");
     let error = response.error.unwrap_or_default();
     assert!(error.contains("`/etc/cron.d`"), "{error}");
@@ -584,11 +593,7 @@ fn an_uploaded_backup_cannot_replace_a_directory_no_manifest_declares() {
 
     // Without any manifest that accepts it, nothing is restored either.
     std::fs::remove_file(system.join(appliance::plugin::PLUGIN_DIR).join("wiki.yaml")).unwrap();
-    let (response, _) = ask(
-        &agent,
-        Some(uid),
-        r#"{"op":"backup-restore","name":"evil.abf"}"#,
-    );
+    let response = on_backup(&agent, uid, "backup-restore", "evil.abf", "");
     assert!(!response.ok, "{response:?}");
     assert!(!system.join("etc/cron.d/evil").exists());
 }
@@ -612,11 +617,7 @@ fn an_upload_is_taken_only_as_a_regular_file_of_one_link() {
         system: &recorder,
     };
     for (name, reason) in [("linked.abf", "link"), ("symlink.abf", "not a file")] {
-        let (response, _) = ask(
-            &agent,
-            Some(uid),
-            &format!(r#"{{"op":"backup-import","name":"{name}"}}"#),
-        );
+        let response = on_backup(&agent, uid, "backup-import", name, "");
         assert!(!response.ok, "{name}: {response:?}");
         let error = response.error.unwrap_or_default();
         assert!(error.contains(reason), "{name}: {error}");
@@ -630,35 +631,21 @@ fn an_upload_is_taken_only_as_a_regular_file_of_one_link() {
 /// names the risk. One made here restores whole.
 #[test]
 fn a_backup_from_elsewhere_restores_its_system_configuration_only_when_confirmed() {
-    let (root, uid) = wiki_system();
+    let (root, uid) = wiki_system_with_upload("old.abf", "/etc/wiki");
     let system = root.path();
-    let dir = tempfile::tempdir().unwrap();
-    foreign_backup(
-        dir.path(),
-        &system.join(UPLOAD_DIR).join("old.abf"),
-        "/etc/wiki",
-    );
     let recorder = Recorder::default();
     let agent = Agent {
         root: system.to_owned(),
         web_uid: Some(uid),
         system: &recorder,
     };
-    let (response, _) = ask(
-        &agent,
-        Some(uid),
-        r#"{"op":"backup-import","name":"old.abf"}"#,
-    );
+    let response = on_backup(&agent, uid, "backup-import", "old.abf", "");
     assert!(response.ok, "{response:?}");
     assert_eq!(response.data["origin"], "from elsewhere");
     let (response, _) = ask(&agent, Some(uid), r#"{"op":"backup-list"}"#);
     assert_eq!(response.data["backups"][0]["origin"], "from elsewhere");
 
-    let (response, _) = ask(
-        &agent,
-        Some(uid),
-        r#"{"op":"backup-restore","name":"old.abf"}"#,
-    );
+    let response = on_backup(&agent, uid, "backup-restore", "old.abf", "");
     assert!(response.ok, "{response:?}");
     assert_eq!(response.data["sysconf-left-out"], true);
     assert_eq!(
@@ -670,10 +657,12 @@ fn a_backup_from_elsewhere_restores_its_system_configuration_only_when_confirmed
         "live\n"
     );
 
-    let (response, _) = ask(
+    let response = on_backup(
         &agent,
-        Some(uid),
-        r#"{"op":"backup-restore","name":"old.abf","foreign-configuration-runs-as-root":true}"#,
+        uid,
+        "backup-restore",
+        "old.abf",
+        r#","foreign-configuration-runs-as-root":true"#,
     );
     assert!(response.ok, "{response:?}");
     assert_eq!(response.data["sysconf-left-out"], false);
@@ -688,11 +677,7 @@ fn a_backup_from_elsewhere_restores_its_system_configuration_only_when_confirmed
     assert!(response.ok, "{response:?}");
     let name = response.data["name"].as_str().unwrap().to_owned();
     std::fs::write(system.join("etc/wiki/config"), "changed\n").unwrap();
-    let (response, _) = ask(
-        &agent,
-        Some(uid),
-        &format!(r#"{{"op":"backup-restore","name":"{name}"}}"#),
-    );
+    let response = on_backup(&agent, uid, "backup-restore", &name, "");
     assert!(response.ok, "{response:?}");
     assert_eq!(response.data["origin"], "made on this system");
     assert_eq!(

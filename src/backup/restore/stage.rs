@@ -1,19 +1,29 @@
-//! Extraction of one tarball into the staging directories of its roots. Modes, owners, times
-//! and attributes are applied through descriptors opened without following links, so that no
-//! link of the backup (nor one swapped in meanwhile) carries them elsewhere.
+//! Extraction of one tarball into the staging directories of its roots. Every entry is reached
+//! from the descriptor of its staging root, one component at a time, each opened without following
+//! links (`openat` with `O_NOFOLLOW | O_DIRECTORY`), and created through its parent's descriptor:
+//! no link of the backup, nor one that a service's user swaps in while the restore runs, carries a
+//! write elsewhere. Modes, owners, times and attributes are set through descriptors too, and
+//! every directory gets an explicit mode: nothing depends on the umask of the process.
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{Mode, mkdirat};
 use xattr::FileExt as _;
 
 use super::super::owners::Owners;
 use super::super::paths::containing_root;
 use super::super::read::{Entry, EntryKind};
-use super::{RestoreError, Restored, Swap};
+use super::{RestoreError, Restored};
+
+/// The mode of a directory the restore makes without an entry of its own (a parent the archive
+/// does not list, a root without its own entry): what `mkdir` gives under a root shell's umask.
+pub(super) const IMPLICIT_DIRECTORY_MODE: u32 = 0o755;
 
 /// The bytes a restore may write, and what it wrote so far.
 pub(super) struct Budget {
@@ -26,15 +36,20 @@ pub(super) struct Stage<'a> {
     /// The backup's roots for this tarball (archive form) and where each goes on this system.
     pub(super) roots: &'a [String],
     pub(super) targets: &'a [String],
-    pub(super) swaps: &'a [Swap],
+    /// The staging directory of each root, opened once when it was made.
+    pub(super) staged: &'a [File],
     /// Symbolic links this backup made: nothing is written through them.
     pub(super) links: HashSet<String>,
     pub(super) budget: &'a mut Budget,
-    /// The directories whose contents may still come (archive path, where, entry): the
-    /// ancestors of the last entry, so memory follows the depth of the tree, not its size.
-    pub(super) open: Vec<(String, PathBuf, Entry)>,
-    /// Read-only directories: finished at the very end, so that nothing is refused by them.
-    pub(super) deferred: Vec<(PathBuf, Entry)>,
+    /// The directories whose contents may still come (archive path, descriptor, entry): the
+    /// ancestors of the last entry, so memory and descriptors follow the depth of the tree.
+    pub(super) open: Vec<(String, File, Entry)>,
+    /// Read-only directories (archive path, entry): finished at the very end, so that nothing is
+    /// refused by them; reopened then from their staging root, not held open meanwhile.
+    pub(super) deferred: Vec<(String, Entry)>,
+    /// The directory the last entry went into (archive path and descriptor): entries come
+    /// directory by directory, so most need no walk.
+    pub(super) last_parent: Option<(String, File)>,
     /// This system's users and groups, to give files to owners by name.
     pub(super) owners: &'a Owners,
     /// Files (absolute, on this system) whose manifest lets them keep set-user-ID.
@@ -42,12 +57,36 @@ pub(super) struct Stage<'a> {
     pub(super) restored: &'a mut Restored,
 }
 
-/// Opens a directory this restore made, refusing a link in its place.
-fn open_directory(path: &Path) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW)
-        .open(path)
+/// Opens the directory `name` in `parent`, refusing a link or anything else in its place.
+fn open_directory_at(parent: impl AsFd, name: &str) -> std::io::Result<File> {
+    let fd: OwnedFd = openat(
+        parent,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(File::from(fd))
+}
+
+/// Makes the directory `name` in `parent` (or keeps the one there) and opens it; one it makes
+/// gets `mode`, set through its descriptor whatever the umask.
+pub(super) fn make_directory_at(
+    parent: impl AsFd,
+    name: &str,
+    mode: u32,
+) -> std::io::Result<(File, bool)> {
+    let parent = parent.as_fd();
+    // 0700 until the mode is set: never more open than asked, even for a moment.
+    let created = match mkdirat(parent, name, Mode::S_IRWXU) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EEXIST) => false,
+        Err(error) => return Err(error.into()),
+    };
+    let directory = open_directory_at(parent, name)?;
+    if created {
+        directory.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok((directory, created))
 }
 
 fn time(entry: &Entry) -> std::time::SystemTime {
@@ -55,16 +94,11 @@ fn time(entry: &Entry) -> std::time::SystemTime {
 }
 
 impl Stage<'_> {
-    fn staged_path(&self, path: &str) -> Option<PathBuf> {
+    /// Which root holds `path` (archive form), and the path below that root (`""` for the root).
+    fn locate<'p>(&self, path: &'p str) -> Option<(usize, &'p str)> {
         let root = containing_root(path, self.roots)?;
         let index = self.roots.iter().position(|r| r == root)?;
-        let staged = &self.swaps.get(index)?.staged;
-        let relative = path[root.len()..].trim_start_matches('/');
-        Some(if relative.is_empty() {
-            staged.clone()
-        } else {
-            staged.join(relative)
-        })
+        Some((index, path[root.len()..].trim_start_matches('/')))
     }
 
     /// Where `path` (archive form) lands on this system once swapped in (`/var/lib/x/y`).
@@ -75,18 +109,87 @@ impl Stage<'_> {
         Some(format!("{target}{}", &path[root.len()..]))
     }
 
+    /// The staging directory of root `index`, as a descriptor of its own.
+    fn staged_root(&self, index: usize) -> std::io::Result<File> {
+        self.staged
+            .get(index)
+            .ok_or_else(|| std::io::Error::other("a root without a staging directory"))?
+            .try_clone()
+    }
+
+    /// Opens the directory `relative` (components below staging root `index`) one component at
+    /// a time, never through a link; with `create`, the missing ones are made, with
+    /// [`IMPLICIT_DIRECTORY_MODE`].
+    fn walk(&self, index: usize, relative: &str, create: bool) -> std::io::Result<File> {
+        let mut directory = self.staged_root(index)?;
+        for name in relative.split('/').filter(|name| !name.is_empty()) {
+            if matches!(name, "." | "..") {
+                return Err(std::io::Error::other(format!("`{relative}` climbs")));
+            }
+            directory = if create {
+                make_directory_at(&directory, name, IMPLICIT_DIRECTORY_MODE)?.0
+            } else {
+                open_directory_at(&directory, name)?
+            };
+        }
+        Ok(directory)
+    }
+
+    /// The staged directory that holds `path` (made if missing, with
+    /// [`IMPLICIT_DIRECTORY_MODE`]) and the entry's name in it; `None` for a path above every
+    /// root or for a root itself.
+    fn parent_of<'p>(&mut self, path: &'p str) -> std::io::Result<Option<(File, &'p str)>> {
+        let Some((index, relative)) = self.locate(path) else {
+            return Ok(None);
+        };
+        if relative.is_empty() {
+            return Ok(None);
+        }
+        let (below, name) = relative.rsplit_once('/').unwrap_or(("", relative));
+        let parent_path = &path[..path.len() - name.len()];
+        if let Some((cached, directory)) = &self.last_parent
+            && cached == parent_path
+        {
+            return Ok(Some((directory.try_clone()?, name)));
+        }
+        let directory = self.walk(index, below, true)?;
+        self.last_parent = Some((parent_path.to_owned(), directory.try_clone()?));
+        Ok(Some((directory, name)))
+    }
+
+    /// Opens the staged directory `path` (archive form), which this restore made.
+    fn open_staged(&self, path: &str) -> std::io::Result<File> {
+        let (index, relative) = self
+            .locate(path)
+            .ok_or_else(|| std::io::Error::other(format!("`{path}` is outside the roots")))?;
+        self.walk(index, relative, false)
+    }
+
     /// Mode, attributes and time of a directory whose contents are all in.
     pub(super) fn finish_directory(
         &mut self,
-        directory: &Path,
+        directory: &File,
         entry: &Entry,
     ) -> Result<(), RestoreError> {
-        let file = open_directory(directory)?;
         // A set-group-ID directory only passes its group on to new files: it grants nothing.
-        file.set_permissions(std::fs::Permissions::from_mode(entry.mode & 0o3777))?;
+        directory.set_permissions(std::fs::Permissions::from_mode(entry.mode & 0o3777))?;
         // A default ACL set before the contents were in would have been inherited by them.
-        self.set_attributes(entry, &file)?;
-        file.set_modified(time(entry))?;
+        self.set_attributes(entry, directory)?;
+        directory.set_modified(time(entry))?;
+        Ok(())
+    }
+
+    /// Finishes the read-only directories, deepest last seen first, once everything is in.
+    pub(super) fn finish_deferred(&mut self) -> Result<(), RestoreError> {
+        for (path, entry) in std::mem::take(&mut self.deferred).iter().rev() {
+            let directory = self
+                .open_staged(path)
+                .map_err(|source| RestoreError::Entry {
+                    entry: path.clone(),
+                    source,
+                })?;
+            self.finish_directory(&directory, entry)?;
+        }
         Ok(())
     }
 
@@ -100,11 +203,11 @@ impl Stage<'_> {
             if holds {
                 break;
             }
-            let Some((_, directory, entry)) = self.open.pop() else {
+            let Some((archive, directory, entry)) = self.open.pop() else {
                 break;
             };
             if entry.mode & 0o200 == 0 {
-                self.deferred.push((directory, entry));
+                self.deferred.push((archive, entry));
             } else {
                 self.finish_directory(&directory, &entry)?;
             }
@@ -146,7 +249,7 @@ impl Stage<'_> {
         }
         self.close_directories(&entry.path)?;
         // Directories above a root hold nothing of ours.
-        let Some(destination) = self.staged_path(&entry.path) else {
+        let Some((index, _)) = self.locate(&entry.path) else {
             return Ok(());
         };
         // The size the header declares, before a byte of it is written.
@@ -158,28 +261,42 @@ impl Stage<'_> {
                 target: self.budget.target.clone(),
             });
         }
-        if let Some(parent) = destination.parent()
-            && entry.kind != EntryKind::Directory
-        {
-            std::fs::create_dir_all(parent)?;
-        }
+        let Some((parent, name)) = self.parent_of(&entry.path)? else {
+            // The root itself, made with its staging directory: only a directory can be there.
+            if entry.kind != EntryKind::Directory {
+                return Err(
+                    std::io::Error::other("a root of the backup is not a directory").into(),
+                );
+            }
+            let root = self.staged_root(index)?;
+            self.chown(entry, &root)?;
+            self.open.push((entry.path.clone(), root, entry.clone()));
+            return Ok(());
+        };
         match &entry.kind {
             EntryKind::Directory => {
                 // Its mode, attributes and time are set once its contents are in (a read-only
-                // directory would refuse them, and each new entry changes its time).
-                std::fs::create_dir_all(&destination)?;
-                self.chown(entry, &open_directory(&destination)?)?;
+                // directory would refuse them, and each new entry changes its time); until
+                // then it is root's alone.
+                let (directory, _) = make_directory_at(&parent, name, 0o700)?;
+                self.chown(entry, &directory)?;
                 self.open
-                    .push((entry.path.clone(), destination.clone(), entry.clone()));
+                    .push((entry.path.clone(), directory, entry.clone()));
             }
             EntryKind::File => {
                 // O_EXCL: never through a link, never over anything.
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .custom_flags(nix::libc::O_NOFOLLOW)
-                    .mode(0o600)
-                    .open(&destination)?;
+                let fd: OwnedFd = openat(
+                    &parent,
+                    name,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::S_IRUSR | Mode::S_IWUSR,
+                )
+                .map_err(std::io::Error::from)?;
+                let mut file = File::from(fd);
                 let copied = std::io::copy(&mut contents.take(entry.size), &mut file)?;
                 if copied != entry.size {
                     return Err(
@@ -194,19 +311,32 @@ impl Stage<'_> {
                 file.set_modified(time(entry))?;
             }
             EntryKind::Symlink(target) => {
-                symlink(target, &destination)?;
+                nix::unistd::symlinkat(target.as_str(), &parent, name)
+                    .map_err(std::io::Error::from)?;
                 if nix::unistd::geteuid().is_root() {
                     let (uid, gid) = self.owner(entry);
-                    std::os::unix::fs::lchown(&destination, uid, gid)?;
+                    nix::unistd::fchownat(
+                        &parent,
+                        name,
+                        uid.map(nix::unistd::Uid::from_raw),
+                        gid.map(nix::unistd::Gid::from_raw),
+                        AtFlags::AT_SYMLINK_NOFOLLOW,
+                    )
+                    .map_err(std::io::Error::from)?;
                 }
                 self.links.insert(entry.path.clone());
             }
             EntryKind::HardLink(target) => {
-                let source = self
-                    .staged_path(target)
-                    .ok_or_else(|| std::io::Error::other("hard link outside the roots"))?;
-                // link(2) does not follow a link at `source`.
-                std::fs::hard_link(source, &destination)?;
+                let outside = || std::io::Error::other("hard link outside the roots");
+                let (source_index, source) = self.locate(target).ok_or_else(outside)?;
+                let (below, source_name) = source.rsplit_once('/').unwrap_or(("", source));
+                if source_name.is_empty() {
+                    return Err(outside().into());
+                }
+                let source_parent = self.walk(source_index, below, false)?;
+                // Without AT_SYMLINK_FOLLOW, linkat(2) links a link at the source itself.
+                nix::unistd::linkat(&source_parent, source_name, &parent, name, AtFlags::empty())
+                    .map_err(std::io::Error::from)?;
             }
         }
         Ok(())

@@ -16,7 +16,7 @@ fn own() -> Options {
 }
 
 /// The directories a manifest declares: `/etc/moin` and the wiki, which 2009 kept elsewhere.
-fn declared() -> Options {
+pub(crate) fn declared() -> Options {
     let pair = |from: &str, to: &str| (from.to_owned(), to.to_owned());
     Options {
         roots: Roots::Declared {
@@ -545,7 +545,7 @@ fn a_backup_of_application_data_only_restores() {
 /// through the link (with `/etc` as the link's target, it reached the live `/etc`).
 #[test]
 fn a_directory_entry_over_a_link_is_refused_and_changes_nothing() {
-    use crate::backup::read::tests::{raw_tar_modes, rezip};
+    use crate::backup::read::tests::{raw_tar_modes, replace_member};
     use tar::EntryType::{Directory, Symlink};
     let dir = tempfile::tempdir().unwrap();
     let (system, abf) = system_and_backup(dir.path());
@@ -556,19 +556,7 @@ fn a_directory_entry_over_a_link_is_refused_and_changes_nothing() {
         (("etc/moin/a", Directory, "", b""), 0o777),
     ]);
     let bad = dir.path().join("bad.abf");
-    rezip(
-        &abf,
-        &bad,
-        |n, b| {
-            Some(if n == "sysconfig.tar.gz" {
-                tarball.clone()
-            } else {
-                b
-            })
-        },
-        &[],
-        true,
-    );
+    replace_member(&abf, &bad, "sysconfig.tar.gz", &tarball);
     let result = restore(&mut Backup::open(&bad).unwrap(), &system, &own(), &Offline);
     let error = result.map(|_| ()).map_err(|e| crate::error_chain(&e));
     assert!(

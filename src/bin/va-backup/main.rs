@@ -184,7 +184,7 @@ fn list_command(cli: &Cli, out: &mut impl Write) -> anyhow::Result<()> {
         writeln!(out, "{}", serde_json::Value::Array(json))?;
         return Ok(());
     }
-    for store::Listed { path, info } in &listed {
+    for store::Listed { path, info, .. } in &listed {
         match info {
             Some(info) => writeln!(
                 out,
@@ -267,12 +267,6 @@ fn open(file: &Path) -> anyhow::Result<Backup> {
 
 fn check(backup: &mut Backup, file: &Path) -> anyhow::Result<()> {
     backup
-        .verify()
-        .with_context(|| format!("`{}` is damaged", file.display()))?;
-    for member in ["sysconfig.tar.gz", "appdata.tar.gz"] {
-        backup
-            .entries(member)
-            .with_context(|| format!("`{}` is not sound", file.display()))?;
-    }
-    Ok(())
+        .check()
+        .with_context(|| format!("`{}` is damaged or not sound", file.display()))
 }
