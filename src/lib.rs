@@ -18,6 +18,7 @@ pub mod secrets;
 pub mod seed;
 pub mod seedcheck;
 pub mod seeding;
+pub mod system_root;
 pub mod templates;
 pub mod trigger;
 

@@ -132,7 +132,8 @@ fn va_seed_diff_shows_what_an_upgrade_applies() {
     );
 }
 
-/// A throwaway system: a root for the registry and dpkg-query, and a debconf database of its own.
+/// A throwaway system: a root for the registry, dpkg and debconf (its own `/etc/debconf.conf` and
+/// database), found by every tool through `DPKG_ROOT` as in a chrootless install.
 struct System {
     dir: tempfile::TempDir,
 }
@@ -143,14 +144,12 @@ impl System {
         let root = dir.path().join("root");
         std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
         std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
-        let db = dir.path().join("debconf");
-        std::fs::create_dir_all(&db).unwrap();
+        std::fs::create_dir_all(root.join("var/cache/debconf")).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        // debconf puts DPKG_ROOT before these names itself.
         std::fs::write(
-            dir.path().join("debconf.conf"),
-            format!(
-                "Config: configdb\nTemplates: templatedb\n\nName: configdb\nDriver: File\nFilename: {0}/config.dat\n\nName: templatedb\nDriver: File\nFilename: {0}/templates.dat\n",
-                db.display()
-            ),
+            root.join("etc/debconf.conf"),
+            "Config: configdb\nTemplates: templatedb\n\nName: configdb\nDriver: File\nFilename: /var/cache/debconf/config.dat\n\nName: templatedb\nDriver: File\nFilename: /var/cache/debconf/templates.dat\n",
         )
         .unwrap();
         Self { dir }
@@ -161,14 +160,15 @@ impl System {
     }
 
     fn config_dat(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("debconf/config.dat")).unwrap_or_default()
+        std::fs::read_to_string(self.root().join("var/cache/debconf/config.dat"))
+            .unwrap_or_default()
     }
 
     fn hook(&self, input: &str) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_apt-hook"))
-            .env("APPLIANCE_ROOT", self.root())
-            .env("DEBCONF_SYSTEMRC", self.dir.path().join("debconf.conf"))
-            .env("DPKG_ADMINDIR", self.root().join("var/lib/dpkg"))
+            .env("DPKG_ROOT", self.root())
+            .env_remove("DEBCONF_SYSTEMRC")
+            .env_remove("DPKG_ADMINDIR")
             .env_remove("APT_HOOK_INFO_FD")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -487,5 +487,89 @@ fn the_mac_is_what_openssl_computes(system: &Path, extracted: &Path) {
     assert!(
         hmac.trim_end().ends_with(&format!("= {}", mac.trim_end())),
         "{hmac} vs {mac}"
+    );
+}
+
+/// Every tool that works on a system finds its root one way (`--root`, else `DPKG_ROOT`, else /),
+/// and a root named either way that is not a directory is an error naming it: never an empty
+/// listing with exit status 0, never a tree made under it.
+#[test]
+fn every_tool_refuses_a_root_that_is_not_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nonexistent");
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"").unwrap();
+    let backup = dir.path().join("x.abf");
+    std::fs::write(&backup, b"not a backup").unwrap();
+    let runs: [(&str, Vec<&str>); 6] = [
+        (env!("CARGO_BIN_EXE_valist"), vec![]),
+        (env!("CARGO_BIN_EXE_vainstall"), vec!["moinmoin-appliance"]),
+        (env!("CARGO_BIN_EXE_va-seed"), vec!["status"]),
+        (env!("CARGO_BIN_EXE_va-backup"), vec!["list"]),
+        (
+            env!("CARGO_BIN_EXE_va-backup"),
+            vec!["restore", backup.to_str().unwrap()],
+        ),
+        (env!("CARGO_BIN_EXE_appliance-trigger"), vec![]),
+    ];
+    for (program, arguments) in &runs {
+        for (root, reason) in [(&missing, "does not exist"), (&file, "is not a directory")] {
+            let by_option = Command::new(program)
+                .arg("--root")
+                .arg(root)
+                .args(arguments)
+                .env_remove("DPKG_ROOT")
+                .output()
+                .unwrap();
+            let by_environment = Command::new(program)
+                .args(arguments)
+                .env("DPKG_ROOT", root)
+                .output()
+                .unwrap();
+            for (output, given) in [
+                (by_option, "given with --root"),
+                (by_environment, "named by DPKG_ROOT"),
+            ] {
+                let said = text(&output);
+                assert_eq!(
+                    output.status.code(),
+                    Some(1),
+                    "{program} {arguments:?}: {said}"
+                );
+                assert!(
+                    said.contains(&format!(
+                        "the system root `{}` ({given}) {reason}",
+                        root.display()
+                    )),
+                    "{program} {arguments:?}: {said}"
+                );
+            }
+        }
+    }
+    assert!(!missing.exists(), "nothing was made under a missing root");
+    // The hook has no options: DPKG_ROOT alone, and it stops APT.
+    let hook = Command::new(env!("CARGO_BIN_EXE_apt-hook"))
+        .env("DPKG_ROOT", &missing)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(hook.status.code(), Some(1), "{}", text(&hook));
+    assert!(
+        text(&hook).contains("named by DPKG_ROOT) does not exist"),
+        "{}",
+        text(&hook)
+    );
+    // validate and diff read files only: --root is refused as a usage error, not ignored.
+    let validate = Command::new(env!("CARGO_BIN_EXE_va-seed"))
+        .args(["validate", "--root"])
+        .arg(dir.path())
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(validate.status.code(), Some(2), "{}", text(&validate));
+    assert!(
+        text(&validate).contains("`--root` means nothing to `va-seed validate`"),
+        "{}",
+        text(&validate)
     );
 }

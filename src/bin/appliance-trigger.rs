@@ -36,7 +36,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let root = common::root(cli.root);
+    let root = match appliance::system_root::resolve(cli.root) {
+        Ok(root) => root,
+        Err(error) => return common::finish(Err(error.into())),
+    };
     let tools = SystemTools::new(&root);
     let mut reporter = common::AptStyle;
     let result: anyhow::Result<()> = match cli.command.unwrap_or(Command::Reconcile) {

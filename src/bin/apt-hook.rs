@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use appliance::debconf::SystemTools;
@@ -31,8 +30,14 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     // APT runs the hook inside the system it installs into: the tools are this system's. The
-    // registry's root can be moved (for tests) with APPLIANCE_ROOT.
-    let root = std::env::var_os("APPLIANCE_ROOT").map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    // registry's root is the one every tool finds: DPKG_ROOT when set, else /.
+    let root = match appliance::system_root::resolve(None) {
+        Ok(root) => root,
+        Err(error) => {
+            eprintln!("E: appliance hook: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let tools = SystemTools::new(std::path::Path::new("/"));
     let result = appliance::hook::parse(&text)
         .map_err(appliance::hook::HookError::from)

@@ -1,6 +1,6 @@
-//! What the binaries share: printing errors as a cause chain, apt-style reporters, the root.
+//! What the binaries share: printing errors as a cause chain, apt-style reporters (the system's
+//! root is found by the library, `appliance::system_root`).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Prints `error: …` with its causes and an optional hint, as the house style asks.
@@ -44,16 +44,4 @@ impl appliance::Reporter for AptStyle {
     fn warning(&mut self, message: &str) {
         eprintln!("W: {message}");
     }
-}
-
-/// The system's root: `--root`, else `$DPKG_ROOT` (set by dpkg for maintainer scripts), else `/`.
-#[allow(dead_code, reason = "not every binary uses it")]
-pub fn root(explicit: Option<PathBuf>) -> PathBuf {
-    explicit
-        .or_else(|| {
-            std::env::var_os("DPKG_ROOT")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| PathBuf::from("/"))
 }

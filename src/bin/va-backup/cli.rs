@@ -12,9 +12,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "va-backup", version)]
 pub struct Cli {
-    /// The system's root directory: a chroot, a mounted disk image, a test directory
-    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
+    /// The system's root directory: a chroot, a mounted disk image, a test directory (default:
+    /// the `DPKG_ROOT` environment variable, else /)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Print JSON for scripts
     #[arg(long, global = true)]
     pub json: bool,

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
-    let root = &cli.root;
+    let root = &appliance::system_root::resolve(cli.root.clone())?;
     restore::recover(root).context("cannot finish or roll back an interrupted restore")?;
     let mut out = std::io::stdout().lock();
     match &cli.command {
@@ -48,7 +48,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 (None, None) if appdata.is_empty() && sysconf.is_empty() => What::Plugin(None),
                 (None, None) => anyhow::bail!("--appdata and --sysconf need --appliance NAME"),
             };
-            create(cli, &mut out, &what, output.as_deref())
+            create(cli, root, &mut out, &what, output.as_deref())
         }
         Command::Verify { file } => {
             let mut backup = open(file)?;
@@ -68,7 +68,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Show { file } => show(cli, &mut out, file),
-        Command::List => list_command(cli, &mut out),
+        Command::List => list_command(cli, root, &mut out),
         Command::Restore {
             file,
             plugin,
@@ -94,7 +94,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 // Root's command line: the administrator restores what they chose.
                 foreign_sysconf: true,
             };
-            restore_command(cli, &mut out, file, &request)
+            restore_command(cli, root, &mut out, file, &request)
         }
         Command::Prune { keep } => prune(root, &mut out, *keep),
     }
@@ -102,11 +102,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
 
 fn create(
     cli: &Cli,
+    root: &Path,
     out: &mut impl Write,
     what: &What,
     output: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let created = plan::create(&cli.root, what, output, &*progress::bar(cli, "backing up"))?;
+    let created = plan::create(root, what, output, &*progress::bar(cli, "backing up"))?;
     for skipped in &created.written.skipped {
         eprintln!("va-backup: warning: `/{skipped}` is a socket, fifo or device: left out");
     }
@@ -168,8 +169,8 @@ fn show(cli: &Cli, out: &mut impl Write, file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn list_command(cli: &Cli, out: &mut impl Write) -> anyhow::Result<()> {
-    let listed = store::list(&cli.root)?;
+fn list_command(cli: &Cli, root: &Path, out: &mut impl Write) -> anyhow::Result<()> {
+    let listed = store::list(root)?;
     if cli.json {
         let json: Vec<_> = listed
             .iter()
@@ -201,11 +202,12 @@ fn list_command(cli: &Cli, out: &mut impl Write) -> anyhow::Result<()> {
 
 fn restore_command(
     cli: &Cli,
+    root: &Path,
     out: &mut impl Write,
     file: &Path,
     request: &plan::RestoreRequest,
 ) -> anyhow::Result<()> {
-    let prepared = plan::prepare(&cli.root, file, request)?;
+    let prepared = plan::prepare(root, file, request)?;
     if request.paths_from_backup {
         eprintln!(
             "va-backup: the backup's own directories are taken (--paths-from-backup); it will replace:"
@@ -219,7 +221,7 @@ fn restore_command(
             "va-backup: warning: the backup comes from elsewhere: its system configuration is restored, and runs as root from now on"
         );
     }
-    let report = plan::execute(&cli.root, prepared, progress::bar(cli, "restoring"))?;
+    let report = plan::execute(root, prepared, progress::bar(cli, "restoring"))?;
     for skipped in &report.restored.skipped_attributes {
         eprintln!("va-backup: warning: extended attribute not restored: {skipped}");
     }

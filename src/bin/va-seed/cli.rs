@@ -11,9 +11,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "va-seed", version)]
 pub struct Cli {
-    /// The system's root directory
-    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
+    /// The system's root directory (default: the `DPKG_ROOT` environment variable, else /);
+    /// validate and diff read only the files they are given
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

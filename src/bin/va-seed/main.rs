@@ -15,7 +15,10 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let root = cli.root;
+    let root = match system_root(&cli.command, cli.root) {
+        Ok(root) => root,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Command::Validate { files } => {
             let mut bad = 0;
@@ -107,6 +110,30 @@ fn main() -> ExitCode {
 }
 
 /// `va-seed renew`: every secret anew but the kept ones; names what it did, never a value.
+/// The root the command works on; validate and diff work on files alone, and refuse `--root`
+/// rather than seem to honour it.
+fn system_root(
+    command: &Command,
+    explicit: Option<std::path::PathBuf>,
+) -> Result<std::path::PathBuf, ExitCode> {
+    let reads_files_only = match command {
+        Command::Validate { .. } => Some("validate"),
+        Command::Diff { .. } => Some("diff"),
+        _ => None,
+    };
+    match (reads_files_only, explicit) {
+        (Some(command), Some(_)) => {
+            eprintln!(
+                "error: `--root` means nothing to `va-seed {command}`, which reads only the files it is given"
+            );
+            Err(ExitCode::from(2))
+        }
+        (Some(_), None) => Ok(std::path::PathBuf::from("/")),
+        (None, explicit) => appliance::system_root::resolve(explicit)
+            .map_err(|error| common::finish(Err(error.into()))),
+    }
+}
+
 fn renew(root: &std::path::Path, keep: &[String]) -> anyhow::Result<()> {
     let done = appliance::secrets::renew(
         root,

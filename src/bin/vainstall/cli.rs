@@ -18,7 +18,8 @@ pub struct Cli {
     /// Answer yes to apt-get's question
     #[arg(short, long)]
     pub yes: bool,
-    /// The root directory of the system to install into (apt-get runs under chroot)
+    /// The root directory of the system to install into, apt-get run under chroot (default:
+    /// the `DPKG_ROOT` environment variable, else /)
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 }

@@ -18,8 +18,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &cli::Cli) -> anyhow::Result<()> {
-    let root = cli.root.as_deref().unwrap_or(Path::new("/"));
-    let catalog = Catalog::open(cli.root.as_deref()).context("cannot read APT's package cache")?;
+    let root = &appliance::system_root::resolve(cli.root.clone())?;
+    let catalog = Catalog::open(Some(root)).context("cannot read APT's package cache")?;
     if let Err(error) = catalog.find(&cli.appliance) {
         let names: Vec<String> = catalog.appliances().into_iter().map(|a| a.name).collect();
         let known = if names.is_empty() {

@@ -18,7 +18,8 @@ pub struct Cli {
     /// Print a JSON array of objects (name, version, installed, summary, origin, seed)
     #[arg(long)]
     pub json: bool,
-    /// The root directory of the system whose APT cache to read
+    /// The root directory of the system whose APT cache to read (default: the `DPKG_ROOT`
+    /// environment variable, else /)
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 }

@@ -17,7 +17,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &cli::Cli) -> anyhow::Result<()> {
-    let catalog = Catalog::open(cli.root.as_deref()).context("cannot list the appliances")?;
+    let root = appliance::system_root::resolve(cli.root.clone())?;
+    let catalog = Catalog::open(Some(&root)).context("cannot list the appliances")?;
     let mut appliances = catalog.appliances();
     if cli.installed {
         appliances.retain(|a| a.installed.is_some());
