@@ -573,3 +573,63 @@ fn every_tool_refuses_a_root_that_is_not_a_directory() {
         text(&validate)
     );
 }
+
+/// Every page the tools' pages refer to is made (a subcommand's NAME-SUBCOMMAND(1) among them),
+/// and every page has the sections an administrator looks for.
+#[test]
+fn every_man_page_named_is_made_with_exit_status_files_and_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_appliance-gendocs"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let man = dir.path().join("man");
+    let ours = [
+        "va-seed",
+        "valist",
+        "vainstall",
+        "va-backup",
+        "va-build",
+        "appliance-control",
+    ];
+    let (mut pages, mut references) = (0, 0);
+    for entry in std::fs::read_dir(&man).unwrap() {
+        let path = entry.unwrap().path();
+        let page = std::fs::read_to_string(&path).unwrap();
+        pages += 1;
+        for section in [".SH \"EXIT STATUS\"", ".SH \"FILES\"", ".SH EXAMPLES"] {
+            assert!(page.contains(section), "{}: no {section}", path.display());
+        }
+        // clap_mangen writes a reference as `\fBNAME\-SUB\fR(1)` or `NAME\-SUB(1)`.
+        let plain = page
+            .replace("\\-", "-")
+            .replace("\\fB", "")
+            .replace("\\fR", "");
+        for (at, _) in plain.match_indices("(1)") {
+            let start = plain[..at]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .map_or(0, |i| i + 1);
+            let name = &plain[start..at];
+            if ours.iter().any(|tool| name.starts_with(tool)) {
+                references += 1;
+                assert!(
+                    man.join(format!("{name}.1")).exists(),
+                    "{} names {name}(1), which is not made",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(pages >= 21, "{pages} pages");
+    assert!(
+        references >= 15,
+        "only {references} references to our pages were read"
+    );
+    for tool in ours {
+        for file in [tool.to_owned(), format!("_{tool}"), format!("{tool}.fish")] {
+            let path = dir.path().join("completions").join(&file);
+            assert!(path.exists(), "no completion {}", path.display());
+        }
+    }
+}
