@@ -606,3 +606,105 @@ fn directories_come_from_the_plugin_manifest_never_from_the_backup() {
     );
     assert!(root.join("etc/cron.d/evil").exists());
 }
+
+/// Nothing a user asks for loses a backup silently: an existing `--output` is kept unless
+/// `--overwrite`, two backups of the same second both stay, `prune --keep 0` needs `--force`,
+/// `--dry-run` deletes nothing; a name that is not a package's and a `--move` of a directory the
+/// backup does not hold are refused.
+#[test]
+fn no_backup_is_lost_or_misplaced_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("system");
+    wiki(&root, 2, "first");
+    let out = dir.path().join("wiki.abf");
+    create(&root, &out);
+    let before = std::fs::read(&out).unwrap();
+    let by_hand = [
+        "create",
+        "--appliance",
+        "moinmoin-appliance",
+        "--sysconf",
+        "/etc/moin",
+    ];
+    let again = va_backup(
+        &root,
+        &[&by_hand[..], &["-o", out.to_str().unwrap()]].concat(),
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("exists: name another file"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        before,
+        "the first backup is kept"
+    );
+    ok(
+        &root,
+        &[&by_hand[..], &["-o", out.to_str().unwrap(), "--overwrite"]].concat(),
+    );
+    assert_ne!(std::fs::read(&out).unwrap(), before, "replaced when asked");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Four backups as fast as they come: several share a second, and every one stays.
+    for _ in 0..4 {
+        ok(&root, &by_hand);
+    }
+    let store = root.join("var/backups/appliance");
+    let count = || std::fs::read_dir(&store).unwrap().count();
+    assert_eq!(count(), 4);
+
+    let escaped = va_backup(
+        &root,
+        &[
+            "create",
+            "--appliance",
+            "../../escaped",
+            "--sysconf",
+            "/etc/moin",
+        ],
+    );
+    assert_eq!(escaped.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&escaped.stderr).contains("is not a Debian package name"));
+    assert!(!dir.path().join("escaped").exists() && count() == 4);
+
+    let all = va_backup(&root, &["prune", "--keep", "0"]);
+    assert_eq!(all.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&all.stderr).contains("--force"));
+    assert_eq!(count(), 4);
+    let would = ok(&root, &["prune", "--keep", "0", "--dry-run"]);
+    assert_eq!(would.matches("would remove ").count(), 4, "{would}");
+    assert_eq!(count(), 4);
+    let removed = ok(&root, &["prune", "--keep", "0", "--force"]);
+    assert_eq!(removed.matches("removed ").count(), 4, "{removed}");
+    assert_eq!(count(), 0);
+    let nothing = ok(&root, &["prune", "--keep", "3"]);
+    assert!(nothing.starts_with("nothing to remove"), "{nothing}");
+
+    // The backup at `out` now holds /etc/moin only: a move of the wiki's data, which the manifest
+    // declares, would move nothing.
+    let typo = va_backup(
+        &root,
+        &[
+            "restore",
+            "--move",
+            "/var/lib/moin/wiki/data=/srv/wiki",
+            out.to_str().unwrap(),
+        ],
+    );
+    let said = String::from_utf8_lossy(&typo.stderr);
+    assert_eq!(typo.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("--move `/var/lib/moin/wiki/data`: the backup")
+            && said.contains("holds no such directory (it holds `/etc/moin`)"),
+        "{said}"
+    );
+    assert_eq!(state(&root).as_deref(), Some("first"), "nothing restored");
+}

@@ -331,7 +331,7 @@ impl Agent<'_> {
         let ok = |data| Ok(Response::ok(data).into());
         match request {
             Request::BackupCreate => {
-                let created = plan::create(root, &What::Plugin(None), None, &Quiet)
+                let created = plan::create(root, &What::Plugin(None), None, false, &Quiet)
                     .map_err(|e| appliance::error_chain(&e))?;
                 ok(json!({ "name": file_name(&created.path) }))
             }

@@ -312,8 +312,14 @@ fn safety_backup(root: &Path, log: &mut std::fs::File) -> Result<Option<String>,
         return Ok(None);
     }
     let _ = writeln!(log, "Taking a safety backup before the upgrade…");
-    let created = plan::create(root, &What::Plugin(None), None, &appliance::backup::Quiet)
-        .map_err(|e| appliance::error_chain(&e))?;
+    let created = plan::create(
+        root,
+        &What::Plugin(None),
+        None,
+        false,
+        &appliance::backup::Quiet,
+    )
+    .map_err(|e| appliance::error_chain(&e))?;
     let name = created
         .path
         .file_name()

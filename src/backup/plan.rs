@@ -55,6 +55,12 @@ pub enum PlanError {
         "--move `{0}`: the plugin manifest does not declare that directory (--paths-from-backup takes the backup's own)"
     )]
     UndeclaredMove(String),
+    #[error("--move `{from}`: the backup `{}` holds no such directory (it holds {held})", .file.display())]
+    MoveNotInBackup {
+        from: String,
+        file: PathBuf,
+        held: String,
+    },
     #[error(transparent)]
     Key { source: KeyError },
     #[error(transparent)]
@@ -139,11 +145,13 @@ pub fn manifest_for_backup(
     }
 }
 
-/// Makes a backup of the system at `root` into `output` (by default the store's next name).
+/// Makes a backup of the system at `root` into `output`, which must not exist unless `overwrite`
+/// (by default a new name in the store: two backups of the same second both stay).
 pub fn create(
     root: &Path,
     what: &What,
     output: Option<&Path>,
+    overwrite: bool,
     progress: &dyn Progress,
 ) -> Result<Created, PlanError> {
     let now = SystemTime::now()
@@ -186,9 +194,22 @@ pub fn create(
         package_version: version,
         plugin,
     };
-    let path = match output {
-        Some(path) => path.to_owned(),
-        None => store::default_path(root, &appliance, now)?,
+    let store_dir;
+    let stem = store::stem(&appliance, now);
+    let destination = match output {
+        Some(path) if overwrite => write::Destination::Replace(path),
+        Some(path) => write::Destination::New(path),
+        None => {
+            store_dir = store::directory(root)?;
+            write::Destination::Unique {
+                dir: &store_dir,
+                stem: &stem,
+            }
+        }
+    };
+    let named = match destination {
+        write::Destination::Replace(path) | write::Destination::New(path) => path.to_owned(),
+        write::Destination::Unique { dir, stem } => dir.join(format!("{stem}.abf")),
     };
     let runner = SystemRunner::new(root);
     let (before, after) = plan
@@ -200,16 +221,18 @@ pub fn create(
         .try_for_each(|command| runner.run(command, &[]))
         .map_err(PlanError::Before)
         .and_then(|()| {
-            write::create(root, &info, &path, progress).map_err(|source| PlanError::Write {
-                path: path.clone(),
-                source,
+            write::create_at(root, &info, destination, progress).map_err(|source| {
+                PlanError::Write {
+                    path: named.clone(),
+                    source,
+                }
             })
         });
     let cleaned = after
         .iter()
         .try_for_each(|command| runner.run(command, &[]))
         .map_err(PlanError::After);
-    let written = made?;
+    let (path, written) = made?;
     cleaned?;
     Ok(Created {
         path,
@@ -363,8 +386,10 @@ pub fn prepare(root: &Path, file: &Path, request: &RestoreRequest) -> Result<Pre
     // Every root the backup names must be declared, the ones left out included: a backup that
     // names another directory is refused whole.
     let mut replaces = Vec::new();
+    let mut held = Vec::new();
     for member in ["sysconfig.tar.gz", "appdata.tar.gz"] {
         let roots = backup.roots_of(member).map_err(open_error)?;
+        held.extend(roots.iter().cloned());
         let targets =
             options
                 .roots
@@ -376,6 +401,18 @@ pub fn prepare(root: &Path, file: &Path, request: &RestoreRequest) -> Result<Pre
         if !(sysconf_left_out && member == "sysconfig.tar.gz") {
             replaces.extend(targets.unwrap_or_default());
         }
+    }
+    // A move of a directory the backup does not hold would do nothing: a typo, said.
+    if let Some((from, _)) = request.moves.iter().find(|(from, _)| !held.contains(from)) {
+        return Err(PlanError::MoveNotInBackup {
+            from: format!("/{from}"),
+            file: file.to_owned(),
+            held: held
+                .iter()
+                .map(|root| format!("`/{root}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
     }
     if sysconf_left_out && let Roots::Declared { sysconf, .. } = &mut options.roots {
         *sysconf = None;

@@ -22,12 +22,20 @@ pub struct Listed {
 
 /// `<root>/var/backups/appliance/<appliance>-<UTC time>.abf`, creating the directory.
 pub fn default_path(root: &Path, appliance: &str, seconds: u64) -> std::io::Result<PathBuf> {
+    Ok(directory(root)?.join(format!("{}.abf", stem(appliance, seconds))))
+}
+
+/// `<root>/var/backups/appliance`, created if missing.
+pub fn directory(root: &Path) -> std::io::Result<PathBuf> {
     let dir = root.join(BACKUP_DIR);
     fs_err::create_dir_all(&dir)?;
-    Ok(dir.join(format!(
-        "{appliance}-{}.abf",
-        rfc3339(seconds).replace(':', "")
-    )))
+    Ok(dir)
+}
+
+/// `<appliance>-<UTC time>`, the name of a backup without its `.abf` (and without the `-2` that
+/// a second backup of the same second gets).
+pub fn stem(appliance: &str, seconds: u64) -> String {
+    format!("{appliance}-{}", rfc3339(seconds).replace(':', ""))
 }
 
 /// The `.abf` files of the root's backup directory, sorted by name.
@@ -71,8 +79,9 @@ pub fn list(root: &Path) -> std::io::Result<Vec<Listed>> {
 }
 
 /// Deletes all but the `keep` newest backups (by `info.yaml`'s timestamp) of each appliance;
-/// returns what it deleted. Unreadable files are left alone.
-pub fn prune(root: &Path, keep: usize) -> std::io::Result<Vec<PathBuf>> {
+/// returns what it deleted (with `dry_run`, what it would delete, deleting nothing). Unreadable
+/// files are left alone.
+pub fn prune(root: &Path, keep: usize, dry_run: bool) -> std::io::Result<Vec<PathBuf>> {
     let mut by_appliance: std::collections::BTreeMap<String, Vec<(String, PathBuf)>> =
         std::collections::BTreeMap::new();
     for listed in list(root)? {
@@ -87,7 +96,9 @@ pub fn prune(root: &Path, keep: usize) -> std::io::Result<Vec<PathBuf>> {
     for backups in by_appliance.values_mut() {
         backups.sort_by(|a, b| b.cmp(a));
         for (_, path) in backups.iter().skip(keep) {
-            fs_err::remove_file(path)?;
+            if !dry_run {
+                fs_err::remove_file(path)?;
+            }
             removed.push(path.clone());
         }
     }
@@ -216,7 +227,10 @@ mod tests {
                 .count(),
             4
         );
-        let removed = prune(system, 1).unwrap();
+        let would = prune(system, 1, true).unwrap();
+        assert_eq!(list(system).unwrap().len(), 5, "a dry run deletes nothing");
+        let removed = prune(system, 1, false).unwrap();
+        assert_eq!(would, removed);
         assert_eq!(removed, [made[1].clone(), made[0].clone()]);
         assert_eq!(
             list(system).unwrap().len(),

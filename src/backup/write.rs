@@ -34,6 +34,8 @@ pub enum WriteError {
     Key(#[from] super::origin::KeyError),
     #[error("`{0}` is not a directory: nothing to back up there")]
     MissingDirectory(PathBuf),
+    #[error("`{}` exists: name another file, or let the new backup replace it (--overwrite)", .0.display())]
+    Exists(PathBuf),
 }
 
 /// A writer that hashes what goes through it.
@@ -80,28 +82,109 @@ pub struct Written {
     pub skipped: Vec<String>,
 }
 
-/// Writes a backup of the directories `info` names, read under `system_root`, to `out`.
+/// Where a new backup goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Destination<'a> {
+    /// This file, replacing one already there.
+    Replace(&'a Path),
+    /// This file, which must not exist: one there is kept and the backup refused.
+    New(&'a Path),
+    /// The first free name among `STEM.abf`, `STEM-2.abf`, `STEM-3.abf`, … in this directory:
+    /// two backups made in the same second both stay.
+    Unique { dir: &'a Path, stem: &'a str },
+}
+
+impl Destination<'_> {
+    fn directory(&self) -> &Path {
+        let dir = match self {
+            Self::Replace(path) | Self::New(path) => path.parent().unwrap_or(Path::new(".")),
+            Self::Unique { dir, .. } => dir,
+        };
+        if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        }
+    }
+
+    fn first_name(&self) -> String {
+        match self {
+            Self::Replace(path) | Self::New(path) => path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            Self::Unique { stem, .. } => format!("{stem}.abf"),
+        }
+    }
+}
+
+/// Writes a backup of the directories `info` names, read under `system_root`, to `out`,
+/// replacing a file already there.
 pub fn create(
     system_root: &Path,
     info: &Info,
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<Written, WriteError> {
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = out.file_name().unwrap_or_default().to_string_lossy();
-    let temporary = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    create_at(system_root, info, Destination::Replace(out), progress).map(|(_, written)| written)
+}
+
+/// Writes a backup of the directories `info` names, read under `system_root`, under a temporary
+/// name beside its destination, then gives it its name (never a partial file under it); returns
+/// the path it has.
+pub fn create_at(
+    system_root: &Path,
+    info: &Info,
+    destination: Destination<'_>,
+    progress: &dyn Progress,
+) -> Result<(PathBuf, Written), WriteError> {
+    let dir = destination.directory();
+    let temporary = dir.join(format!(
+        ".{}.tmp{}",
+        destination.first_name(),
+        std::process::id()
+    ));
     let result = write_to(system_root, info, &temporary, progress).and_then(|written| {
-        fs_err::rename(&temporary, out)?;
+        let path = publish(&temporary, destination)?;
         fs_err::File::open(dir)?.sync_all()?;
-        Ok(written)
+        Ok((path, written))
     });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
+    let _ = std::fs::remove_file(&temporary);
     result
+}
+
+/// Gives the written temporary its name: a rename over the file for `Replace`, a link that never
+/// replaces anything otherwise (the temporary is removed by the caller).
+fn publish(temporary: &Path, destination: Destination<'_>) -> Result<PathBuf, WriteError> {
+    match destination {
+        Destination::Replace(path) => {
+            fs_err::rename(temporary, path)?;
+            Ok(path.to_owned())
+        }
+        Destination::New(path) => match fs_err::hard_link(temporary, path) {
+            Ok(()) => Ok(path.to_owned()),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(WriteError::Exists(path.to_owned()))
+            }
+            Err(error) => Err(error.into()),
+        },
+        Destination::Unique { dir, stem } => {
+            for number in 1..=1000 {
+                let path = if number == 1 {
+                    dir.join(format!("{stem}.abf"))
+                } else {
+                    dir.join(format!("{stem}-{number}.abf"))
+                };
+                match fs_err::hard_link(temporary, &path) {
+                    Ok(()) => return Ok(path),
+                    Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            Err(WriteError::Exists(dir.join(format!("{stem}-1000.abf"))))
+        }
+    }
 }
 
 fn write_to(

@@ -46,9 +46,13 @@ pub enum Command {
         /// A directory of system configuration (repeatable)
         #[arg(long, value_name = "DIR")]
         sysconf: Vec<String>,
-        /// Where to write it (default: /var/backups/appliance/APPLIANCE-TIME.abf under --root)
+        /// Where to write it (default: /var/backups/appliance/APPLIANCE-TIME.abf under --root,
+        /// APPLIANCE-TIME-2.abf for a second backup of the same second); it must not exist
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Replace the --output file if it exists
+        #[arg(long, requires = "output")]
+        overwrite: bool,
     },
     /// Check a backup's checksums and every entry, without writing anything, and say whether
     /// this system made it (its key vouches for it) or it comes from elsewhere
@@ -87,7 +91,14 @@ pub enum Command {
     },
     /// Delete all but the newest N backups of each appliance under /var/backups/appliance
     Prune {
+        /// How many of each appliance's backups stay; 0 (all deleted) needs --force
         #[arg(long, value_name = "N")]
         keep: usize,
+        /// Delete every backup with --keep 0
+        #[arg(long)]
+        force: bool,
+        /// Say what would be deleted, and delete nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }

@@ -32,11 +32,21 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             appdata,
             sysconf,
             output,
+            overwrite,
         } => {
             let what = match (plugin, appliance) {
                 (_, Some(appliance)) => {
+                    if !appliance::registry::valid_package_name(appliance) {
+                        usage(
+                            clap::error::ErrorKind::ValueValidation,
+                            &format!("--appliance `{appliance}` is not a Debian package name"),
+                        );
+                    }
                     if appdata.is_empty() && sysconf.is_empty() {
-                        anyhow::bail!("--appliance needs at least one --appdata or --sysconf DIR");
+                        usage(
+                            clap::error::ErrorKind::MissingRequiredArgument,
+                            "--appliance needs at least one --appdata or --sysconf DIR",
+                        );
                     }
                     What::Directories {
                         appliance: appliance.clone(),
@@ -46,9 +56,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 }
                 (Some(plugin), None) => What::Plugin(Some(plugin.clone())),
                 (None, None) if appdata.is_empty() && sysconf.is_empty() => What::Plugin(None),
-                (None, None) => anyhow::bail!("--appdata and --sysconf need --appliance NAME"),
+                (None, None) => usage(
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    "--appdata and --sysconf need --appliance NAME",
+                ),
             };
-            create(cli, root, &mut out, &what, output.as_deref())
+            create(cli, root, &mut out, &what, output.as_deref(), *overwrite)
         }
         Command::Verify { file } => {
             let mut backup = open(file)?;
@@ -96,7 +109,11 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             };
             restore_command(cli, root, &mut out, file, &request)
         }
-        Command::Prune { keep } => prune(root, &mut out, *keep),
+        Command::Prune {
+            keep,
+            force,
+            dry_run,
+        } => prune(cli, root, &mut out, *keep, *force, *dry_run),
     }
 }
 
@@ -106,8 +123,15 @@ fn create(
     out: &mut impl Write,
     what: &What,
     output: Option<&Path>,
+    overwrite: bool,
 ) -> anyhow::Result<()> {
-    let created = plan::create(root, what, output, &*progress::bar(cli, "backing up"))?;
+    let created = plan::create(
+        root,
+        what,
+        output,
+        overwrite,
+        &*progress::bar(cli, "backing up"),
+    )?;
     for skipped in &created.written.skipped {
         eprintln!("va-backup: warning: `/{skipped}` is a socket, fifo or device: left out");
     }
@@ -256,11 +280,46 @@ fn restore_command(
     Ok(())
 }
 
-fn prune(root: &Path, out: &mut impl Write, keep: usize) -> anyhow::Result<()> {
-    for path in store::prune(root, keep).context("cannot prune the backups")? {
-        writeln!(out, "removed {}", path.display())?;
+fn prune(
+    cli: &Cli,
+    root: &Path,
+    out: &mut impl Write,
+    keep: usize,
+    force: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    if keep == 0 && !force && !dry_run {
+        usage(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "--keep 0 deletes every backup: add --force to mean it (or --dry-run to see them)",
+        );
+    }
+    let pruned = store::prune(root, keep, dry_run).context("cannot prune the backups")?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    if cli.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "removed": pruned, "dry-run": dry_run })
+        )?;
+    } else if pruned.is_empty() {
+        writeln!(
+            out,
+            "nothing to remove: no appliance has more than {keep} backups"
+        )?;
+    }
+    if !cli.json {
+        for path in &pruned {
+            writeln!(out, "{verb} {}", path.display())?;
+        }
     }
     Ok(())
+}
+
+/// A usage error, as clap reports its own: the message, the usage line, exit status 2.
+fn usage(kind: clap::error::ErrorKind, message: &str) -> ! {
+    use clap::CommandFactory;
+    Cli::command().error(kind, message).exit()
 }
 
 fn open(file: &Path) -> anyhow::Result<Backup> {
