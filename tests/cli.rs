@@ -633,3 +633,103 @@ fn every_man_page_named_is_made_with_exit_status_files_and_examples() {
         }
     }
 }
+
+/// The conventions of every tool and subcommand, in one table: `--help` and `--version` exit 0
+/// and say the tool's own name, an unknown flag and a missing argument exit 2 naming what is
+/// wrong.
+#[test]
+fn every_tool_and_subcommand_keeps_the_usage_conventions() {
+    let tools: [(&str, &str, &[&str]); 6] = [
+        ("valist", env!("CARGO_BIN_EXE_valist"), &[]),
+        ("vainstall", env!("CARGO_BIN_EXE_vainstall"), &[]),
+        (
+            "va-seed",
+            env!("CARGO_BIN_EXE_va-seed"),
+            &[
+                "validate",
+                "diff",
+                "status",
+                "secrets",
+                "renew",
+                "reconfigure",
+                "check",
+            ],
+        ),
+        (
+            "va-backup",
+            env!("CARGO_BIN_EXE_va-backup"),
+            &["create", "verify", "show", "list", "restore", "prune"],
+        ),
+        ("va-build", env!("CARGO_BIN_EXE_va-build"), &[]),
+        (
+            "appliance-trigger",
+            env!("CARGO_BIN_EXE_appliance-trigger"),
+            &["reconcile", "preinst", "purge"],
+        ),
+    ];
+    let run = |program: &str, arguments: &[&str]| {
+        Command::new(program)
+            .args(arguments)
+            .env_remove("DPKG_ROOT")
+            .output()
+            .unwrap()
+    };
+    for (name, program, subcommands) in tools {
+        let version = run(program, &["--version"]);
+        assert_eq!(version.status.code(), Some(0), "{name} --version");
+        assert!(
+            String::from_utf8_lossy(&version.stdout).starts_with(&format!("{name} ")),
+            "{name} --version: {}",
+            text(&version)
+        );
+        let mut lines: Vec<Vec<&str>> = vec![vec![]];
+        lines.extend(subcommands.iter().map(|s| vec![*s]));
+        for line in lines {
+            let help = run(program, &[&line[..], &["--help"]].concat());
+            assert_eq!(help.status.code(), Some(0), "{name} {line:?} --help");
+            assert!(
+                String::from_utf8_lossy(&help.stdout).contains("Usage: "),
+                "{name} {line:?} --help: {}",
+                text(&help)
+            );
+            let unknown = run(program, &[&line[..], &["--no-such-flag"]].concat());
+            assert_eq!(
+                unknown.status.code(),
+                Some(2),
+                "{name} {line:?} --no-such-flag"
+            );
+            assert!(
+                text(&unknown).contains("--no-such-flag"),
+                "{}",
+                text(&unknown)
+            );
+        }
+    }
+    // A missing argument: the usage error names it.
+    for (program, arguments, missing) in [
+        (env!("CARGO_BIN_EXE_vainstall"), &[][..], "<APPLIANCE>"),
+        (env!("CARGO_BIN_EXE_va-seed"), &["validate"][..], "<FILE>"),
+        (env!("CARGO_BIN_EXE_va-seed"), &["check"][..], "<APPLIANCE>"),
+        (env!("CARGO_BIN_EXE_va-backup"), &["restore"][..], "<FILE>"),
+        (env!("CARGO_BIN_EXE_va-backup"), &["prune"][..], "--keep"),
+        (env!("CARGO_BIN_EXE_va-build"), &[][..], "--appliance"),
+        (
+            env!("CARGO_BIN_EXE_appliance-trigger"),
+            &["purge"][..],
+            "<PACKAGE>",
+        ),
+    ] {
+        let output = run(program, arguments);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{program} {arguments:?}: {}",
+            text(&output)
+        );
+        assert!(
+            text(&output).contains(missing),
+            "{program} {arguments:?}: {}",
+            text(&output)
+        );
+    }
+}

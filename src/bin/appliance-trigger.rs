@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 
 /// Keeps the appliance seed registry true after dpkg
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "appliance-trigger", version)]
 struct Cli {
     /// The system's root directory (default: the `DPKG_ROOT` environment variable, else /)
     #[arg(long, global = true, value_name = "DIR")]
