@@ -131,18 +131,39 @@ impl Seed {
         Self::parse(std::str::from_utf8(bytes).map_err(|_| SeedError::NotUtf8)?)
     }
 
-    /// Parses and validates seed text.
+    /// Parses and validates seed text; the first error, if any.
     pub fn parse(text: &str) -> Result<Self, SeedError> {
+        let (seed, mut errors) = Self::scan(text);
+        if errors.is_empty() {
+            Ok(seed)
+        } else {
+            Err(errors.remove(0))
+        }
+    }
+
+    /// Every error of seed bytes, in the order of their lines (`va-seed validate` reports them
+    /// all, not the first only); empty when the seed is valid.
+    pub fn errors(bytes: &[u8]) -> Vec<SeedError> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::scan(text).1,
+            Err(_) => vec![SeedError::NotUtf8],
+        }
+    }
+
+    /// The valid entries and the errors of every other line.
+    fn scan(text: &str) -> (Self, Vec<SeedError>) {
         let mut entries: Vec<Entry> = Vec::new();
+        let mut errors = Vec::new();
         let mut seen = std::collections::HashMap::new();
         let mut lines = text.lines().enumerate();
-        while let Some((index, first)) = lines.next() {
+        'lines: while let Some((index, first)) = lines.next() {
             let line = index + 1;
             let mut logical = first.to_owned();
             while logical.ends_with('\\') {
                 logical.pop();
                 let Some((_, next)) = lines.next() else {
-                    return Err(SeedError::UnfinishedContinuation { line });
+                    errors.push(SeedError::UnfinishedContinuation { line });
+                    break 'lines;
                 };
                 logical.push_str(next);
             }
@@ -150,19 +171,26 @@ impl Seed {
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
-            let entry = parse_line(line, trimmed)?;
+            let entry = match parse_line(line, trimmed) {
+                Ok(entry) => entry,
+                Err(error) => {
+                    errors.push(error);
+                    continue;
+                }
+            };
             if let Some(first) =
                 seen.insert((entry.question.clone(), entry.kind == "seen"), entry.line)
             {
-                return Err(SeedError::Duplicate {
+                errors.push(SeedError::Duplicate {
                     line,
                     first,
                     question: entry.question,
                 });
+                continue;
             }
             entries.push(entry);
         }
-        Ok(Self { entries })
+        (Self { entries }, errors)
     }
 
     /// Parses a site's seed (`Appliance::Site-Seed`, va-build's `--seed`): the site's own values,
@@ -338,6 +366,20 @@ mod tests {
         assert_eq!(seed.entries[0].line, 3);
         assert_eq!(seed.entries[4].line, 7);
         assert_eq!(seed.owners(), ["dokuwiki", "postfix", "d"]);
+    }
+
+    #[test]
+    fn every_error_is_found_not_only_the_first() {
+        let text = "a b/c\npostfix postfix/main_mailer_type select Satellite system\nx x/y strin z\n\
+                    a a/b boolean yes\npostfix postfix/main_mailer_type select Local only\n";
+        let lines: Vec<Option<usize>> = Seed::errors(text.as_bytes())
+            .iter()
+            .map(SeedError::line)
+            .collect();
+        assert_eq!(lines, [Some(1), Some(3), Some(4), Some(5)]);
+        assert_eq!(Seed::parse(text), Err(SeedError::Syntax { line: 1 }));
+        assert!(Seed::errors(b"a a/b string x\n").is_empty());
+        assert_eq!(Seed::errors(&[0xff]), [SeedError::NotUtf8]);
     }
 
     #[test]

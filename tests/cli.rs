@@ -56,7 +56,11 @@ fn va_seed_validates_the_shipped_seeds() {
 fn va_seed_reports_the_line_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.seed");
-    std::fs::write(&bad, "a a/b string x\n\na a/c boolean maybe\n").unwrap();
+    std::fs::write(
+        &bad,
+        "a a/b string x\n\na a/c boolean maybe\na a/d strin y\n",
+    )
+    .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_va-seed"))
         .arg("validate")
         .arg(&bad)
@@ -64,9 +68,32 @@ fn va_seed_reports_the_line_and_exits_1() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // Every error, not the first only.
     assert!(
         stderr.contains("line 3:") && stderr.contains("`true` or `false`, not `maybe`"),
         "{stderr}"
+    );
+    assert!(stderr.contains("line 4:"), "{stderr}");
+    // `-` reads standard input; a seed without an answer is valid, with a warning.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_va-seed"))
+        .args(["validate", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"# nothing yet\n")
+        .unwrap();
+    let empty = child.wait_with_output().unwrap();
+    assert_eq!(empty.status.code(), Some(0), "{}", text(&empty));
+    assert!(
+        text(&empty).contains("(standard input): warning: no answer at all"),
+        "{}",
+        text(&empty)
     );
     let usage = Command::new(env!("CARGO_BIN_EXE_va-seed"))
         .arg("frobnicate")

@@ -29,6 +29,8 @@ pub enum Command {
     /// letters, digits and `-`), and a password is generated for each system when the seed is
     /// first applied; lines naming the same NAME get the same value.
     Validate {
+        /// The seed files; `-` reads standard input. Every error of each is reported, and a seed
+        /// that answers nothing gets a warning
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },

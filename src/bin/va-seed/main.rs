@@ -20,44 +20,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let result = match cli.command {
-        Command::Validate { files } => {
-            let mut bad = 0;
-            for file in &files {
-                let checked = fs_err::read(file)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|bytes| Ok(Seed::parse_bytes(&bytes)?));
-                match checked {
-                    Ok(seed) if !seed.literal_passwords().is_empty() => {
-                        bad += 1;
-                        for entry in seed.literal_passwords() {
-                            eprintln!(
-                                "{}: line {}: `{}` is answered with a literal password, which every system installing the appliance would share; answer `@secret:NAME` instead (e.g. `{} {} password @secret:{}`), and a password is generated for each system",
-                                file.display(),
-                                entry.line,
-                                entry.question,
-                                entry.owner,
-                                entry.question,
-                                suggested_name(&entry.question),
-                            );
-                        }
-                    }
-                    Ok(seed) => println!("{}: {} answers", file.display(), seed.entries.len()),
-                    Err(error) => {
-                        bad += 1;
-                        eprintln!(
-                            "{}: {}",
-                            file.display(),
-                            appliance::error_chain(error.as_ref())
-                        );
-                    }
-                }
-            }
-            if bad > 0 {
-                eprintln!("error: {bad} of {} seed files are invalid", files.len());
-                return ExitCode::FAILURE;
-            }
-            Ok(())
-        }
+        Command::Validate { files } => return validate(&files),
         Command::Diff { old, new } => (|| {
             let read = |path: &std::path::Path| -> anyhow::Result<Seed> {
                 let bytes = fs_err::read(path)?;
@@ -110,6 +73,62 @@ fn main() -> ExitCode {
 }
 
 /// `va-seed renew`: every secret anew but the kept ones; names what it did, never a value.
+/// `va-seed validate`: every error of every file (`-`: standard input), each literal password,
+/// and a warning for a seed that answers nothing; exit status 1 if any file is invalid.
+fn validate(files: &[std::path::PathBuf]) -> ExitCode {
+    let mut bad = 0;
+    for file in files {
+        let (name, bytes) = if file.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            let read = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes);
+            ("(standard input)".to_owned(), read.map(|_| bytes))
+        } else {
+            (file.display().to_string(), fs_err::read(file))
+        };
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                bad += 1;
+                eprintln!("{name}: {error}");
+                continue;
+            }
+        };
+        let errors = Seed::errors(&bytes);
+        if !errors.is_empty() {
+            bad += 1;
+            for error in errors {
+                eprintln!("{name}: {error}");
+            }
+            continue;
+        }
+        let Ok(seed) = Seed::parse_bytes(&bytes) else {
+            continue;
+        };
+        if !seed.literal_passwords().is_empty() {
+            bad += 1;
+            for entry in seed.literal_passwords() {
+                eprintln!(
+                    "{name}: line {}: `{}` is answered with a literal password, which every system installing the appliance would share; answer `@secret:NAME` instead (e.g. `{} {} password @secret:{}`), and a password is generated for each system",
+                    entry.line,
+                    entry.question,
+                    entry.owner,
+                    entry.question,
+                    suggested_name(&entry.question),
+                );
+            }
+        } else if seed.entries.is_empty() {
+            eprintln!("{name}: warning: no answer at all: every question would be asked");
+        } else {
+            println!("{name}: {} answers", seed.entries.len());
+        }
+    }
+    if bad > 0 {
+        eprintln!("error: {bad} of {} seed files are invalid", files.len());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
 /// The root the command works on; validate and diff work on files alone, and refuse `--root`
 /// rather than seem to honour it.
 fn system_root(
