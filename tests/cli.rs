@@ -760,3 +760,54 @@ fn every_tool_and_subcommand_keeps_the_usage_conventions() {
         );
     }
 }
+
+/// `--json`: results and errors alike are JSON on stdout, for a script that reads only that.
+#[test]
+fn with_json_results_and_errors_are_json() {
+    let run = |program: &str, arguments: &[&str]| {
+        Command::new(program)
+            .args(arguments)
+            .env_remove("DPKG_ROOT")
+            .output()
+            .unwrap()
+    };
+    let empty = tempfile::tempdir().unwrap();
+    let root = empty.path().to_str().unwrap();
+    for (program, arguments, error) in [
+        (
+            env!("CARGO_BIN_EXE_va-seed"),
+            vec!["--root", root, "status", "--json"],
+            false,
+        ),
+        (
+            env!("CARGO_BIN_EXE_va-backup"),
+            vec!["--root", root, "--json", "list"],
+            false,
+        ),
+        (
+            env!("CARGO_BIN_EXE_va-backup"),
+            vec!["--root", root, "--json", "verify", "/nonexistent.abf"],
+            true,
+        ),
+        (
+            env!("CARGO_BIN_EXE_va-backup"),
+            vec!["--root", "/nonexistent", "--json", "prune", "--keep", "1"],
+            true,
+        ),
+        (
+            env!("CARGO_BIN_EXE_valist"),
+            vec!["--root", "/nonexistent", "--json"],
+            true,
+        ),
+    ] {
+        let output = run(program, &arguments);
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{program} {arguments:?}: {e}: {}", text(&output)));
+        assert_eq!(output.status.success(), !error, "{program} {arguments:?}");
+        assert_eq!(
+            value.get("error").is_some(),
+            error,
+            "{program} {arguments:?}: {value}"
+        );
+    }
+}

@@ -33,6 +33,25 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// [`finish`], and with `--json` an error is also a JSON object on stdout
+/// (`{"error": …, "causes": […]}`), so that a script reading stdout sees why it got nothing.
+#[allow(dead_code, reason = "not every binary uses it")]
+pub fn finish_json(result: anyhow::Result<()>, json: bool) -> ExitCode {
+    if json
+        && let Err(error) = &result
+        && error
+            .downcast_ref::<std::io::Error>()
+            .is_none_or(|e| e.kind() != std::io::ErrorKind::BrokenPipe)
+    {
+        let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
+        println!(
+            "{}",
+            serde_json::json!({ "error": error.to_string(), "causes": causes })
+        );
+    }
+    finish(result)
+}
+
 /// Speaks like APT: information on stdout, `W: …` on stderr.
 #[allow(dead_code, reason = "not every binary uses it")]
 pub struct AptStyle;

@@ -18,7 +18,7 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    common::finish(run(&cli))
+    common::finish_json(run(&cli), cli.json)
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
@@ -208,6 +208,13 @@ fn list_command(cli: &Cli, root: &Path, out: &mut impl Write) -> anyhow::Result<
             .collect();
         writeln!(out, "{}", serde_json::Value::Array(json))?;
         return Ok(());
+    }
+    if listed.is_empty() {
+        writeln!(
+            out,
+            "No backup in {}.",
+            root.join(store::BACKUP_DIR).display()
+        )?;
     }
     for store::Listed { path, info, .. } in &listed {
         match info {

@@ -37,7 +37,11 @@ pub enum Command {
     /// Show the answers that changed between two versions of a seed
     Diff { old: PathBuf, new: PathBuf },
     /// List the appliances whose seeds were applied, and what is pending
-    Status,
+    Status {
+        /// Print JSON for scripts (errors too)
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the secrets generated for the appliances' seeds, with what each one opens (root only)
     ///
     /// Every `@secret:NAME` of an appliance's seed is generated once per system, kept in

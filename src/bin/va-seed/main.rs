@@ -36,23 +36,7 @@ fn main() -> ExitCode {
             }
             Ok(())
         })(),
-        Command::Status => (|| {
-            let registry = Registry::new(&root);
-            for package in registry.recorded()? {
-                if let Some(state) = registry.state(&package)? {
-                    let pending = if state.reconfigure.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", to reconfigure: {}", state.reconfigure.join(" "))
-                    };
-                    println!(
-                        "{} {} (applied by {}{pending})",
-                        state.package, state.version, state.applied_by
-                    );
-                }
-            }
-            Ok(())
-        })(),
+        Command::Status { json } => return common::finish_json(status(&root, json), json),
         Command::Check { appliance, seed } => match check(&root, &appliance, seed.as_deref()) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
@@ -73,6 +57,47 @@ fn main() -> ExitCode {
 }
 
 /// `va-seed renew`: every secret anew but the kept ones; names what it did, never a value.
+/// `va-seed status`: each appliance whose seed was applied, by which path, and what is pending.
+fn status(root: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let registry = Registry::new(root);
+    let mut states = Vec::new();
+    for package in registry.recorded()? {
+        if let Some(state) = registry.state(&package)? {
+            states.push(state);
+        }
+    }
+    if json {
+        let states: Vec<_> = states
+            .iter()
+            .map(|state| {
+                serde_json::json!({
+                    "package": state.package,
+                    "version": state.version,
+                    "applied-by": state.applied_by,
+                    "reconfigure": state.reconfigure,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(states));
+        return Ok(());
+    }
+    if states.is_empty() {
+        println!("No appliance's seed has been applied on this system.");
+    }
+    for state in states {
+        let pending = if state.reconfigure.is_empty() {
+            String::new()
+        } else {
+            format!(", to reconfigure: {}", state.reconfigure.join(" "))
+        };
+        println!(
+            "{} {} (applied by {}{pending})",
+            state.package, state.version, state.applied_by
+        );
+    }
+    Ok(())
+}
+
 /// `va-seed validate`: every error of every file (`-`: standard input), each literal password,
 /// and a warning for a seed that answers nothing; exit status 1 if any file is invalid.
 fn validate(files: &[std::path::PathBuf]) -> ExitCode {

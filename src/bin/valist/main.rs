@@ -13,7 +13,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    common::finish(run(&cli))
+    common::finish_json(run(&cli), cli.json)
 }
 
 fn run(cli: &cli::Cli) -> anyhow::Result<()> {
