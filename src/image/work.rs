@@ -28,12 +28,60 @@ pub enum WorkError {
     Busy(PathBuf),
     #[error("`{}` is still mounted under `{}`: not removing it", .mount.display(), .dir.display())]
     Mounted { dir: PathBuf, mount: PathBuf },
-    #[error("`{command}` failed ({status}); the log is `{}`", .log.display())]
+    #[error("{}", failed(command, status, said, log))]
     Failed {
         command: String,
         status: String,
+        /// The error lines the program printed last (`E: …` from APT and mmdebstrap, `error…`).
+        said: Vec<String>,
         log: PathBuf,
     },
+}
+
+/// What the program said first, when it said an error: the command line (long, with its
+/// options) stays in the log.
+fn failed(command: &str, status: &str, said: &[String], log: &Path) -> String {
+    if said.is_empty() {
+        format!(
+            "`{command}` failed ({status}); the log is `{}`",
+            log.display()
+        )
+    } else {
+        format!(
+            "{} (`{command}` failed, {status}; the log is `{}`)",
+            said.join(" / "),
+            log.display()
+        )
+    }
+}
+
+/// An error line of a program's output: APT's and mmdebstrap's `E: …`, or one that says `error`.
+fn is_error_line(line: &str) -> bool {
+    let line = line.trim_start();
+    line.starts_with("E: ") || line.to_ascii_lowercase().starts_with("error")
+}
+
+/// `program` and its words that are not options or their values, shortened: enough to say which
+/// step failed (`apt-get update`) without a line of `-o` options.
+fn short_command(program: &str, args: &[std::ffi::OsString]) -> String {
+    let mut words = vec![program.to_owned()];
+    let mut skip_next = false;
+    for arg in args {
+        let arg = arg.to_string_lossy();
+        if skip_next {
+            skip_next = false;
+        } else if arg == "-o" {
+            skip_next = true;
+        } else if !arg.starts_with('-') {
+            words.push(arg.into_owned());
+        }
+    }
+    let text = words.join(" ");
+    if text.chars().count() > 120 {
+        format!("{}…", text.chars().take(120).collect::<String>())
+    } else {
+        text
+    }
 }
 
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WorkError + use<> {
@@ -218,11 +266,18 @@ impl<'a> Runner<'a> {
         })?;
         // The command holds the pipe's writing ends now.
         drop(command);
+        let mut said: Vec<String> = Vec::new();
         for line in BufReader::new(reader).split(b'\n') {
             let Ok(line) = line else { break };
             let line = String::from_utf8_lossy(&line);
             let _ = writeln!(self.file, "{line}");
             self.progress.line(&line);
+            if is_error_line(&line) {
+                // The first ones say why; the rest repeat that it failed.
+                if said.len() < 3 {
+                    said.push(line.trim().to_owned());
+                }
+            }
         }
         let status = child
             .wait()
@@ -231,8 +286,9 @@ impl<'a> Runner<'a> {
             return Ok(());
         }
         Err(WorkError::Failed {
-            command: shown.chars().take(200).collect(),
+            command: short_command(program, &args),
             status: status.to_string(),
+            said,
             log: self.log.clone(),
         })
     }
@@ -282,11 +338,33 @@ mod tests {
         let error = runner.run("sh", ["-c", "exit 3"]).unwrap_err();
         assert!(error.to_string().contains("build.log"), "{error}");
         assert!(error.to_string().contains("exit status: 3"), "{error}");
+        // What the program said of its error comes first, and the command without its options.
+        let error = runner
+            .run(
+                "sh",
+                [
+                    "-c",
+                    "echo 'E: Malformed entry 1 in list file x.list' >&2; echo 'E: The list of sources could not be read.' >&2; exit 100",
+                ],
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(
+                "E: Malformed entry 1 in list file x.list / E: The list of sources could not be read. (`sh "
+            ) && error.contains("failed, exit status: 100; the log is"),
+            "{error}"
+        );
+        let args: Vec<std::ffi::OsString> = ["-q", "-o", "Dir=/x", "update"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert_eq!(short_command("apt-get", &args), "apt-get update");
         drop(runner);
         let text = fs_err::read_to_string(&log).unwrap();
         assert!(text.contains("$ sh -c echo out"), "{text}");
         assert!(text.contains("out\n") && text.contains("err\n"), "{text}");
-        assert_eq!(lines.0, ["out", "err"]);
+        assert_eq!(lines.0[..2], ["out", "err"]);
     }
 
     #[test]

@@ -41,8 +41,8 @@ pub struct Cli {
     #[arg(long, value_name = "DIR|URL|LINE")]
     pub repo: Vec<String>,
     /// The disk's size, like 8G (default: 4G, or more when the root needs it)
-    #[arg(long)]
-    pub size: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = appliance::image::disk::parse_size)]
+    pub size: Option<u64>,
     /// The image's format
     #[arg(long, value_enum, default_value_t = Format::Qcow2)]
     pub format: Format,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use appliance::image::work::Progress;
-use appliance::image::{self, Format, Options, disk, sources};
+use appliance::image::{self, Format, Options, sources};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -61,12 +61,7 @@ fn options(cli: &cli::Cli) -> anyhow::Result<Options> {
         suite: cli.suite.clone(),
         mirror: cli.mirror.clone(),
         repos,
-        size: cli
-            .size
-            .as_deref()
-            .map(disk::parse_size)
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
+        size: cli.size,
         format: match cli.format {
             cli::Format::Qcow2 => Format::Qcow2,
             cli::Format::Raw => Format::Raw,
