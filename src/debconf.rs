@@ -3,34 +3,13 @@
 //! runs them under chroot(8).
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ToolError {
-    #[error("cannot run `{program}`")]
-    Spawn {
-        program: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("`{program}` failed ({status}){}", stderr_suffix(.stderr))]
-    Failed {
-        program: String,
-        status: String,
-        stderr: String,
-    },
-}
+use crate::target::{self, Target};
 
-fn stderr_suffix(stderr: &str) -> String {
-    let stderr = stderr.trim();
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!(": {stderr}")
-    }
-}
+/// The error of a package tool: the one error of every program run on a system.
+pub use crate::target::ProgramError as ToolError;
 
 /// One package as dpkg knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,74 +48,32 @@ pub trait PackageTools {
 /// The tools of the system rooted at `root`.
 #[derive(Debug, Clone)]
 pub struct SystemTools {
-    root: PathBuf,
+    target: Target,
 }
 
 impl SystemTools {
     pub fn new(root: &Path) -> Self {
         Self {
-            root: root.to_owned(),
+            target: Target::new(root),
         }
     }
 
     fn command(&self, program: &str) -> Command {
-        if self.root == Path::new("/") {
-            Command::new(program)
-        } else {
-            let mut command = Command::new("chroot");
-            command.arg(&self.root).arg(program);
-            command
-        }
+        self.target.command(program)
     }
 }
 
-fn run(mut command: Command, program: &str, input: Option<&str>) -> Result<String, ToolError> {
-    let spawn = |source| ToolError::Spawn {
-        program: program.to_owned(),
-        source,
-    };
-    command
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(spawn)?;
-    // Written from a thread while the output is read: a large input cannot fill both pipes.
-    let writer = match (input, child.stdin.take()) {
-        (Some(input), Some(mut stdin)) => {
-            let input = input.to_owned();
-            Some(std::thread::spawn(move || {
-                stdin.write_all(input.as_bytes())
-            }))
-        }
-        _ => None,
-    };
-    let output = child.wait_with_output().map_err(spawn)?;
-    if let Some(writer) = writer {
-        match writer.join() {
-            Ok(Ok(())) => {}
-            // The program ended without reading all of it: its status says why.
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Ok(Err(e)) => return Err(spawn(e)),
-            Err(_) => return Err(spawn(std::io::Error::other("the input writer panicked"))),
-        }
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+/// Runs a package tool; its standard output.
+fn run(command: Command, program: &str, input: Option<&str>) -> Result<String, ToolError> {
+    let ran = target::output(command, program, input.map(str::as_bytes))?;
     // debconf-set-selections reports a line it skips (`warning: Unknown type …, skipping line 3`)
     // or cannot apply (`error: …`) on stderr and still exits 0: those are failures. Other stderr,
     // such as perl's locale warnings, is not.
-    let rejected = program == "debconf-set-selections" && selections_rejected(&stderr);
-    if !output.status.success() || rejected {
-        return Err(ToolError::Failed {
-            program: program.to_owned(),
-            status: output.status.to_string(),
-            stderr,
-        });
+    let rejected = program == "debconf-set-selections" && selections_rejected(&ran.stderr);
+    if !ran.status.success() || rejected {
+        return Err(ran.failure(program));
     }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    Ok(ran.stdout)
 }
 
 /// Whether debconf-set-selections' stderr says it skipped or could not apply a line.
@@ -160,7 +97,7 @@ impl PackageTools for SystemTools {
         let (program, arguments) = argv.split_first().ok_or_else(|| ToolError::Failed {
             program: String::new(),
             status: "not run".into(),
-            stderr: "an empty command".into(),
+            said: "an empty command".into(),
         })?;
         let mut command = self.command(program);
         command.args(arguments);
@@ -173,8 +110,8 @@ impl PackageTools for SystemTools {
         }
         let mut command = Command::new("dpkg-query");
         // On the running system dpkg-query finds its database itself (and honours DPKG_ADMINDIR).
-        if self.root != Path::new("/") {
-            command.arg(format!("--root={}", self.root.display()));
+        if !self.target.is_live() {
+            command.arg(format!("--root={}", self.target.root().display()));
         }
         command
             .args([
@@ -185,18 +122,12 @@ impl PackageTools for SystemTools {
             ])
             .args(packages);
         // dpkg-query exits 1 when some package is unknown, and still lists the others.
-        let output = command.output().map_err(|source| ToolError::Spawn {
-            program: "dpkg-query".into(),
-            source,
-        })?;
-        if !matches!(output.status.code(), Some(0 | 1)) {
-            return Err(ToolError::Failed {
-                program: "dpkg-query".into(),
-                status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            });
+        let ran = target::output(command, "dpkg-query", None)?;
+        if !matches!(ran.status.code(), Some(0 | 1)) {
+            return Err(ran.failure("dpkg-query"));
         }
-        Ok(String::from_utf8_lossy(&output.stdout)
+        Ok(ran
+            .stdout
             .lines()
             .filter_map(|line| {
                 let mut fields = line.splitn(3, '\t');

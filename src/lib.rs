@@ -19,6 +19,7 @@ pub mod seed;
 pub mod seedcheck;
 pub mod seeding;
 pub mod system_root;
+pub mod target;
 pub mod templates;
 pub mod trigger;
 

@@ -263,7 +263,7 @@ pub(crate) mod recorder {
         ToolError::Failed {
             program: program.into(),
             status: "exit status: 1".into(),
-            stderr: "simulated".into(),
+            said: "simulated".into(),
         }
     }
 

@@ -2,7 +2,9 @@
 //! restore's order of events is tested without a running system; [`SystemRunner`] is the real one.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use crate::target::{self, ProgramError, Target};
 
 /// Runs `spawn` (which starts a program) with the umask a root shell has (022). A root service
 /// may run with a stricter one (appliance-control's agent has `UMask=0077`) for the files it
@@ -21,9 +23,9 @@ pub fn with_usual_umask<T>(spawn: impl FnOnce() -> T) -> T {
 /// Runs commands and manages services of the system a backup is made on or restored into.
 pub trait Runner {
     /// Runs `argv` with `env` added; an error says why it failed, with what it printed.
-    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<(), String>;
-    fn stop(&self, services: &[String]) -> Result<(), String>;
-    fn start(&self, services: &[String]) -> Result<(), String>;
+    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<(), ProgramError>;
+    fn stop(&self, services: &[String]) -> Result<(), ProgramError>;
+    fn start(&self, services: &[String]) -> Result<(), ProgramError>;
     /// How a path under the system's root looks to the commands (inside a chroot, `/…`).
     fn inside(&self, path: &Path) -> PathBuf {
         path.to_owned()
@@ -33,52 +35,29 @@ pub trait Runner {
 /// The real system at `root`: commands run directly on `/` and under chroot(8) elsewhere; services
 /// are managed with systemctl on `/` only, since a system in a directory is not running.
 pub struct SystemRunner {
-    root: PathBuf,
+    target: Target,
 }
 
 impl SystemRunner {
     pub fn new(root: &Path) -> Self {
         Self {
-            root: root.to_owned(),
+            target: Target::new(root),
         }
     }
 
-    fn live(&self) -> bool {
-        self.root == Path::new("/")
-    }
-
-    fn execute(mut command: Command, shown: &str) -> Result<(), String> {
-        let output = with_usual_umask(|| {
-            command
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-        })
-        .and_then(std::process::Child::wait_with_output)
-        .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
-        if output.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let said = if stderr.trim().is_empty() {
-            stdout.trim()
+    /// Runs `command` (`shown` in errors), started with a root shell's umask.
+    fn execute(command: Command, shown: &str) -> Result<(), ProgramError> {
+        let child = with_usual_umask(|| target::spawn(command, shown, false))?;
+        let ran = target::finish(child, shown, None)?;
+        if ran.status.success() {
+            Ok(())
         } else {
-            stderr.trim()
-        };
-        let tail: Vec<&str> = said.lines().rev().take(5).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        Err(format!(
-            "`{shown}` failed ({}){}{}",
-            output.status,
-            if tail.is_empty() { "" } else { ": " },
-            tail.join(" / ")
-        ))
+            Err(ran.failure(shown))
+        }
     }
 
-    fn systemctl(&self, verb: &str, services: &[String]) -> Result<(), String> {
-        if services.is_empty() || !self.live() {
+    fn systemctl(&self, verb: &str, services: &[String]) -> Result<(), ProgramError> {
+        if services.is_empty() || !self.target.is_live() {
             return Ok(());
         }
         let mut command = Command::new("systemctl");
@@ -88,34 +67,31 @@ impl SystemRunner {
 }
 
 impl Runner for SystemRunner {
-    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<(), String> {
-        let (program, arguments) = argv.split_first().ok_or("an empty command")?;
-        let mut command = if self.live() {
-            Command::new(program)
-        } else {
-            let mut command = Command::new("chroot");
-            command.arg(&self.root).arg(program);
-            command
+    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<(), ProgramError> {
+        let Some((program, arguments)) = argv.split_first() else {
+            return Err(ProgramError::Failed {
+                program: String::new(),
+                status: "not run".into(),
+                said: "an empty command".into(),
+            });
         };
+        let mut command = self.target.command(program);
         command
             .args(arguments)
             .envs(env.iter().map(|(k, v)| (k, v)));
         Self::execute(command, &argv.join(" "))
     }
 
-    fn stop(&self, services: &[String]) -> Result<(), String> {
+    fn stop(&self, services: &[String]) -> Result<(), ProgramError> {
         self.systemctl("stop", services)
     }
 
-    fn start(&self, services: &[String]) -> Result<(), String> {
+    fn start(&self, services: &[String]) -> Result<(), ProgramError> {
         self.systemctl("start", services)
     }
 
     fn inside(&self, path: &Path) -> PathBuf {
-        match path.strip_prefix(&self.root) {
-            Ok(relative) if !self.live() => Path::new("/").join(relative),
-            _ => path.to_owned(),
-        }
+        self.target.inside(path)
     }
 }
 
@@ -138,12 +114,16 @@ mod tests {
                 ],
                 &[("X".into(), "wiki".into())],
             )
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("exit status: 3") && error.contains("no database wiki"),
             "{error}"
         );
-        let error = runner.run(&["/nonexistent".into()], &[]).unwrap_err();
+        let error = runner
+            .run(&["/nonexistent".into()], &[])
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("cannot run `/nonexistent`"), "{error}");
     }
 

@@ -16,6 +16,7 @@ use super::store;
 use super::write::{self, WriteError, Written};
 use crate::debconf::{PackageTools, SystemTools};
 use crate::plugin::{BackupPlan, Manifest, ManifestError, PLUGIN_DIR};
+use crate::target::ProgramError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -38,9 +39,9 @@ pub enum PlanError {
         plugin: String,
     },
     #[error("the plugin's command before the backup failed: {0}")]
-    Before(String),
+    Before(ProgramError),
     #[error("the plugin's command after the backup failed: {0}")]
-    After(String),
+    After(ProgramError),
     #[error("cannot write the backup `{}`", .path.display())]
     Write { path: PathBuf, source: WriteError },
     #[error("cannot open the backup `{}`", .path.display())]

@@ -5,6 +5,7 @@
 //! Properties: no panic; a refusal is an error that names the backup; nothing is written outside
 //! the restored directories; no set-ID file is restored.
 
+use crate::target::ProgramError;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -466,13 +467,13 @@ fn the_reader_never_panics_and_names_the_backup_in_every_refusal() {
 struct Offline;
 
 impl Runner for Offline {
-    fn run(&self, _: &[String], _: &[(String, String)]) -> Result<(), String> {
+    fn run(&self, _: &[String], _: &[(String, String)]) -> Result<(), ProgramError> {
         Ok(())
     }
-    fn stop(&self, _: &[String]) -> Result<(), String> {
+    fn stop(&self, _: &[String]) -> Result<(), ProgramError> {
         Ok(())
     }
-    fn start(&self, _: &[String]) -> Result<(), String> {
+    fn start(&self, _: &[String]) -> Result<(), ProgramError> {
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ use super::commands::Runner;
 use super::owners::Owners;
 use super::read::{Backup, ReadError};
 use crate::plugin::Command;
+use crate::target::ProgramError;
 use stage::{Budget, Stage};
 
 /// Where the journal lives, relative to the system's root.
@@ -63,13 +64,13 @@ pub enum RestoreError {
     #[error("the restore would replace both `{first}` and `{second}`, which overlap")]
     Overlap { first: String, second: String },
     #[error("the migration of the data failed: {0}")]
-    Migration(String),
+    Migration(ProgramError),
     #[error("cannot stop the services: {0}")]
-    Stop(String),
+    Stop(ProgramError),
     #[error("a command after the restore failed, and the previous data was put back: {0}")]
-    After(String),
+    After(ProgramError),
     #[error("the data was restored, but the services did not start again: {0}")]
-    Start(String),
+    Start(ProgramError),
 }
 
 /// How to restore.

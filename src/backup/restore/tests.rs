@@ -1,5 +1,6 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
+use crate::target::ProgramError;
 use std::cell::RefCell;
 
 use super::*;
@@ -38,13 +39,13 @@ fn create(system: &Path, info: &Info, out: &Path) {
 struct Offline;
 
 impl Runner for Offline {
-    fn run(&self, argv: &[String], _: &[(String, String)]) -> Result<(), String> {
+    fn run(&self, argv: &[String], _: &[(String, String)]) -> Result<(), ProgramError> {
         panic!("no command expected, got {argv:?}")
     }
-    fn stop(&self, _: &[String]) -> Result<(), String> {
+    fn stop(&self, _: &[String]) -> Result<(), ProgramError> {
         Ok(())
     }
-    fn start(&self, _: &[String]) -> Result<(), String> {
+    fn start(&self, _: &[String]) -> Result<(), ProgramError> {
         Ok(())
     }
 }
@@ -65,11 +66,15 @@ impl Recorder {
         }
     }
 
-    fn record(&self, event: String) -> Result<(), String> {
+    fn record(&self, event: String) -> Result<(), ProgramError> {
         let failed = self.fail.is_some_and(|f| event.starts_with(f));
         self.events.borrow_mut().push(event);
         if failed {
-            Err("it failed".into())
+            Err(ProgramError::Failed {
+                program: "recorded".into(),
+                status: "exit status: 1".into(),
+                said: "it failed".into(),
+            })
         } else {
             Ok(())
         }
@@ -81,7 +86,7 @@ impl Recorder {
 }
 
 impl Runner for Recorder {
-    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<(), String> {
+    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<(), ProgramError> {
         if argv[0] == "/migrate" {
             let staged = &env.iter().find(|(k, _)| k == "APPLIANCE_STAGED").unwrap().1;
             for line in staged.lines() {
@@ -91,10 +96,10 @@ impl Runner for Recorder {
         }
         self.record(argv.join(" "))
     }
-    fn stop(&self, services: &[String]) -> Result<(), String> {
+    fn stop(&self, services: &[String]) -> Result<(), ProgramError> {
         self.record(format!("stop {}", services.join(" ")))
     }
-    fn start(&self, services: &[String]) -> Result<(), String> {
+    fn start(&self, services: &[String]) -> Result<(), ProgramError> {
         self.record(format!("start {}", services.join(" ")))
     }
 }

@@ -4,8 +4,7 @@ mod cli;
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use appliance::catalog::{Catalog, CatalogError};
@@ -46,13 +45,8 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
     let outcome = appliance::hook::seed_from_package(&deb, root, &SystemTools::new(root))
         .with_context(|| format!("cannot apply the seed of `{}`", cli.appliance))?;
     println!("{}", appliance::hook::describe(&outcome));
-    let mut command = if root == Path::new("/") {
-        Command::new("apt-get")
-    } else {
-        let mut command = Command::new("chroot");
-        command.arg(root).arg("apt-get");
-        command
-    };
+    // apt-get talks to the user (progress, questions of packages the seed leaves): not captured.
+    let mut command = appliance::target::Target::new(root).command("apt-get");
     command.arg("install");
     if cli.yes {
         command.arg("--yes");
