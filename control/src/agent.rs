@@ -11,12 +11,12 @@ use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 use appliance::backup::Quiet;
-use appliance::backup::commands::with_usual_umask;
 use appliance::backup::origin::{self, Origin};
 use appliance::backup::plan::{self, What};
 use appliance::backup::read::Backup;
 use appliance::backup::store::{self, BACKUP_DIR};
 use appliance::plugin::Manifest;
+use appliance::target;
 use serde_json::json;
 
 use crate::jobs::{self, Kind};
@@ -42,19 +42,29 @@ pub trait System {
     ) -> Result<String, String>;
 }
 
-/// The real system.
+/// The real system: programs started with a root shell's umask, through `appliance::target`.
 pub struct Host;
+
+impl Host {
+    fn execute(program: &str, arguments: &[&str], input: Option<&str>) -> Result<String, String> {
+        let shown = format!("{program} {}", arguments.join(" "));
+        let mut command = std::process::Command::new(program);
+        command.args(arguments);
+        let child = target::with_usual_umask(|| target::spawn(command, &shown, input.is_some()))
+            .map_err(|e| e.to_string())?;
+        let ran =
+            target::finish(child, &shown, input.map(str::as_bytes)).map_err(|e| e.to_string())?;
+        if ran.status.success() {
+            Ok(ran.stdout)
+        } else {
+            Err(ran.failure(&shown).to_string())
+        }
+    }
+}
 
 impl System for Host {
     fn run(&self, program: &str, arguments: &[&str]) -> Result<String, String> {
-        let output = with_usual_umask(|| {
-            std::process::Command::new(program)
-                .args(arguments)
-                .stdin(std::process::Stdio::null())
-                .output()
-        })
-        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
-        finished(program, arguments, &output)
+        Self::execute(program, arguments, None)
     }
 
     fn run_with_input(
@@ -63,48 +73,7 @@ impl System for Host {
         arguments: &[&str],
         input: &str,
     ) -> Result<String, String> {
-        use std::process::Stdio;
-        let mut child = with_usual_umask(|| {
-            std::process::Command::new(program)
-                .args(arguments)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-        })
-        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
-        let stdin = child.stdin.take();
-        // Written while the output is read, so that neither side waits on a full pipe; a program
-        // that exits without reading all of it is judged by its exit status, not by the broken
-        // pipe.
-        let output = std::thread::scope(|scope| {
-            if let Some(mut stdin) = stdin {
-                scope.spawn(move || {
-                    let _ = stdin.write_all(input.as_bytes());
-                });
-            }
-            child.wait_with_output()
-        })
-        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
-        finished(program, arguments, &output)
-    }
-}
-
-/// A finished program's standard output, or why it failed.
-fn finished(
-    program: &str,
-    arguments: &[&str],
-    output: &std::process::Output,
-) -> Result<String, String> {
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{program} {}` failed ({}): {}",
-            arguments.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        Self::execute(program, arguments, Some(input))
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use appliance::target;
 use raugeas::Augeas;
 use serde::{Deserialize, Serialize};
 
@@ -128,19 +129,11 @@ fn postfix(root: &Path, arguments: &[&str]) -> Result<(), String> {
     if root != Path::new("/") || !Path::new("/usr/sbin/postfix").exists() {
         return Ok(());
     }
-    let output = std::process::Command::new("/usr/sbin/postfix")
-        .args(arguments)
-        .output()
-        .map_err(|e| format!("cannot run postfix: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`postfix {}` failed: {}",
-            arguments.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
+    let mut command = std::process::Command::new("/usr/sbin/postfix");
+    command.args(arguments);
+    target::run(command, &format!("postfix {}", arguments.join(" ")), None)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Points postfix at `smarthost`, with SASL authentication when a user is given, and reloads it.
@@ -171,13 +164,10 @@ pub fn set_smarthost(root: &Path, smarthost: &Smarthost) -> Result<(), String> {
         };
         write_secret(&sasl, &format!("{relay} {}:{password}\n", smarthost.user))?;
         if root == Path::new("/") && Path::new("/usr/sbin/postmap").exists() {
-            let status = std::process::Command::new("/usr/sbin/postmap")
-                .arg(format!("hash:/{SASL_PASSWD}"))
-                .status()
-                .map_err(|e| format!("cannot run postmap: {e}"))?;
-            if !status.success() {
-                return Err(format!("`postmap /{SASL_PASSWD}` failed ({status})"));
-            }
+            let mut command = std::process::Command::new("/usr/sbin/postmap");
+            command.arg(format!("hash:/{SASL_PASSWD}"));
+            target::run(command, &format!("postmap /{SASL_PASSWD}"), None)
+                .map_err(|e| e.to_string())?;
         }
         change(
             root,
@@ -195,9 +185,9 @@ pub fn set_smarthost(root: &Path, smarthost: &Smarthost) -> Result<(), String> {
     }
     if root == Path::new("/") {
         // Only where postfix runs; a stopped postfix reads the new settings when it starts.
-        let _ = std::process::Command::new("systemctl")
-            .args(["try-reload-or-restart", "postfix"])
-            .status();
+        let mut command = std::process::Command::new("systemctl");
+        command.args(["try-reload-or-restart", "postfix"]);
+        let _ = target::run(command, "systemctl try-reload-or-restart postfix", None);
     }
     Ok(())
 }
@@ -223,25 +213,14 @@ fn write_secret(path: &Path, text: &str) -> Result<(), String> {
 
 /// Sends a test mail to `to` through the local postfix.
 pub fn test_mail(to: &str, hostname: &str) -> Result<(), String> {
-    use std::io::Write;
-    let mut child = std::process::Command::new("/usr/sbin/sendmail")
-        .args(["-t", "-i"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run sendmail: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        write!(
-            stdin,
-            "To: {to}\nSubject: Test mail from {hostname}\n\nThis is a test mail from the appliance {hostname}: its mail reaches you.\n"
-        )
-        .map_err(|e| e.to_string())?;
-    }
-    let status = child.wait().map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("sendmail failed ({status})"))
-    }
+    let mail = format!(
+        "To: {to}\nSubject: Test mail from {hostname}\n\nThis is a test mail from the appliance {hostname}: its mail reaches you.\n"
+    );
+    let mut command = std::process::Command::new("/usr/sbin/sendmail");
+    command.args(["-t", "-i"]);
+    target::run(command, "sendmail -t -i", Some(mail.as_bytes()))
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

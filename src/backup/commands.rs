@@ -4,21 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::target::{self, ProgramError, Target};
-
-/// Runs `spawn` (which starts a program) with the umask a root shell has (022). A root service
-/// may run with a stricter one (appliance-control's agent has `UMask=0077`) for the files it
-/// writes itself; the programs it runs for an appliance (migrations, plugin scripts) write files
-/// that the appliance's services must read. Only the program inherits it: the caller's umask is
-/// put back once the program is started. The umask is the process's, so the caller must not
-/// create files on other threads meanwhile.
-pub fn with_usual_umask<T>(spawn: impl FnOnce() -> T) -> T {
-    use nix::sys::stat::{Mode, umask};
-    let previous = umask(Mode::from_bits_truncate(0o022));
-    let result = spawn();
-    umask(previous);
-    result
-}
+use crate::target::{self, ProgramError, Target, with_usual_umask};
 
 /// Runs commands and manages services of the system a backup is made on or restored into.
 pub trait Runner {
