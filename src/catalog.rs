@@ -8,7 +8,7 @@ use rust_apt::cache::Cache;
 use rust_apt::config::Config;
 use serde::Serialize;
 
-use crate::control::VIRTUAL_APPLIANCE;
+use crate::deb::control::VIRTUAL_APPLIANCE;
 
 /// One appliance as APT knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

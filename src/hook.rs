@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::Reporter;
-use crate::control::{Stanza, VIRTUAL_APPLIANCE};
+use crate::deb::control::{Stanza, VIRTUAL_APPLIANCE};
 use crate::deb::{self, DebError};
 use crate::debconf::PackageTools;
 use crate::registry::{Registry, RegistryError, valid_package_name};

@@ -1,12 +1,28 @@
 //! virtual-appliance-tools: appliances are Debian packages whose seeds answer their dependencies'
 //! debconf questions. This library reads packages and seeds, keeps the seed registry, and applies
 //! seeds from the APT hook, the dpkg trigger and the maintainer scripts. It never prints and never
-//! exits: binaries do, through [`Reporter`].
+//! exits (the lints below hold it to that): binaries do, through [`Reporter`].
+//!
+//! Where each tool's code lives: every binary is a thin main under `src/bin/` (its command line in
+//! `src/bin/TOOL/cli.rs`) over these modules:
+//! - the APT hook (`/usr/lib/appliance/apt-hook`): [`hook`], with [`deb`] (the .deb and its
+//!   control stanzas), [`seed`], [`seeding`], [`secrets`] and [`registry`];
+//! - the dpkg trigger (`/usr/lib/appliance/trigger`): [`trigger`];
+//! - `valist` and `vainstall`: [`catalog`] (libapt-pkg);
+//! - `va-seed`: [`seed`], [`seedcheck`], [`templates`], [`secrets`];
+//! - `va-backup`: [`backup`] (`backup::plan` is the command's entry), with [`plugin`] (the
+//!   plugin manifests);
+//! - `va-build`: [`image`];
+//! - shared mechanisms: [`target`] (programs on a system), [`atomic`] (files written whole, with
+//!   their mode), [`system_root`] (the root a tool works on), [`random`].
+//!
+//! appliance-control is the workspace member `control/` (crate `appliance_control`).
+
+#![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
 pub mod atomic;
 pub mod backup;
 pub mod catalog;
-pub mod control;
 pub mod deb;
 pub mod debconf;
 pub mod hook;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 
-use crate::control::Stanza;
+use crate::deb::control::Stanza;
 
 /// Where the registry lives, relative to the system's root.
 pub const REGISTRY_DIR: &str = "var/lib/appliance";

@@ -4,6 +4,7 @@
 //! Reading the control of a package stops after the control member: the data member, which holds
 //! nearly all of a package's bytes, is neither read nor decompressed.
 
+pub mod control;
 mod ar;
 mod tar;
 
