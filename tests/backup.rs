@@ -607,6 +607,16 @@ fn directories_come_from_the_plugin_manifest_never_from_the_backup() {
     assert!(root.join("etc/cron.d/evil").exists());
 }
 
+/// When a backup named by the store was made: its time, then its number within that second
+/// (`…Z.abf` first, then `…Z-2.abf`).
+fn made(name: &str) -> (String, u32) {
+    let stem = name.trim_end_matches(".abf");
+    match stem.rsplit_once('-') {
+        Some((time, n)) if time.ends_with('Z') => (time.to_owned(), n.parse().unwrap()),
+        _ => (stem.to_owned(), 1),
+    }
+}
+
 /// Nothing a user asks for loses a backup silently: an existing `--output` is kept unless
 /// `--overwrite`, two backups of the same second both stay, `prune --keep 0` needs `--force`,
 /// `--dry-run` deletes nothing; a name that is not a package's and a `--move` of a directory the
@@ -674,6 +684,19 @@ fn no_backup_is_lost_or_misplaced_silently() {
     assert_eq!(escaped.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&escaped.stderr).contains("is not a Debian package name"));
     assert!(!dir.path().join("escaped").exists() && count() == 4);
+
+    // Within one second too, the newest stays: `-2` and after are newer than the first.
+    let listed: Vec<String> = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let would = ok(&root, &["prune", "--keep", "1", "--dry-run"]);
+    let newest = listed.iter().max_by_key(|name| made(name)).unwrap();
+    assert!(
+        !would.contains(newest.as_str()),
+        "{newest} would go: {would}"
+    );
+    assert_eq!(would.matches("would remove ").count(), 3, "{would}");
 
     let all = va_backup(&root, &["prune", "--keep", "0"]);
     assert_eq!(all.status.code(), Some(2));

@@ -38,7 +38,25 @@ pub fn stem(appliance: &str, seconds: u64) -> String {
     format!("{appliance}-{}", rfc3339(seconds).replace(':', ""))
 }
 
-/// The `.abf` files of the root's backup directory, sorted by name.
+/// The order of backups by name: a second backup of the same second (`…Z-2.abf`) after the first
+/// (`…Z.abf`), though `-` sorts before `.`.
+fn order(path: &Path) -> (String, u32) {
+    let stem = path
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    if let Some((base, number)) = stem.rsplit_once('-')
+        && base.ends_with('Z')
+        && let Ok(number) = number.parse::<u32>()
+    {
+        return (base.to_owned(), number);
+    }
+    (stem, 1)
+}
+
+/// The `.abf` files of the root's backup directory, sorted by name (oldest first within an
+/// appliance).
 pub fn list(root: &Path) -> std::io::Result<Vec<Listed>> {
     let dir = root.join(BACKUP_DIR);
     let entries = match fs_err::read_dir(&dir) {
@@ -53,7 +71,7 @@ pub fn list(root: &Path) -> std::io::Result<Vec<Listed>> {
             paths.push(path);
         }
     }
-    paths.sort();
+    paths.sort_by_cached_key(|path| order(path));
     // The key once for the whole list, each backup opened once.
     let key = origin::key(root).ok();
     Ok(paths
@@ -82,14 +100,17 @@ pub fn list(root: &Path) -> std::io::Result<Vec<Listed>> {
 /// returns what it deleted (with `dry_run`, what it would delete, deleting nothing). Unreadable
 /// files are left alone.
 pub fn prune(root: &Path, keep: usize, dry_run: bool) -> std::io::Result<Vec<PathBuf>> {
-    let mut by_appliance: std::collections::BTreeMap<String, Vec<(String, PathBuf)>> =
+    // Per appliance: ((timestamp, number within its second), path).
+    type Made = ((String, u32), PathBuf);
+    let mut by_appliance: std::collections::BTreeMap<String, Vec<Made>> =
         std::collections::BTreeMap::new();
     for listed in list(root)? {
         if let Some(info) = listed.info {
+            let number = order(&listed.path).1;
             by_appliance
                 .entry(info.appliance)
                 .or_default()
-                .push((info.timestamp, listed.path));
+                .push(((info.timestamp, number), listed.path));
         }
     }
     let mut removed = Vec::new();

@@ -4,8 +4,8 @@
 //! Reading the control of a package stops after the control member: the data member, which holds
 //! nearly all of a package's bytes, is neither read nor decompressed.
 
-pub mod control;
 mod ar;
+pub mod control;
 mod tar;
 
 use std::io::Read;

@@ -42,8 +42,9 @@ pub enum Command {
 /// What `appliance-control serve` is told; without a command, its defaults.
 #[derive(Parser)]
 pub struct Serve {
-    /// Address and port to listen on
-    #[arg(long, default_value = "[::]:8080")]
+    /// Address and port to listen on (given twice, the last wins: the service's unit gives one,
+    /// and /etc/default/appliance-control may give another)
+    #[arg(long, default_value = "[::]:8080", overrides_with = "listen")]
     pub listen: SocketAddr,
     /// The agent's socket
     #[arg(long, default_value = "/run/appliance/agent.sock")]
