@@ -235,6 +235,31 @@ fn names_with_suffix(dir: &Path, suffix: &str) -> Result<Vec<String>, RegistryEr
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_second_writer_waits_for_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = Registry::new(dir.path()).lock().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let root = dir.path().to_owned();
+        // Another open of the lock file, as another process's would be.
+        let waiter = std::thread::spawn(move || {
+            let _lock = Registry::new(&root).lock().unwrap();
+            sender.send(std::time::Instant::now()).unwrap();
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            receiver.try_recv().is_err(),
+            "the second writer took the lock while it was held"
+        );
+        let released = std::time::Instant::now();
+        drop(held);
+        let acquired = receiver
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the second writer never got the lock");
+        assert!(acquired >= released);
+        waiter.join().unwrap();
+    }
+
     fn state(package: &str, seed: &str) -> State {
         State {
             package: package.into(),

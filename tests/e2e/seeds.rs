@@ -476,6 +476,71 @@ fn two_apt_runs_at_once_leave_a_whole_registry() {
     }
 }
 
+/// Two apt runs at once meet on APT's own lock first; the registry's lock is met by hooks that
+/// really run together: six at once, on one appliance whose seed generates a secret. Every one
+/// succeeds, one applies the seed and generates the secret, the others find it applied, and the
+/// registry is whole. (A trigger beside them would rightly forget the state of an appliance that
+/// dpkg does not know: here none is installed.)
+#[test]
+fn six_hooks_at_once_contend_for_the_registry_lock() {
+    if !needs("six_hooks_at_once_contend_for_the_registry_lock", &[]) {
+        return;
+    }
+    let root = Root::fresh("registry-lock");
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
+    ));
+    let output = root.ok(
+        "set -e
+        cd /var/tmp && apt-get download -q dokuwiki-appliance >/dev/null
+        deb=$(ls /var/tmp/dokuwiki-appliance_*_all.deb)
+        printf 'VERSION 3\nAPT::Architecture=amd64\n\ndokuwiki-appliance - - none < 1.0 all none %s\n' \
+            \"$deb\" > /var/tmp/hook.input
+        for i in 1 2 3 4 5 6; do
+            (/usr/lib/appliance/apt-hook < /var/tmp/hook.input > /var/tmp/hook.$i.log 2>&1; echo $? > /var/tmp/hook.$i.rc) &
+        done
+        wait
+        for f in /var/tmp/hook.*.rc; do echo \"$f $(cat $f)\"; done
+        cat /var/tmp/hook.*.log",
+    );
+    let failed: Vec<&str> = output
+        .lines()
+        .filter(|line| line.ends_with(".rc 1") || line.ends_with(".rc 2"))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}\n{output}");
+    assert_eq!(
+        output.matches("1 secret generated").count(),
+        1,
+        "one hook applies the seed, the others find it applied:\n{output}"
+    );
+    assert_eq!(
+        output.matches("0 changed answers applied").count(),
+        5,
+        "{output}"
+    );
+    let leftovers = root.ok("find /var/lib/appliance -name '*.tmp*'");
+    assert!(
+        leftovers.trim().is_empty(),
+        "temporary files left: {leftovers}"
+    );
+    assert_eq!(state_field(&root, "Version"), "1.0");
+    let shipped = root.ok(
+        "dpkg-deb --fsys-tarfile /var/tmp/dokuwiki-appliance_*_all.deb | tar -xO ./var/lib/appliance/seeds/dokuwiki-appliance.seed",
+    );
+    assert_eq!(
+        root.read("/var/lib/appliance/state/dokuwiki-appliance.seed"),
+        shipped
+    );
+    // One secret, and debconf holds that one for both questions that name it.
+    let secret = root.secret("dokuwiki-appliance", "wiki-admin");
+    for question in ["dokuwiki/wiki/password", "dokuwiki/wiki/confirm"] {
+        let answer = root.ok(&format!(
+            "echo 'GET {question}' | debconf-communicate dokuwiki || true"
+        ));
+        assert_eq!(answer.trim(), format!("0 {secret}"), "{question}");
+    }
+}
+
 #[test]
 fn a_package_configured_before_the_seed_is_reconfigured() {
     if !needs("a_package_configured_before_the_seed_is_reconfigured", &[]) {
