@@ -60,8 +60,9 @@ deb: deps
 lintian:
 	lintian --fail-on error,warning --tag-display-limit 0 $(SRC)/*.changes
 
+# Unit tests and the integration tests that need no Debian root (not the e2e ones).
 unit: deps
-	cargo test --locked --workspace --lib --bins
+	cargo test --locked --workspace --lib --bins --test cli --test backup
 
 e2e: deb
 	APPLIANCE_E2E=1 cargo test --locked --test e2e -- --test-threads=2
