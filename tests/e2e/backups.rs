@@ -12,13 +12,15 @@ fn page(root: &Root, port: u16) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn the_appliance_plugin_backs_up_and_restores_a_running_wiki() {
-    if !needs(
+    needs(
         "the_appliance_plugin_backs_up_and_restores_a_running_wiki",
         &[],
-    ) {
-        return;
-    }
+    );
     let root = Root::fresh("backups");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools dokuwiki-appliance >/dev/null"

@@ -11,13 +11,15 @@ use crate::harness::{TREE, free_port, needs};
 use crate::webdriver::Browser;
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn an_administrator_uses_appliance_control_in_chromium() {
-    if !needs(
+    needs(
         "an_administrator_uses_appliance_control_in_chromium",
         &["chromium", "chromedriver"],
-    ) {
-        return;
-    }
+    );
     let (root, port) = booted_control("browser");
     let site = format!("https://127.0.0.1:{port}");
     let artefacts = Path::new(TREE).join("build/screenshots");

@@ -22,10 +22,12 @@ fn valist_outside(root: &Root, args: &[&str]) -> Value {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn valist_and_vainstall_without_the_hook() {
-    if !needs("valist_and_vainstall_without_the_hook", &[]) {
-        return;
-    }
+    needs("valist_and_vainstall_without_the_hook", &[]);
     let root = Root::fresh("vainstall");
     // Before: exactly our appliances, available, seeded, not installed.
     let listed = valist_outside(&root, &["--json"]);
@@ -108,13 +110,15 @@ fn valist_and_vainstall_without_the_hook() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn the_seed_check_passes_our_seeds_and_finds_each_problem() {
-    if !needs(
+    needs(
         "the_seed_check_passes_our_seeds_and_finds_each_problem",
         &[],
-    ) {
-        return;
-    }
+    );
     let root = Root::fresh("seed-check");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools"

@@ -89,13 +89,15 @@ fn https_only(root: &Root, port: u16) {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
-    if !needs(
+    needs(
         "the_web_service_runs_unprivileged_and_the_agent_refuses_strangers",
         &[],
-    ) {
-        return;
-    }
+    );
     let (root, port) = booted_control("web-control");
     assert_eq!(
         root.exec_ok("ps -o user= -C appliance-control").trim(),
@@ -204,13 +206,15 @@ fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
 /// its restore, with every confirmation. The agent refuses: the manifest that accepts the backup
 /// declares `/etc/dokuwiki`, not `/etc/cron.d`. `/etc/cron.d` and the wiki are unchanged.
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn a_backup_naming_etc_cron_d_uploaded_by_the_web_side_never_reaches_it() {
-    if !needs(
+    needs(
         "a_backup_naming_etc_cron_d_uploaded_by_the_web_side_never_reaches_it",
         &[],
-    ) {
-        return;
-    }
+    );
     let (root, _) = booted_control("web-control-cron");
     let listing = "ls -la --time-style=+%s /etc/cron.d /var/lib/dokuwiki/data/pages \
                    && find /etc/cron.d /var/lib/dokuwiki/data/pages -type f -exec sha256sum {} + | sort";
@@ -255,13 +259,15 @@ fn a_backup_naming_etc_cron_d_uploaded_by_the_web_side_never_reaches_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn over_https_a_listed_client_certificate_logs_in_and_others_do_not() {
-    if !needs(
+    needs(
         "over_https_a_listed_client_certificate_logs_in_and_others_do_not",
         &[],
-    ) {
-        return;
-    }
+    );
     let (root, port) = booted_control("web-control-tls");
     // Two client certificates; the owner lists one of them for admin.
     root.exec_ok(

@@ -352,13 +352,15 @@ fn ssh_key(dir: &Path) -> PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn va_build_refuses_what_is_not_an_appliance_before_downloading() {
-    if !needs(
+    needs(
         "va_build_refuses_what_is_not_an_appliance_before_downloading",
         &[],
-    ) {
-        return;
-    }
+    );
     let scratch = Scratch::new("image-refused");
     for (name, expected) in [
         ("postfix", "is a package, but not an appliance"),
@@ -393,13 +395,15 @@ fn va_build_refuses_what_is_not_an_appliance_before_downloading() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn dokuwiki_image_builds_reproducibly() {
-    if !needs(
+    needs(
         "dokuwiki_image_builds_reproducibly",
         &["qemu-img", "blkid", "debugfs"],
-    ) {
-        return;
-    }
+    );
     let scratch = Scratch::new("image-reproducible");
     // Two builds of the same packages with the same SOURCE_DATE_EPOCH: the same files.
     let image = scratch.0.join("dokuwiki.qcow2");
@@ -534,8 +538,12 @@ fn boot_moinmoin(
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret() {
-    if !needs(
+    needs(
         "copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret",
         &[
             "qemu-system-x86_64",
@@ -545,9 +553,7 @@ fn copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret() {
             "ssh",
             "openssl",
         ],
-    ) {
-        return;
-    }
+    );
     assert!(
         Path::new("/usr/share/OVMF/OVMF_CODE_4M.fd").exists(),
         "ovmf is not installed"
@@ -618,10 +624,12 @@ fn copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn an_interrupted_build_leaves_no_image_and_no_mount() {
-    if !needs("an_interrupted_build_leaves_no_image_and_no_mount", &[]) {
-        return;
-    }
+    needs("an_interrupted_build_leaves_no_image_and_no_mount", &[]);
     let scratch = Scratch::new("image-killed");
     let output = scratch.0.join("killed.qcow2");
     let work = scratch.0.join(".killed.qcow2.va-build");

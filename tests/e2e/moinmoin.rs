@@ -150,13 +150,15 @@ for answer in s.makefile():
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_root() {
-    if !needs(
+    needs(
         "moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_root",
         &[],
-    ) {
-        return;
-    }
+    );
     let root = Root::fresh("moinmoin");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools >/dev/null"
@@ -246,13 +248,15 @@ fn moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_roo
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn a_wiki_user_created_in_appliance_control_logs_in_and_again_after_a_password_reset() {
-    if !needs(
+    needs(
         "a_wiki_user_created_in_appliance_control_logs_in_and_again_after_a_password_reset",
         &[],
-    ) {
-        return;
-    }
+    );
     let root = Root::fresh("moinmoin-accounts");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools moinmoin-appliance >/dev/null"
@@ -365,13 +369,15 @@ zip -q ../moinmoin-2009.abf version info.yaml sysconfig.tar.gz appdata.tar.gz sh
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn a_moinmoin_1_9_backup_of_2009_restores_onto_the_new_appliance() {
-    if !needs(
+    needs(
         "a_moinmoin_1_9_backup_of_2009_restores_onto_the_new_appliance",
         &["zip"],
-    ) {
-        return;
-    }
+    );
     let root = Root::fresh("moinmoin-restore");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools moinmoin-appliance >/dev/null"

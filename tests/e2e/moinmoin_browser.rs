@@ -119,13 +119,15 @@ fn control_action_form(
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn a_wiki_user_made_in_appliance_controls_form_logs_in_in_the_browser() {
-    if !needs(
+    needs(
         "a_wiki_user_made_in_appliance_controls_form_logs_in_in_the_browser",
         &["chromium", "chromedriver"],
-    ) {
-        return;
-    }
+    );
     let root = installed("moinmoin-browser-accounts");
     let ports = serve(&root);
     let wiki = format!("http://127.0.0.1:{}", ports.web);
@@ -182,13 +184,15 @@ fn search(browser: &Browser, wiki: &str, word: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn a_wiki_page_deleted_comes_back_from_a_backup_restored_in_appliance_control() {
-    if !needs(
+    needs(
         "a_wiki_page_deleted_comes_back_from_a_backup_restored_in_appliance_control",
         &["chromium", "chromedriver"],
-    ) {
-        return;
-    }
+    );
     let root = installed("moinmoin-browser");
     let ports = serve(&root);
     let wiki = format!("http://127.0.0.1:{}", ports.web);

@@ -60,13 +60,15 @@ fn readable_by_others(root: &Path, values: &[&str]) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn generated_secrets_are_each_systems_own_root_only_and_new_after_a_purge() {
-    if !needs(
+    needs(
         "generated_secrets_are_each_systems_own_root_only_and_new_after_a_purge",
         &["grep"],
-    ) {
-        return;
-    }
+    );
     let install = format!("{NONINTERACTIVE} apt-get install -y -q moinmoin-appliance 2>&1");
     let root = Root::fresh("secrets-a");
     let log = root.ok(&install);

@@ -149,13 +149,15 @@ fn appliance_version(version: &str, edit: impl Fn(&str) -> String, out: &Path) -
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn hook_path_seeds_upgrades_purges_and_conflicts() {
-    if !needs(
+    needs(
         "hook_path_seeds_upgrades_purges_and_conflicts",
         &["dpkg-buildpackage"],
-    ) {
-        return;
-    }
+    );
     let root = Root::fresh("hook-path");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
@@ -234,14 +236,16 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn without_the_appliance_the_same_packages_keep_their_defaults() {
     // The control of assert_seeded: it fails on the defaults.
-    if !needs(
+    needs(
         "without_the_appliance_the_same_packages_keep_their_defaults",
         &[],
-    ) {
-        return;
-    }
+    );
     let root = Root::fresh("control");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q dokuwiki apache2 libapache2-mod-php postfix"
@@ -294,10 +298,12 @@ pub fn questions_asked(root: &Root, appliance: &str) -> (usize, String) {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn no_question_is_asked_with_the_hook() {
-    if !needs("no_question_is_asked_with_the_hook", &[]) {
-        return;
-    }
+    needs("no_question_is_asked_with_the_hook", &[]);
     let root = Root::fresh("questions");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
@@ -312,11 +318,13 @@ fn no_question_is_asked_with_the_hook() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn without_the_hook_questions_are_asked() {
     // The control of no_question_is_asked_with_the_hook.
-    if !needs("without_the_hook_questions_are_asked", &[]) {
-        return;
-    }
+    needs("without_the_hook_questions_are_asked", &[]);
     let root = Root::fresh("questions-control");
     root.ok(&format!("{NONINTERACTIVE} apt-get install -y -q appliance-tools && rm /etc/apt/apt.conf.d/05appliance"));
     let (asked, editor) = questions_asked(&root, "dokuwiki-appliance");
@@ -331,10 +339,12 @@ fn without_the_hook_questions_are_asked() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn dpkg_i_of_the_whole_set_seeds_as_the_hook_does() {
-    if !needs("dpkg_i_of_the_whole_set_seeds_as_the_hook_does", &[]) {
-        return;
-    }
+    needs("dpkg_i_of_the_whole_set_seeds_as_the_hook_does", &[]);
     let root = Root::fresh("dpkg-i");
     root.ok(&format!(
         "{NONINTERACTIVE} set -e; apt-get install --download-only -y -q dokuwiki-appliance >/dev/null; mkdir /tmp/set
@@ -363,10 +373,12 @@ fn dpkg_i_of_the_whole_set_seeds_as_the_hook_does() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn dpkg_i_then_apt_get_f_install_seeds_as_the_hook_does() {
-    if !needs("dpkg_i_then_apt_get_f_install_seeds_as_the_hook_does", &[]) {
-        return;
-    }
+    needs("dpkg_i_then_apt_get_f_install_seeds_as_the_hook_does", &[]);
     let root = Root::fresh("dpkg-i-f");
     let first = root.run(&format!(
         "{NONINTERACTIVE} dpkg -i /srv/repo/dokuwiki-appliance_1.0_all.deb 2>&1"
@@ -387,10 +399,12 @@ fn dpkg_i_then_apt_get_f_install_seeds_as_the_hook_does() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn one_transaction_with_appliance_tools_seeds_too() {
-    if !needs("one_transaction_with_appliance_tools_seeds_too", &[]) {
-        return;
-    }
+    needs("one_transaction_with_appliance_tools_seeds_too", &[]);
     let root = Root::fresh("one-transaction");
     let output = root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q dokuwiki-appliance 2>&1"
@@ -405,10 +419,12 @@ fn one_transaction_with_appliance_tools_seeds_too() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn a_malformed_seed_stops_apt_before_dpkg() {
-    if !needs("a_malformed_seed_stops_apt_before_dpkg", &[]) {
-        return;
-    }
+    needs("a_malformed_seed_stops_apt_before_dpkg", &[]);
     let root = Root::fresh("malformed");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
@@ -435,10 +451,12 @@ fn a_malformed_seed_stops_apt_before_dpkg() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn two_apt_runs_at_once_leave_a_whole_registry() {
-    if !needs("two_apt_runs_at_once_leave_a_whole_registry", &[]) {
-        return;
-    }
+    needs("two_apt_runs_at_once_leave_a_whole_registry", &[]);
     let root = Root::fresh("concurrent");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
@@ -482,10 +500,12 @@ fn two_apt_runs_at_once_leave_a_whole_registry() {
 /// registry is whole. (A trigger beside them would rightly forget the state of an appliance that
 /// dpkg does not know: here none is installed.)
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn six_hooks_at_once_contend_for_the_registry_lock() {
-    if !needs("six_hooks_at_once_contend_for_the_registry_lock", &[]) {
-        return;
-    }
+    needs("six_hooks_at_once_contend_for_the_registry_lock", &[]);
     let root = Root::fresh("registry-lock");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
@@ -542,10 +562,12 @@ fn six_hooks_at_once_contend_for_the_registry_lock() {
 }
 
 #[test]
+#[cfg_attr(
+    not(appliance_e2e),
+    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
+)]
 fn a_package_configured_before_the_seed_is_reconfigured() {
-    if !needs("a_package_configured_before_the_seed_is_reconfigured", &[]) {
-        return;
-    }
+    needs("a_package_configured_before_the_seed_is_reconfigured", &[]);
     let root = Root::fresh("configured-before");
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q postfix appliance-tools"
