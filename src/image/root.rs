@@ -212,10 +212,20 @@ const FIRST_BOOT_UNIT: &str =
 [Unit]
 Description=Make this machine's own keys, certificates and passwords (first boot of a va-build image)
 ConditionPathExists=/var/lib/va-build/first-boot
-# Before the network is configured: no service answers with the build's secrets.
+# Early boot, as cloud-init-local.service and systemd-firstboot.service: before sysinit.target, so
+# before every socket and every service, and before the network is configured (network-pre.target):
+# nothing answers with the build's secrets. A unit after basic.target could not be before the
+# network where cloud-init is installed: its network stage, cloud-init.service, is after the
+# network is online and before sysinit.target, and systemd broke that cycle by dropping
+# cloud-init.service, with the users and keys of the user-data.
+DefaultDependencies=no
+# The root written to, /tmp, the journal; and the machine's name, which cloud-init's local stage
+# sets from a seed, in the certificates.
+After=local-fs.target systemd-remount-fs.service systemd-tmpfiles-setup.service systemd-random-seed.service cloud-init-local.service
 Wants=network-pre.target
-# (Not before sockets: they are ordered before basic.target, which this unit follows.)
-Before=network-pre.target ssh.service apache2.service nginx.service postfix.service moin.service appliance-control.service
+Before=network-pre.target sysinit.target ssh.service apache2.service nginx.service postfix.service moin.service appliance-control.service
+Conflicts=shutdown.target
+Before=shutdown.target
 
 [Service]
 Type=oneshot
@@ -225,7 +235,7 @@ StandardOutput=journal+console
 StandardError=journal+console
 
 [Install]
-WantedBy=multi-user.target
+WantedBy=sysinit.target
 ";
 
 /// Run once by `va-build-first-boot.service`: the keys the build removed, made again for this
@@ -723,17 +733,40 @@ mod tests {
     }
 
     #[test]
-    fn the_first_boot_runs_before_the_network_and_after_the_sockets() {
-        // It follows basic.target (default dependencies), which the sockets precede: ordering it
-        // before a socket is a cycle that systemd breaks by dropping a job (sockets.target, or
-        // this unit itself).
-        let before = FIRST_BOOT_UNIT
-            .lines()
-            .find_map(|l| l.strip_prefix("Before="))
-            .unwrap();
-        assert!(before.contains("network-pre.target"), "{before}");
-        assert!(!before.contains(".socket"), "{before}");
-        assert!(!FIRST_BOOT_UNIT.contains("DefaultDependencies=no"));
+    fn the_first_boot_runs_in_early_boot_before_the_network_and_the_sockets() {
+        let values = |key: &str| -> Vec<&str> {
+            FIRST_BOOT_UNIT
+                .lines()
+                .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .flat_map(str::split_whitespace)
+                .collect()
+        };
+        // Before sysinit.target, which every socket and service with default dependencies
+        // follows, and before the network.
+        assert_eq!(values("DefaultDependencies"), ["no"]);
+        let before = values("Before");
+        for unit in ["sysinit.target", "network-pre.target", "ssh.service"] {
+            assert!(before.contains(&unit), "{before:?}");
+        }
+        // What it follows runs before sysinit.target too, none after the network: with
+        // cloud-init's network stage (after the network is online, before sysinit.target), an
+        // ordering after basic.target was a cycle that systemd broke by dropping cloud-init.service.
+        let after = values("After");
+        assert!(after.contains(&"cloud-init-local.service"), "{after:?}");
+        for unit in &after {
+            assert!(
+                [
+                    "local-fs.target",
+                    "systemd-remount-fs.service",
+                    "systemd-tmpfiles-setup.service",
+                    "systemd-random-seed.service",
+                    "cloud-init-local.service",
+                ]
+                .contains(unit),
+                "{unit} may not run before sysinit.target"
+            );
+        }
+        assert_eq!(values("WantedBy"), ["sysinit.target"]);
         assert!(FIRST_BOOT.contains("va-seed renew"));
     }
 
