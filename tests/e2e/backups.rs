@@ -12,10 +12,7 @@ fn page(root: &Root, port: u16) -> String {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn the_appliance_plugin_backs_up_and_restores_a_running_wiki() {
     needs(
         "the_appliance_plugin_backs_up_and_restores_a_running_wiki",

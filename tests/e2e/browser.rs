@@ -11,10 +11,7 @@ use crate::harness::{TREE, free_port, needs};
 use crate::webdriver::Browser;
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn an_administrator_uses_appliance_control_in_chromium() {
     needs(
         "an_administrator_uses_appliance_control_in_chromium",

@@ -22,10 +22,7 @@ fn valist_outside(root: &Root, args: &[&str]) -> Value {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn valist_and_vainstall_without_the_hook() {
     needs("valist_and_vainstall_without_the_hook", &[]);
     let root = Root::fresh("vainstall");
@@ -110,10 +107,7 @@ fn valist_and_vainstall_without_the_hook() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn the_seed_check_passes_our_seeds_and_finds_each_problem() {
     needs(
         "the_seed_check_passes_our_seeds_and_finds_each_problem",

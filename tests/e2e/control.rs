@@ -89,10 +89,7 @@ fn https_only(root: &Root, port: u16) {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
     needs(
         "the_web_service_runs_unprivileged_and_the_agent_refuses_strangers",
@@ -206,10 +203,7 @@ fn the_web_service_runs_unprivileged_and_the_agent_refuses_strangers() {
 /// its restore, with every confirmation. The agent refuses: the manifest that accepts the backup
 /// declares `/etc/dokuwiki`, not `/etc/cron.d`. `/etc/cron.d` and the wiki are unchanged.
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn a_backup_naming_etc_cron_d_uploaded_by_the_web_side_never_reaches_it() {
     needs(
         "a_backup_naming_etc_cron_d_uploaded_by_the_web_side_never_reaches_it",
@@ -259,10 +253,7 @@ fn a_backup_naming_etc_cron_d_uploaded_by_the_web_side_never_reaches_it() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn over_https_a_listed_client_certificate_logs_in_and_others_do_not() {
     needs(
         "over_https_a_listed_client_certificate_logs_in_and_others_do_not",

@@ -352,10 +352,7 @@ fn ssh_key(dir: &Path) -> PathBuf {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn va_build_refuses_what_is_not_an_appliance_before_downloading() {
     needs(
         "va_build_refuses_what_is_not_an_appliance_before_downloading",
@@ -471,8 +468,9 @@ fn cloud_init_ran_every_stage(vm: &Vm, ssh: u16, key: &Path) {
 }
 
 #[test]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn dokuwiki_image_as_users_build_it_boots_with_bios_and_cloud_init() {
-    if !needs(
+    needs(
         "dokuwiki_image_as_users_build_it_boots_with_bios_and_cloud_init",
         &[
             "qemu-system-x86_64",
@@ -484,9 +482,7 @@ fn dokuwiki_image_as_users_build_it_boots_with_bios_and_cloud_init() {
             "blkid",
             "debugfs",
         ],
-    ) {
-        return;
-    }
+    );
     let scratch = Scratch::new("image-dokuwiki");
     let image = scratch.0.join("dokuwiki.qcow2");
     // As anybody runs it: no SOURCE_DATE_EPOCH, so every identifier is random.
@@ -558,10 +554,7 @@ fn dokuwiki_image_as_users_build_it_boots_with_bios_and_cloud_init() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn dokuwiki_image_builds_reproducibly() {
     needs(
         "dokuwiki_image_builds_reproducibly",
@@ -701,10 +694,7 @@ fn boot_moinmoin(
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret() {
     needs(
         "copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret",
@@ -787,10 +777,7 @@ fn copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn an_interrupted_build_leaves_no_image_and_no_mount() {
     needs("an_interrupted_build_leaves_no_image_and_no_mount", &[]);
     let scratch = Scratch::new("image-killed");

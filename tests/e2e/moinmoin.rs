@@ -150,10 +150,7 @@ for answer in s.makefile():
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_root() {
     needs(
         "moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_root",
@@ -248,10 +245,7 @@ fn moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_roo
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn a_wiki_user_created_in_appliance_control_logs_in_and_again_after_a_password_reset() {
     needs(
         "a_wiki_user_created_in_appliance_control_logs_in_and_again_after_a_password_reset",
@@ -369,10 +363,7 @@ zip -q ../moinmoin-2009.abf version info.yaml sysconfig.tar.gz appdata.tar.gz sh
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn a_moinmoin_1_9_backup_of_2009_restores_onto_the_new_appliance() {
     needs(
         "a_moinmoin_1_9_backup_of_2009_restores_onto_the_new_appliance",

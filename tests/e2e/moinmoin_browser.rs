@@ -119,10 +119,7 @@ fn control_action_form(
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn a_wiki_user_made_in_appliance_controls_form_logs_in_in_the_browser() {
     needs(
         "a_wiki_user_made_in_appliance_controls_form_logs_in_in_the_browser",
@@ -184,10 +181,7 @@ fn search(browser: &Browser, wiki: &str, word: &str) -> String {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn a_wiki_page_deleted_comes_back_from_a_backup_restored_in_appliance_control() {
     needs(
         "a_wiki_page_deleted_comes_back_from_a_backup_restored_in_appliance_control",

@@ -114,10 +114,7 @@ fn wait_active(root: &Root, unit: &str) {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
     needs(
         "a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept",
@@ -201,10 +198,7 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn the_moin_package_builds_twice_to_the_same_bytes() {
     needs(
         "the_moin_package_builds_twice_to_the_same_bytes",

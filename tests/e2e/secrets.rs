@@ -60,10 +60,7 @@ fn readable_by_others(root: &Path, values: &[&str]) -> Vec<String> {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn generated_secrets_are_each_systems_own_root_only_and_new_after_a_purge() {
     needs(
         "generated_secrets_are_each_systems_own_root_only_and_new_after_a_purge",

@@ -149,10 +149,7 @@ fn appliance_version(version: &str, edit: impl Fn(&str) -> String, out: &Path) -
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn hook_path_seeds_upgrades_purges_and_conflicts() {
     needs(
         "hook_path_seeds_upgrades_purges_and_conflicts",
@@ -236,10 +233,7 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn without_the_appliance_the_same_packages_keep_their_defaults() {
     // The control of assert_seeded: it fails on the defaults.
     needs(
@@ -298,10 +292,7 @@ pub fn questions_asked(root: &Root, appliance: &str) -> (usize, String) {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn no_question_is_asked_with_the_hook() {
     needs("no_question_is_asked_with_the_hook", &[]);
     let root = Root::fresh("questions");
@@ -318,10 +309,7 @@ fn no_question_is_asked_with_the_hook() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn without_the_hook_questions_are_asked() {
     // The control of no_question_is_asked_with_the_hook.
     needs("without_the_hook_questions_are_asked", &[]);
@@ -339,10 +327,7 @@ fn without_the_hook_questions_are_asked() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn dpkg_i_of_the_whole_set_seeds_as_the_hook_does() {
     needs("dpkg_i_of_the_whole_set_seeds_as_the_hook_does", &[]);
     let root = Root::fresh("dpkg-i");
@@ -373,10 +358,7 @@ fn dpkg_i_of_the_whole_set_seeds_as_the_hook_does() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn dpkg_i_then_apt_get_f_install_seeds_as_the_hook_does() {
     needs("dpkg_i_then_apt_get_f_install_seeds_as_the_hook_does", &[]);
     let root = Root::fresh("dpkg-i-f");
@@ -399,10 +381,7 @@ fn dpkg_i_then_apt_get_f_install_seeds_as_the_hook_does() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn one_transaction_with_appliance_tools_seeds_too() {
     needs("one_transaction_with_appliance_tools_seeds_too", &[]);
     let root = Root::fresh("one-transaction");
@@ -419,10 +398,7 @@ fn one_transaction_with_appliance_tools_seeds_too() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn a_malformed_seed_stops_apt_before_dpkg() {
     needs("a_malformed_seed_stops_apt_before_dpkg", &[]);
     let root = Root::fresh("malformed");
@@ -451,10 +427,7 @@ fn a_malformed_seed_stops_apt_before_dpkg() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn two_apt_runs_at_once_leave_a_whole_registry() {
     needs("two_apt_runs_at_once_leave_a_whole_registry", &[]);
     let root = Root::fresh("concurrent");
@@ -500,10 +473,7 @@ fn two_apt_runs_at_once_leave_a_whole_registry() {
 /// registry is whole. (A trigger beside them would rightly forget the state of an appliance that
 /// dpkg does not know: here none is installed.)
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn six_hooks_at_once_contend_for_the_registry_lock() {
     needs("six_hooks_at_once_contend_for_the_registry_lock", &[]);
     let root = Root::fresh("registry-lock");
@@ -562,10 +532,7 @@ fn six_hooks_at_once_contend_for_the_registry_lock() {
 }
 
 #[test]
-#[cfg_attr(
-    not(appliance_e2e),
-    ignore = "end-to-end: make test runs it (APPLIANCE_E2E=1)"
-)]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn a_package_configured_before_the_seed_is_reconfigured() {
     needs("a_package_configured_before_the_seed_is_reconfigured", &[]);
     let root = Root::fresh("configured-before");
