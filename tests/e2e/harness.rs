@@ -175,35 +175,26 @@ impl Root {
 
     /// [`Root::exec_with_input`], which must succeed; returns its stdout.
     pub fn exec_ok_with_input(&self, script_text: &str, input: &str) -> String {
-        let output = self.exec_with_input(script_text, input);
-        assert!(
-            output.status.success(),
-            "`{script_text}` failed in the booted root:\n{}{}",
-            output_text(&output),
-            self.journal_tail()
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    /// The last lines of the booted root's journal, for a failure's message: what a service
-    /// said when it would not start is there, not in the command's output.
-    fn journal_tail(&self) -> String {
-        let journal = self.exec("journalctl --no-pager -q -n 60 -o short-monotonic");
-        format!(
-            "\n--- the root's journal, last 60 lines\n{}",
-            String::from_utf8_lossy(&journal.stdout)
-        )
+        self.succeeded(script_text, &self.exec_with_input(script_text, input))
     }
 
     /// [`Root::exec`], which must succeed; returns its stdout.
     pub fn exec_ok(&self, script_text: &str) -> String {
-        let output = self.exec(script_text);
-        assert!(
-            output.status.success(),
-            "`{script_text}` failed in the booted root:\n{}{}",
-            output_text(&output),
-            self.journal_tail()
-        );
+        self.succeeded(script_text, &self.exec(script_text))
+    }
+
+    /// The stdout of a script run in the booted root, which must have succeeded; its failure
+    /// shows the root's last 60 journal lines too: what a service said when it would not start
+    /// is there, not in the script's output.
+    fn succeeded(&self, script_text: &str, output: &Output) -> String {
+        if !output.status.success() {
+            let journal = self.exec("journalctl --no-pager -q -n 60 -o short-monotonic");
+            panic!(
+                "`{script_text}` failed in the booted root:\n{}\n--- the root's journal, last 60 lines\n{}",
+                output_text(output),
+                String::from_utf8_lossy(&journal.stdout)
+            );
+        }
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
