@@ -66,6 +66,9 @@ pub struct Cli {
     /// Replace FILE if it exists
     #[arg(long)]
     pub overwrite: bool,
+    /// Print the result as JSON on stdout (errors too), for scripts; progress stays on stderr
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

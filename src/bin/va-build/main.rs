@@ -82,7 +82,7 @@ fn options(cli: &cli::Cli) -> anyhow::Result<Options> {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    common::finish(run(&cli))
+    common::finish_json(run(&cli), cli.json)
 }
 
 fn run(cli: &cli::Cli) -> anyhow::Result<()> {
@@ -104,6 +104,23 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let built = result.with_context(|| format!("cannot build an image of `{}`", cli.appliance))?;
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "image": built.output,
+                "appliance": built.appliance,
+                "version": built.version,
+                "bytes": built.bytes,
+                "root-bytes": built.root_bytes,
+                "seconds": started.elapsed().as_secs(),
+                "log": built.log,
+                "manifest": built.manifest,
+                "kept-secrets": built.kept_secrets,
+            })
+        );
+        return Ok(());
+    }
     let mib = |b: u64| b >> 20;
     println!(
         "{}: {} {} in {:.0} s; {} MiB on disk (root {} MiB)",
