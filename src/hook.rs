@@ -317,8 +317,8 @@ pub fn run(
             &appliance.seed,
             AppliedBy::AptHook,
         )?;
-        reporter.info(&describe(&outcome));
-        if let Some(warning) = literal_password_warning(&outcome) {
+        reporter.info(&outcome.to_string());
+        if let Some(warning) = outcome.literal_password_warning() {
             reporter.warning(&warning);
         }
         outcomes.push(outcome);
@@ -440,42 +440,6 @@ pub fn seed_from_package(
 /// The validated seed that the appliance `.deb` at `deb` ships.
 pub fn seed_from_deb_file(deb: &Path, package: &str) -> Result<Seed, HookError> {
     Ok(read_seed(deb, package.to_owned(), String::new())?.seed)
-}
-
-/// One line for the user about an application.
-pub fn describe(outcome: &Outcome) -> String {
-    let plural = if outcome.applied == 1 { "" } else { "s" };
-    let what = if outcome.first_install {
-        format!("answer{plural}")
-    } else {
-        format!("changed answer{plural}")
-    };
-    let warning = if outcome.state_unreadable {
-        " (the record of the last applied seed was unreadable: the whole seed was applied again, over any later answers)"
-    } else {
-        ""
-    };
-    let generated = match outcome.generated.len() {
-        0 => String::new(),
-        1 => ", 1 secret generated for this system".to_owned(),
-        n => format!(", {n} secrets generated for this system"),
-    };
-    format!(
-        "Seeding {} {}: {} {what} applied{generated}{warning}",
-        outcome.package, outcome.version, outcome.applied
-    )
-}
-
-/// The warning for a seed that answers password questions with literal values, if it does.
-pub fn literal_password_warning(outcome: &Outcome) -> Option<String> {
-    if outcome.literal_passwords.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "the seed of `{}` sets a literal password ({}): every system that installs it shares that password; the appliance should ask for a generated one (`@secret:NAME`)",
-        outcome.package,
-        outcome.literal_passwords.join(", ")
-    ))
 }
 
 /// Reads the control of every `.deb` to unpack, on all cores, and keeps the appliances.

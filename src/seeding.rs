@@ -51,6 +51,45 @@ pub struct Outcome {
     pub literal_passwords: Vec<String>,
 }
 
+impl Outcome {
+    /// The warning for a seed that answers password questions with literal values, if it does.
+    pub fn literal_password_warning(&self) -> Option<String> {
+        if self.literal_passwords.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "the seed of `{}` sets a literal password ({}): every system that installs it shares that password; the appliance should ask for a generated one (`@secret:NAME`)",
+            self.package,
+            self.literal_passwords.join(", ")
+        ))
+    }
+}
+
+/// One line for the user: `Seeding PACKAGE VERSION: N answers applied, …`.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = if self.applied == 1 { "" } else { "s" };
+        let changed = if self.first_install { "" } else { "changed " };
+        write!(
+            f,
+            "Seeding {} {}: {} {changed}answer{plural} applied",
+            self.package, self.version, self.applied
+        )?;
+        match self.generated.len() {
+            0 => {}
+            1 => write!(f, ", 1 secret generated for this system")?,
+            n => write!(f, ", {n} secrets generated for this system")?,
+        }
+        if self.state_unreadable {
+            write!(
+                f,
+                " (the record of the last applied seed was unreadable: the whole seed was applied again, over any later answers)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SeedingError {
     #[error(transparent)]
@@ -400,7 +439,8 @@ mod tests {
         assert!(damaged.state_unreadable);
         assert_eq!(damaged.applied, 3);
         assert!(
-            crate::hook::describe(&damaged)
+            damaged
+                .to_string()
                 .contains("the record of the last applied seed was unreadable")
         );
     }
@@ -512,7 +552,7 @@ mod tests {
         let outcome = apply_marked(&registry, &lock, &tools, "1", text, &mut Kernel).unwrap();
         assert_eq!(outcome.literal_passwords, ["line 2: m/admin-password"]);
         assert_eq!(tools.selections.borrow()[0], text);
-        let warning = crate::hook::literal_password_warning(&outcome).unwrap();
+        let warning = outcome.literal_password_warning().unwrap();
         assert!(
             warning.contains("every system that installs it shares that password"),
             "{warning}"

@@ -153,11 +153,8 @@ fn reconcile_one(
         AppliedBy::Trigger,
     )?;
     if outcome.applied > 0 {
-        reporter.info(&format!(
-            "{}, after dpkg installed the seed",
-            crate::hook::describe(&outcome)
-        ));
-        if let Some(warning) = crate::hook::literal_password_warning(&outcome) {
+        reporter.info(&format!("{outcome}, after dpkg installed the seed"));
+        if let Some(warning) = outcome.literal_password_warning() {
             reporter.warning(&warning);
         }
     }

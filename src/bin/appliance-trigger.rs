@@ -53,9 +53,9 @@ fn main() -> ExitCode {
                 .context("cannot read the seed on standard input")?;
             let outcome = appliance::trigger::preinst(&root, &tools, &package, &version, &text)?;
             if outcome.applied > 0 {
-                println!("{}", appliance::hook::describe(&outcome));
+                println!("{outcome}");
             }
-            if let Some(warning) = appliance::hook::literal_password_warning(&outcome) {
+            if let Some(warning) = outcome.literal_password_warning() {
                 appliance::Reporter::warning(&mut reporter, &warning);
             }
             anyhow::Ok(())

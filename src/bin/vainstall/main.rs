@@ -44,7 +44,7 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
     drop(catalog);
     let outcome = appliance::hook::seed_from_package(&deb, root, &SystemTools::new(root))
         .with_context(|| format!("cannot apply the seed of `{}`", cli.appliance))?;
-    println!("{}", appliance::hook::describe(&outcome));
+    println!("{outcome}");
     // apt-get talks to the user (progress, questions of packages the seed leaves): not captured.
     let mut command = appliance::target::Target::new(root).command("apt-get");
     command.arg("install");
