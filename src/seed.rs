@@ -141,12 +141,13 @@ impl Seed {
         }
     }
 
-    /// Every error of seed bytes, in the order of their lines (`va-seed validate` reports them
-    /// all, not the first only); empty when the seed is valid.
-    pub fn errors(bytes: &[u8]) -> Vec<SeedError> {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Self::scan(text).1,
-            Err(_) => vec![SeedError::NotUtf8],
+    /// Parses seed bytes, reporting every error in the order of their lines (`va-seed validate`
+    /// shows them all, not the first only).
+    pub fn parse_all(bytes: &[u8]) -> Result<Self, Vec<SeedError>> {
+        let text = std::str::from_utf8(bytes).map_err(|_| vec![SeedError::NotUtf8])?;
+        match Self::scan(text) {
+            (seed, errors) if errors.is_empty() => Ok(seed),
+            (_, errors) => Err(errors),
         }
     }
 
@@ -372,14 +373,18 @@ mod tests {
     fn every_error_is_found_not_only_the_first() {
         let text = "a b/c\npostfix postfix/main_mailer_type select Satellite system\nx x/y strin z\n\
                     a a/b boolean yes\npostfix postfix/main_mailer_type select Local only\n";
-        let lines: Vec<Option<usize>> = Seed::errors(text.as_bytes())
+        let lines: Vec<Option<usize>> = Seed::parse_all(text.as_bytes())
+            .unwrap_err()
             .iter()
             .map(SeedError::line)
             .collect();
         assert_eq!(lines, [Some(1), Some(3), Some(4), Some(5)]);
         assert_eq!(Seed::parse(text), Err(SeedError::Syntax { line: 1 }));
-        assert!(Seed::errors(b"a a/b string x\n").is_empty());
-        assert_eq!(Seed::errors(&[0xff]), [SeedError::NotUtf8]);
+        assert_eq!(
+            Seed::parse_all(b"a a/b string x\n").unwrap().entries.len(),
+            1
+        );
+        assert_eq!(Seed::parse_all(&[0xff]).unwrap_err(), [SeedError::NotUtf8]);
     }
 
     #[test]

@@ -118,16 +118,15 @@ fn validate(files: &[std::path::PathBuf]) -> ExitCode {
                 continue;
             }
         };
-        let errors = Seed::errors(&bytes);
-        if !errors.is_empty() {
-            bad += 1;
-            for error in errors {
-                eprintln!("{name}: {error}");
+        let seed = match Seed::parse_all(&bytes) {
+            Ok(seed) => seed,
+            Err(errors) => {
+                bad += 1;
+                for error in errors {
+                    eprintln!("{name}: {error}");
+                }
+                continue;
             }
-            continue;
-        }
-        let Ok(seed) = Seed::parse_bytes(&bytes) else {
-            continue;
         };
         if !seed.literal_passwords().is_empty() {
             bad += 1;
