@@ -28,6 +28,18 @@ fn has(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Runs `command` with `input` on its standard input; what it printed.
+fn with_input(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -75,20 +87,9 @@ fn va_seed_reports_the_line_and_exits_1() {
     );
     assert!(stderr.contains("line 4:"), "{stderr}");
     // `-` reads standard input; a seed without an answer is valid, with a warning.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_va-seed"))
-        .args(["validate", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"# nothing yet\n")
-        .unwrap();
-    let empty = child.wait_with_output().unwrap();
+    let mut validate = Command::new(env!("CARGO_BIN_EXE_va-seed"));
+    validate.args(["validate", "-"]);
+    let empty = with_input(&mut validate, b"# nothing yet\n");
     assert_eq!(empty.status.code(), Some(0), "{}", text(&empty));
     assert!(
         text(&empty).contains("(standard input): warning: no answer at all"),
@@ -192,23 +193,12 @@ impl System {
     }
 
     fn hook(&self, input: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_apt-hook"))
-            .env("DPKG_ROOT", self.root())
+        let mut hook = Command::new(env!("CARGO_BIN_EXE_apt-hook"));
+        hook.env("DPKG_ROOT", self.root())
             .env_remove("DEBCONF_SYSTEMRC")
             .env_remove("DPKG_ADMINDIR")
-            .env_remove("APT_HOOK_INFO_FD")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+            .env_remove("APT_HOOK_INFO_FD");
+        with_input(&mut hook, input.as_bytes())
     }
 }
 
