@@ -24,7 +24,9 @@ pub fn root_in_archive(root: &str) -> Result<String, PathError> {
     let relative = root
         .strip_prefix('/')
         .ok_or_else(|| PathError::Relative(root.to_owned()))?;
-    if root.contains(['\n', '\t']) {
+    // No control character: the roots are printed (va-backup show, list, errors, the Backups
+    // page), and an escape sequence in a backup's `info.yaml` would be obeyed by a terminal.
+    if root.chars().any(char::is_control) {
         return Err(PathError::Character(root.to_owned()));
     }
     normalize(relative, false).map_err(|error| match error {
@@ -132,6 +134,9 @@ mod tests {
         assert_eq!(root_in_archive("/etc/moin/").unwrap(), "etc/moin");
         assert!(root_in_archive("etc/moin").is_err());
         assert!(root_in_archive("/etc/../moin").is_err());
+        // A control character (an OSC escape, a tab) would reach a terminal or break a line.
+        assert!(root_in_archive("/etc/\u{1b}]0;owned\u{7}").is_err());
+        assert!(root_in_archive("/etc/mo\tin").is_err());
         assert_eq!(containing_root("etc/moin/x", &roots), Some("etc/moin"));
     }
 }
