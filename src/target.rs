@@ -4,7 +4,7 @@
 //! pipe), and one error that names the program, its exit status and what it said.
 
 use std::ffi::OsStr;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
@@ -176,6 +176,42 @@ pub fn finish(mut child: Child, program: &str, input: Option<&[u8]>) -> Result<R
     })
 }
 
+/// Runs `command` (called `program` in errors) with nothing on its standard input and its
+/// standard output and error merged into one pipe, whose lines go to `line` as they come (for a
+/// log that streams live). Returns how it ended; [`failed`] makes the error.
+pub fn stream(
+    mut command: Command,
+    program: &str,
+    mut line: impl FnMut(&str),
+) -> Result<ExitStatus, ProgramError> {
+    let spawn = |error| ProgramError::Spawn {
+        program: program.to_owned(),
+        error,
+    };
+    let (reader, writer) = std::io::pipe().map_err(spawn)?;
+    command
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().map_err(spawn)?)
+        .stderr(writer);
+    let mut child = command.spawn().map_err(spawn)?;
+    // The child holds the pipe's writing ends now: the reading ends when it does.
+    drop(command);
+    for read in std::io::BufReader::new(reader).split(b'\n') {
+        let Ok(read) = read else { break };
+        line(&String::from_utf8_lossy(&read));
+    }
+    child.wait().map_err(spawn)
+}
+
+/// The error of a program that ended with `status`, having said `said`.
+pub fn failed(program: &str, status: ExitStatus, said: &str) -> ProgramError {
+    ProgramError::Failed {
+        program: program.to_owned(),
+        status: status.to_string(),
+        said: said.to_owned(),
+    }
+}
+
 /// [`output`], and an exit status other than 0 is an error.
 pub fn run(command: Command, program: &str, input: Option<&[u8]>) -> Result<Ran, ProgramError> {
     let ran = output(command, program, input)?;
@@ -221,6 +257,20 @@ mod tests {
         let error = run(command, "sh", None).unwrap_err().to_string();
         assert!(error.ends_with(": only on stdout"), "{error}");
         let error = run(Command::new("/nonexistent"), "/nonexistent", None).unwrap_err();
+        assert!(matches!(error, ProgramError::Spawn { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_stream_gives_both_outputs_line_by_line_and_its_status() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo one; echo two >&2; printf three; exit 4"]);
+        let mut lines = Vec::new();
+        let status = stream(command, "sh", |line| lines.push(line.to_owned())).unwrap();
+        assert_eq!(status.code(), Some(4));
+        assert_eq!(lines, ["one", "two", "three"]);
+        let error = failed("sh", status, "two").to_string();
+        assert_eq!(error, "`sh` failed (exit status: 4): two");
+        let error = stream(Command::new("/nonexistent"), "/nonexistent", |_| {}).unwrap_err();
         assert!(matches!(error, ProgramError::Spawn { .. }), "{error}");
     }
 

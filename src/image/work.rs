@@ -8,12 +8,14 @@
 //! build for the same output removes what is left.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use nix::fcntl::{Flock, FlockArg};
+
+use crate::target::{self, ProgramError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkError {
@@ -24,6 +26,8 @@ pub enum WorkError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Program(#[from] ProgramError),
     #[error("another va-build is writing `{}`", .0.display())]
     Busy(PathBuf),
     #[error("`{}` is still mounted under `{}`: not removing it", .mount.display(), .dir.display())]
@@ -246,42 +250,21 @@ impl<'a> Runner<'a> {
             .collect::<Vec<_>>()
             .join(" ");
         self.note(&format!("$ {shown}"));
-        let (reader, writer) = std::io::pipe().map_err(io("cannot make a pipe for", &self.log))?;
         let mut command = Command::new("setpriv");
         command
             .args(["--pdeathsig", "KILL", "--", program])
             .args(&args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(
-                writer
-                    .try_clone()
-                    .map_err(io("cannot make a pipe for", &self.log))?,
-            )
-            .stderr(writer);
-        let mut child = command.spawn().map_err(|source| WorkError::Io {
-            what: "cannot run",
-            path: PathBuf::from(program),
-            source,
-        })?;
-        // The command holds the pipe's writing ends now.
-        drop(command);
+            .envs(env.iter().copied());
         let mut said: Vec<String> = Vec::new();
-        for line in BufReader::new(reader).split(b'\n') {
-            let Ok(line) = line else { break };
-            let line = String::from_utf8_lossy(&line);
-            let _ = writeln!(self.file, "{line}");
-            self.progress.line(&line);
-            if is_error_line(&line) {
-                // The first ones say why; the rest repeat that it failed.
-                if said.len() < 3 {
-                    said.push(line.trim().to_owned());
-                }
+        let (file, progress) = (&mut self.file, &mut self.progress);
+        let status = target::stream(command, program, |line| {
+            let _ = writeln!(file, "{line}");
+            progress.line(line);
+            // The first error lines say why; the rest repeat that it failed.
+            if is_error_line(line) && said.len() < 3 {
+                said.push(line.trim().to_owned());
             }
-        }
-        let status = child
-            .wait()
-            .map_err(io("cannot wait for", Path::new(program)))?;
+        })?;
         if status.success() {
             return Ok(());
         }
