@@ -6,8 +6,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use appliance::target::{self, Target};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::System;
@@ -275,16 +275,10 @@ pub fn run(root: &Path, kind: Kind, id: &str) -> Result<State, String> {
         Kind::ConfigurePending => command(&file, "dpkg", &["--configure", "-a"]),
     };
     // What is left to upgrade now.
-    if let Ok(output) = Command::new("apt-get")
-        .args(["--simulate", "-q", "upgrade", "--with-new-pkgs"])
-        .stdin(Stdio::null())
-        .output()
-        && output.status.success()
-    {
-        let _ = write_json(
-            &dir.join("upgrades.json"),
-            &parse_simulation(&String::from_utf8_lossy(&output.stdout)),
-        );
+    let mut simulate = Target::new(Path::new("/")).command("apt-get");
+    simulate.args(["--simulate", "-q", "upgrade", "--with-new-pkgs"]);
+    if let Ok(ran) = target::run(simulate, "apt-get --simulate upgrade", None) {
+        let _ = write_json(&dir.join("upgrades.json"), &parse_simulation(&ran.stdout));
     }
     job.state = if result.is_ok() {
         State::Succeeded
@@ -338,25 +332,24 @@ fn apt(log: &std::fs::File, arguments: &[&str]) -> Result<(), String> {
     command(log, "apt-get", &all)
 }
 
+/// Runs `program` with its output appended to the job's log as it comes (the page streams it);
+/// an error names the command and its status.
 fn command(log: &std::fs::File, program: &str, arguments: &[&str]) -> Result<(), String> {
-    let out = log.try_clone().map_err(|e| e.to_string())?;
-    let err = log.try_clone().map_err(|e| e.to_string())?;
-    let status = Command::new(program)
+    let mut log = log;
+    let mut command = Target::new(Path::new("/")).command(program);
+    command
         .args(arguments)
         .env("DEBIAN_FRONTEND", "noninteractive")
-        .env("APT_LISTCHANGES_FRONTEND", "none")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .status()
-        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        .env("APT_LISTCHANGES_FRONTEND", "none");
+    let shown = format!("{program} {}", arguments.join(" "));
+    let status = target::stream(command, &shown, |line| {
+        let _ = writeln!(log, "{line}");
+    })
+    .map_err(|e| e.to_string())?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "`{program} {}` failed ({status})",
-            arguments.join(" ")
-        ))
+        Err(target::failed(&shown, status, "").to_string())
     }
 }
 
