@@ -5,6 +5,11 @@
 //! writing a file a service reads), and [`write_exact`] may also give it a group: both through
 //! the descriptor before a byte is written, so nothing is chowned or chmodded by name.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the one module that replaces files with std::fs (clippy.toml)"
+)]
+
 use fs_err::os::unix::fs::OpenOptionsExt as _;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
@@ -75,6 +80,10 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::*;
 

@@ -108,7 +108,7 @@ impl PackageTools for SystemTools {
         if packages.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut command = Command::new("dpkg-query");
+        let mut command = crate::target::command("dpkg-query");
         // On the running system dpkg-query finds its database itself (and honours DPKG_ADMINDIR).
         if !self.target.is_live() {
             command.arg(format!("--root={}", self.target.root().display()));
@@ -170,6 +170,10 @@ impl PackageTools for SystemTools {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::*;
 

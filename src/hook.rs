@@ -565,4 +565,8 @@ fn read_seed(deb: &Path, package: String, version: String) -> Result<Found, Hook
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests;

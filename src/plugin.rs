@@ -637,6 +637,10 @@ fn compare_part(a: &[u8], b: &[u8]) -> Ordering {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::*;
 
@@ -707,7 +711,7 @@ mod tests {
                 let expected = ["lt", "eq", "gt"]
                     .into_iter()
                     .find(|op| {
-                        std::process::Command::new("dpkg")
+                        crate::target::command("dpkg")
                             .args(["--compare-versions", x, op, y])
                             .status()
                             .is_ok_and(|s| s.success())

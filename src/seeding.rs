@@ -266,6 +266,10 @@ pub fn apply_locked(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 pub(crate) mod recorder {
     //! A [`PackageTools`] that records what it is asked and answers from a table.
     use std::cell::RefCell;
@@ -353,6 +357,10 @@ pub(crate) mod recorder {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::recorder::Recorder;
     use super::*;

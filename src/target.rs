@@ -3,6 +3,11 @@
 //! from a thread while its output is read, so that a large input cannot deadlock against a full
 //! pipe), and one error that names the program, its exit status and what it said.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the one module that makes std::process::Command (clippy.toml)"
+)]
+
 use std::ffi::OsStr;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -52,6 +57,12 @@ pub fn with_usual_umask<T>(spawn: impl FnOnce() -> T) -> T {
     result
 }
 
+/// A command that runs `program` on the system this tool runs on (not a target's: a tool of the
+/// host, such as `setpriv`, `mmdebstrap`, `dpkg --compare-versions`).
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    Command::new(program)
+}
+
 /// The system at a root: `/`, the running one, or one in a directory (a chroot, a mounted image).
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -77,9 +88,9 @@ impl Target {
     /// A command that runs `program` on this system: directly on `/`, under chroot elsewhere.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         if self.is_live() {
-            Command::new(program)
+            command(program)
         } else {
-            let mut command = Command::new("chroot");
+            let mut command = command("chroot");
             command.arg(&self.root).arg(program);
             command
         }
@@ -223,6 +234,10 @@ pub fn run(command: Command, program: &str, input: Option<&[u8]>) -> Result<Ran,
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,11 @@
 //! `va-backup` as users run it, on a throwaway system root: create, verify, show, list, restore,
 //! prune, and a restore killed (SIGKILL) at many moments, which must leave the old data or the new.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures and run the programs under test directly"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;

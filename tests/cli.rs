@@ -2,6 +2,11 @@
 //! protocol, applying seeds with the real `debconf-set-selections` into a throwaway debconf
 //! database (`DEBCONF_SYSTEMRC`), with packages built by the real `dpkg-deb`.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures and run the programs under test directly"
+)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -129,7 +129,7 @@ fn postfix(root: &Path, arguments: &[&str]) -> Result<(), String> {
     if root != Path::new("/") || !Path::new("/usr/sbin/postfix").exists() {
         return Ok(());
     }
-    let mut command = std::process::Command::new("/usr/sbin/postfix");
+    let mut command = appliance::target::command("/usr/sbin/postfix");
     command.args(arguments);
     target::run(command, &format!("postfix {}", arguments.join(" ")), None)
         .map(drop)
@@ -164,7 +164,7 @@ pub fn set_smarthost(root: &Path, smarthost: &Smarthost) -> Result<(), String> {
         };
         write_secret(&sasl, &format!("{relay} {}:{password}\n", smarthost.user))?;
         if root == Path::new("/") && Path::new("/usr/sbin/postmap").exists() {
-            let mut command = std::process::Command::new("/usr/sbin/postmap");
+            let mut command = appliance::target::command("/usr/sbin/postmap");
             command.arg(format!("hash:/{SASL_PASSWD}"));
             target::run(command, &format!("postmap /{SASL_PASSWD}"), None)
                 .map_err(|e| e.to_string())?;
@@ -185,7 +185,7 @@ pub fn set_smarthost(root: &Path, smarthost: &Smarthost) -> Result<(), String> {
     }
     if root == Path::new("/") {
         // Only where postfix runs; a stopped postfix reads the new settings when it starts.
-        let mut command = std::process::Command::new("systemctl");
+        let mut command = appliance::target::command("systemctl");
         command.args(["try-reload-or-restart", "postfix"]);
         let _ = target::run(command, "systemctl try-reload-or-restart postfix", None);
     }
@@ -216,7 +216,7 @@ pub fn test_mail(to: &str, hostname: &str) -> Result<(), String> {
     let mail = format!(
         "To: {to}\nSubject: Test mail from {hostname}\n\nThis is a test mail from the appliance {hostname}: its mail reaches you.\n"
     );
-    let mut command = std::process::Command::new("/usr/sbin/sendmail");
+    let mut command = appliance::target::command("/usr/sbin/sendmail");
     command.args(["-t", "-i"]);
     target::run(command, "sendmail -t -i", Some(mail.as_bytes()))
         .map(drop)
@@ -224,6 +224,10 @@ pub fn test_mail(to: &str, hostname: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 

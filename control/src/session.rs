@@ -265,6 +265,10 @@ impl Throttle {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::*;
 

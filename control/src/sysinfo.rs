@@ -110,15 +110,12 @@ pub fn service_states(units: &[String]) -> Vec<ServiceState> {
     if units.is_empty() {
         return Vec::new();
     }
-    let output = std::process::Command::new("systemctl")
+    let mut command = appliance::target::command("systemctl");
+    command
         .args(["show", "--property=Id,ActiveState", "--"])
-        .args(units)
-        .stdin(std::process::Stdio::null())
-        .output();
-    match output {
-        Ok(output) if output.status.success() => {
-            parse_states(&String::from_utf8_lossy(&output.stdout))
-        }
+        .args(units);
+    match appliance::target::run(command, "systemctl show", None) {
+        Ok(ran) => parse_states(&ran.stdout),
         _ => units
             .iter()
             .map(|u| ServiceState {
@@ -217,6 +214,10 @@ pub fn read(root: &Path) -> SystemInfo {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::*;
 

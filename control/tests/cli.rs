@@ -1,5 +1,10 @@
 //! `appliance-control` as its service runs it.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures and run the programs under test directly"
+)]
+
 use std::process::Command;
 
 /// The unit gives `--listen [::]:8080` and then `$APPLIANCE_CONTROL_ARGS`: a `--listen` there

@@ -46,7 +46,7 @@ impl SystemRunner {
         if services.is_empty() || !self.target.is_live() {
             return Ok(());
         }
-        let mut command = Command::new("systemctl");
+        let mut command = self.target.command("systemctl");
         command.arg(verb).arg("--").args(services);
         Self::execute(command, &format!("systemctl {verb} {}", services.join(" ")))
     }
@@ -82,6 +82,10 @@ impl Runner for SystemRunner {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::*;
 

@@ -235,6 +235,10 @@ impl Info {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 pub(crate) mod tests {
     use super::*;
 

@@ -14,6 +14,10 @@ pub mod store;
 pub mod write;
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod proptests;
 
 /// The format this code writes.

@@ -419,6 +419,10 @@ fn journal_text(state: &str, swaps: &[Swap]) -> String {
     text
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the journalled swap of whole directories: the journal names each rename first"
+)]
 fn swap_in(
     system_root: &Path,
     swaps: &[Swap],
@@ -461,6 +465,10 @@ fn swap_in(
 
 /// Finishes a committed restore (removes the old data) or rolls back an interrupted one (puts the
 /// old data back); nothing to do without a journal.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "undoes the journalled swap of whole directories, rename by rename"
+)]
 pub fn recover(system_root: &Path) -> Result<(), RestoreError> {
     let journal = system_root.join(JOURNAL);
     let text = match std::fs::read_to_string(&journal) {
@@ -538,4 +546,8 @@ fn free_space(path: &Path) -> Result<u64, RestoreError> {
 mod stage;
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 pub(crate) mod tests;

@@ -681,6 +681,10 @@ fn finish(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::*;
 

@@ -11,7 +11,6 @@ use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nix::fcntl::{Flock, FlockArg};
 
@@ -250,7 +249,7 @@ impl<'a> Runner<'a> {
             .collect::<Vec<_>>()
             .join(" ");
         self.note(&format!("$ {shown}"));
-        let mut command = Command::new("setpriv");
+        let mut command = target::command("setpriv");
         command
             .args(["--pdeathsig", "KILL", "--", program])
             .args(&args)
@@ -278,6 +277,10 @@ impl<'a> Runner<'a> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::*;
 

@@ -137,6 +137,10 @@ impl Action {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::super::Manifest;
     use super::*;

@@ -372,6 +372,10 @@ pub fn render(extra: &Extra, subcommand: Option<&str>) -> String {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests make their fixtures directly"
+)]
 mod tests {
     use super::*;
 
