@@ -1,7 +1,8 @@
 //! virtual-appliance-tools: appliances are Debian packages whose seeds answer their dependencies'
 //! debconf questions. This library reads packages and seeds, keeps the seed registry, and applies
 //! seeds from the APT hook, the dpkg trigger and the maintainer scripts. It never prints and never
-//! exits (the lints below hold it to that): binaries do, through [`Reporter`].
+//! exits (the lints below hold it to that): binaries do, through [`Reporter`] and [`cli`], the
+//! one module that prints (the binaries' messages in one style).
 //!
 //! Where each tool's code lives: every binary is a thin main under `src/bin/` (its command line in
 //! `src/bin/TOOL/cli.rs`) over these modules:
@@ -14,7 +15,8 @@
 //!   plugin manifests);
 //! - `va-build`: [`image`];
 //! - shared mechanisms: [`target`] (programs on a system), [`atomic`] (files written whole, with
-//!   their mode), [`system_root`] (the root a tool works on), [`random`].
+//!   their mode), [`system_root`] (the root a tool works on), [`random`], [`cli`] (the
+//!   binaries' messages and exit status).
 //!
 //! appliance-control is the workspace member `control/` (crate `appliance_control`).
 
@@ -23,6 +25,7 @@
 pub mod atomic;
 pub mod backup;
 pub mod catalog;
+pub mod cli;
 pub mod deb;
 pub mod debconf;
 pub mod hook;

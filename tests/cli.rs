@@ -558,6 +558,13 @@ fn every_tool_refuses_a_root_that_is_not_a_directory() {
                     Some(1),
                     "{program} {arguments:?}: {said}"
                 );
+                // One style: the program's own name, then `error:`.
+                let name = Path::new(program).file_name().unwrap().to_string_lossy();
+                assert!(
+                    String::from_utf8_lossy(&output.stderr)
+                        .starts_with(&format!("{name}: error: ")),
+                    "{program} {arguments:?}: {said}"
+                );
                 assert!(
                     said.contains(&format!(
                         "the system root `{}` ({given}) {reason}",

@@ -1,9 +1,6 @@
 //! `/usr/lib/appliance/trigger`: the dpkg trigger handler of appliance-tools, and the helper the
 //! maintainer scripts that `dh_appliance` writes call.
 
-#[path = "common/mod.rs"]
-mod common;
-
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,10 +35,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = match appliance::system_root::resolve(cli.root) {
         Ok(root) => root,
-        Err(error) => return common::finish(Err(error.into())),
+        Err(error) => return appliance::cli::finish(Err(error.into())),
     };
     let tools = SystemTools::new(&root);
-    let mut reporter = common::AptStyle;
+    let mut reporter = appliance::cli::AptStyle;
     let result: anyhow::Result<()> = match cli.command.unwrap_or(Command::Reconcile) {
         Command::Reconcile => appliance::trigger::reconcile(&root, &tools, &mut reporter)
             .map(drop)
@@ -65,5 +62,5 @@ fn main() -> ExitCode {
             .map(drop)
             .with_context(|| format!("cannot forget the seed state of `{package}`")),
     };
-    common::finish(result)
+    appliance::cli::finish(result)
 }

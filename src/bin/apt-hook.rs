@@ -1,9 +1,6 @@
 //! `/usr/lib/appliance/apt-hook`: APT's `DPkg::Pre-Install-Pkgs` hook (protocol version 3).
 //! Applies the seeds of the appliances in the transaction; any failure stops APT before dpkg runs.
 
-#[path = "common/mod.rs"]
-mod common;
-
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -41,7 +38,9 @@ fn main() -> ExitCode {
     let tools = SystemTools::new(std::path::Path::new("/"));
     let result = appliance::hook::parse(&text)
         .map_err(appliance::hook::HookError::from)
-        .and_then(|input| appliance::hook::run(&input, &root, &tools, &mut common::AptStyle));
+        .and_then(|input| {
+            appliance::hook::run(&input, &root, &tools, &mut appliance::cli::AptStyle)
+        });
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {

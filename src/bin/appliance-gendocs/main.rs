@@ -109,7 +109,7 @@ fn main() -> ExitCode {
     match commands.iter().try_for_each(|c| write(c, Path::new(&out))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            appliance::cli::print_error(&error.into(), None);
             ExitCode::FAILURE
         }
     }

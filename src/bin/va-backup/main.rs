@@ -1,8 +1,6 @@
 //! `va-backup`: create, verify, show, list, restore and prune `.abf` backups.
 
 mod cli;
-#[path = "../common/mod.rs"]
-mod common;
 mod progress;
 
 use std::io::Write;
@@ -18,7 +16,7 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    common::finish_json(run(&cli), cli.json)
+    appliance::cli::finish_json(run(&cli), cli.json)
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
@@ -133,7 +131,9 @@ fn create(
         &*progress::bar(cli, "backing up"),
     )?;
     for skipped in &created.written.skipped {
-        eprintln!("va-backup: warning: `/{skipped}` is a socket, fifo or device: left out");
+        appliance::cli::warning(&format!(
+            "`/{skipped}` is a socket, fifo or device: left out"
+        ));
     }
     if cli.json {
         writeln!(
@@ -248,16 +248,18 @@ fn restore_command(
         }
     }
     if prepared.origin == origin::Origin::Elsewhere && !prepared.info.sysconf_dirs.is_empty() {
-        eprintln!(
-            "va-backup: warning: the backup comes from elsewhere: its system configuration is restored, and runs as root from now on"
+        appliance::cli::warning(
+            "the backup comes from elsewhere: its system configuration is restored, and runs as root from now on",
         );
     }
     let report = plan::execute(root, prepared, progress::bar(cli, "restoring"))?;
     for skipped in &report.restored.skipped_attributes {
-        eprintln!("va-backup: warning: extended attribute not restored: {skipped}");
+        appliance::cli::warning(&format!("extended attribute not restored: {skipped}"));
     }
     for cleared in &report.restored.cleared_set_id {
-        eprintln!("va-backup: warning: set-user-ID or set-group-ID bit cleared: {cleared}");
+        appliance::cli::warning(&format!(
+            "set-user-ID or set-group-ID bit cleared: {cleared}"
+        ));
     }
     if cli.json {
         writeln!(

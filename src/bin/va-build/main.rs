@@ -1,8 +1,6 @@
 //! `va-build`: a bootable virtual machine image of an appliance package.
 
 mod cli;
-#[path = "../common/mod.rs"]
-mod common;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -82,7 +80,7 @@ fn options(cli: &cli::Cli) -> anyhow::Result<Options> {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    common::finish_json(run(&cli), cli.json)
+    appliance::cli::finish_json(run(&cli), cli.json)
 }
 
 fn run(cli: &cli::Cli) -> anyhow::Result<()> {

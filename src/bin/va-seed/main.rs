@@ -1,8 +1,6 @@
 //! `va-seed`: validate and compare seed files; show and finish the seed registry.
 
 mod cli;
-#[path = "../common/mod.rs"]
-mod common;
 
 use std::process::ExitCode;
 
@@ -36,7 +34,7 @@ fn main() -> ExitCode {
             }
             Ok(())
         })(),
-        Command::Status { json } => return common::finish_json(status(&root, json), json),
+        Command::Status { json } => return appliance::cli::finish_json(status(&root, json), json),
         Command::Check { appliance, seed } => match check(&root, &appliance, seed.as_deref()) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
@@ -48,12 +46,12 @@ fn main() -> ExitCode {
             &root,
             &SystemTools::new(&root),
             &package,
-            &mut common::AptStyle,
+            &mut appliance::cli::AptStyle,
         )
         .map(drop)
         .with_context(|| format!("cannot finish the seeding of `{package}`")),
     };
-    common::finish(result)
+    appliance::cli::finish(result)
 }
 
 /// `va-seed renew`: every secret anew but the kept ones; names what it did, never a value.
@@ -147,7 +145,10 @@ fn validate(files: &[std::path::PathBuf]) -> ExitCode {
         }
     }
     if bad > 0 {
-        eprintln!("error: {bad} of {} seed files are invalid", files.len());
+        appliance::cli::print_error(
+            &anyhow::anyhow!("{bad} of {} seed files are invalid", files.len()),
+            None,
+        );
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
@@ -166,14 +167,17 @@ fn system_root(
     };
     match (reads_files_only, explicit) {
         (Some(command), Some(_)) => {
-            eprintln!(
-                "error: `--root` means nothing to `va-seed {command}`, which reads only the files it is given"
+            appliance::cli::print_error(
+                &anyhow::anyhow!(
+                    "`--root` means nothing to `va-seed {command}`, which reads only the files it is given"
+                ),
+                None,
             );
             Err(ExitCode::from(2))
         }
         (Some(_), None) => Ok(std::path::PathBuf::from("/")),
         (None, explicit) => appliance::system_root::resolve(explicit)
-            .map_err(|error| common::finish(Err(error.into()))),
+            .map_err(|error| appliance::cli::finish(Err(error.into()))),
     }
 }
 
@@ -202,11 +206,11 @@ fn renew(root: &std::path::Path, keep: &[String]) -> anyhow::Result<()> {
             println!("  kept (the site's): {}", renewed.kept.join(", "));
         }
         if !renewed.unrenewable.is_empty() {
-            eprintln!(
-                "W: {}: no manifest says how to set {} anew: kept as they were",
+            appliance::cli::warning(&format!(
+                "{}: no manifest says how to set {} anew: kept as they were",
                 renewed.appliance,
                 renewed.unrenewable.join(", ")
-            );
+            ));
         }
     }
     anyhow::Ok(())
@@ -244,7 +248,7 @@ fn show_secrets(root: &std::path::Path, only: Option<&str>) -> anyhow::Result<()
         }
     })?;
     for warning in warnings {
-        eprintln!("W: {warning}");
+        appliance::cli::warning(&warning);
     }
     if report.iter().all(|a| a.secrets.is_empty()) {
         match only {

@@ -1,8 +1,6 @@
 //! `vainstall APPLIANCE`: download, seed, then `apt-get install`, for systems without the hook.
 
 mod cli;
-#[path = "../common/mod.rs"]
-mod common;
 
 use std::process::ExitCode;
 
@@ -13,7 +11,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    common::finish(run(&cli))
+    appliance::cli::finish(run(&cli))
 }
 
 fn run(cli: &cli::Cli) -> anyhow::Result<()> {
@@ -31,7 +29,7 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
             CatalogError::Unknown { .. } | CatalogError::NotAppliance { .. } => known,
             _ => String::new(),
         };
-        common::print_error(
+        appliance::cli::print_error(
             &anyhow::Error::new(error).context(format!("cannot install `{}`", cli.appliance)),
             Some(&hint),
         );

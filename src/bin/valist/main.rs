@@ -1,8 +1,6 @@
 //! `valist`: the appliances APT knows, available and installed.
 
 mod cli;
-#[path = "../common/mod.rs"]
-mod common;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,7 +11,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    common::finish_json(run(&cli), cli.json)
+    appliance::cli::finish_json(run(&cli), cli.json)
 }
 
 fn run(cli: &cli::Cli) -> anyhow::Result<()> {

@@ -1,21 +1,47 @@
-//! What the binaries share: printing errors as a cause chain, apt-style reporters (the system's
-//! root is found by the library, `appliance::system_root`).
+//! What the binaries share: their messages, in one style (`PROGRAM: error: …`, `PROGRAM: warning:
+//! …`, `PROGRAM: hint: …`, the causes of an error below it), how they end (exit status 1 on
+//! error, errors as JSON with `--json`), and the reporter of the programs APT and dpkg run, which
+//! speak as APT does (`W: …`). The one module of the library that prints.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the binaries' own messages: the one module of the library that prints"
+)]
 
 use std::process::ExitCode;
 
-/// Prints `error: …` with its causes and an optional hint, as the house style asks.
+/// The name the program was run as (`va-backup`), which its messages begin with.
+pub fn program() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(std::path::Path::file_name)
+        .map_or_else(
+            || "appliance-tools".to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        )
+}
+
+/// Prints `PROGRAM: error: …` with its causes and an optional hint, as the house style asks.
 pub fn print_error(error: &anyhow::Error, hint: Option<&str>) {
-    eprintln!("error: {error}");
+    let program = program();
+    eprintln!("{program}: error: {error}");
     for cause in error.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
-    if let Some(hint) = hint {
-        eprintln!("hint: {hint}");
+    if let Some(hint) = hint.filter(|hint| !hint.is_empty()) {
+        eprintln!("{program}: hint: {hint}");
     }
 }
 
+/// Prints `PROGRAM: warning: …`.
+pub fn warning(message: &str) {
+    eprintln!("{}: warning: {message}", program());
+}
+
 /// Exits 1 on error after printing it; a closed pipe on stdout ends quietly.
-#[allow(dead_code, reason = "not every binary uses it")]
 pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -35,7 +61,6 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
 
 /// [`finish`], and with `--json` an error is also a JSON object on stdout
 /// (`{"error": …, "causes": […]}`), so that a script reading stdout sees why it got nothing.
-#[allow(dead_code, reason = "not every binary uses it")]
 pub fn finish_json(result: anyhow::Result<()>, json: bool) -> ExitCode {
     if json
         && let Err(error) = &result
@@ -52,11 +77,11 @@ pub fn finish_json(result: anyhow::Result<()>, json: bool) -> ExitCode {
     finish(result)
 }
 
-/// Speaks like APT: information on stdout, `W: …` on stderr.
-#[allow(dead_code, reason = "not every binary uses it")]
+/// Speaks like APT, for the programs whose output is read within APT's and dpkg's: information
+/// on stdout, `W: …` on stderr.
 pub struct AptStyle;
 
-impl appliance::Reporter for AptStyle {
+impl crate::Reporter for AptStyle {
     fn info(&mut self, message: &str) {
         println!("{message}");
     }
