@@ -5,6 +5,10 @@ SHELL := /bin/bash
 
 BUILD := $(CURDIR)/build
 REPO := $(BUILD)/repo
+# The signed APT repository made of $(REPO) (tools/make-repo): what the tests' roots and the demo
+# install from, as a user's server does.
+APT_REPO := $(BUILD)/apt
+SUITE := $(shell . /etc/os-release && echo $$VERSION_CODENAME)
 SRC := $(BUILD)/src
 export CARGO_TARGET_DIR := $(CURDIR)/target
 # In-tree dh_appliance, so that building our appliances never installs anything on the host.
@@ -19,16 +23,18 @@ export MOIN_WHEELHOUSE ?= /var/cache/appliance-tests/wheelhouse
 
 # Debian packages the build, the tests and the demo need on the host (never inside test roots).
 HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap unzip zip openssl python3 python3-venv \
+	apt-utils gnupg xz-utils \
 	systemd-container debconf-utils curl uidmap arch-test pkg-config libapt-pkg-dev g++ \
 	libaugeas-dev libclang-dev augeas-lenses chromium chromium-driver \
 	qemu-system-x86 qemu-utils ovmf dosfstools mtools fdisk
 
-.PHONY: help deps deb lintian test unit e2e demo demo-stop bench clean
+.PHONY: help deps deb repo lintian test unit e2e demo demo-stop bench clean
 
 help:
 	@echo "make demo   build the packages, install moinmoin-appliance in a throwaway Debian root, serve it"
 	@echo "make test   install what the tests need and run every test (root)"
 	@echo "make deb    build the packages into $(REPO)"
+	@echo "make repo   make the signed APT repository $(APT_REPO) of them (REPO_GNUPGHOME, REPO_KEY, REPO_URI)"
 
 deps:
 	@missing=$$(for p in $(HOST_PACKAGES); do dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || echo $$p; done); \
@@ -57,6 +63,10 @@ deb: deps
 	cd $(REPO) && dpkg-scanpackages --multiversion . /dev/null > Packages 2>/dev/null
 	@ls -1 $(REPO)/*.deb
 
+# Signed with the packager's key (REPO_GNUPGHOME, REPO_KEY) or one made for this tree.
+repo: deb
+	tools/make-repo $(APT_REPO) $(SUITE)=$(REPO)
+
 lintian:
 	lintian --fail-on error,warning --tag-display-limit 0 $(SRC)/*.changes
 
@@ -64,15 +74,15 @@ lintian:
 unit: deps
 	cargo test --locked --workspace --lib --bins --test cli --test backup
 
-e2e: deb
+e2e: repo
 	APPLIANCE_E2E=1 cargo test --locked --test e2e -- --test-threads=2
 
 # Every test: unit, integration and end-to-end; APPLIANCE_E2E=1 makes a missing need a failure.
-test: deps deb
+test: deps repo
 	APPLIANCE_E2E=1 cargo test --locked --workspace -- --test-threads=2 2>&1 | tee $(BUILD)/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\ntests: %d passed, %d failed\n", p, f }' $(BUILD)/test.log
 
-demo: deb
+demo: repo
 	tests/e2e/demo
 
 demo-stop:

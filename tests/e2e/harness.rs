@@ -17,6 +17,12 @@ pub fn repo() -> PathBuf {
         .map_or_else(|| Path::new(TREE).join("build/repo"), PathBuf::from)
 }
 
+/// The signed repository of our packages (`make repo`), which the roots install from.
+pub fn apt_repo() -> PathBuf {
+    std::env::var_os("APPLIANCE_APT")
+        .map_or_else(|| Path::new(TREE).join("build/apt"), PathBuf::from)
+}
+
 fn on_path(program: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
@@ -46,6 +52,12 @@ pub fn needs(test: &str, programs: &[&str]) {
     }
     if !repo().join("Packages").exists() {
         missing.push(format!("the packages in `{}` (make deb)", repo().display()));
+    }
+    if !apt_repo().join("appliance-tools.asc").exists() {
+        missing.push(format!(
+            "the signed repository `{}` (make repo)",
+            apt_repo().display()
+        ));
     }
     assert!(
         missing.is_empty(),
