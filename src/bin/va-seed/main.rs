@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use appliance::debconf::SystemTools;
-use appliance::registry::Registry;
 use appliance::seed::Seed;
+use appliance::seed::registry::Registry;
 use clap::Parser;
 use cli::{Cli, Command};
 
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         },
         Command::Secrets { appliance } => show_secrets(&root, appliance.as_deref()),
         Command::Renew { keep } => renew(&root, &keep).context("cannot make the secrets anew"),
-        Command::Reconfigure { package } => appliance::trigger::reconfigure_pending(
+        Command::Reconfigure { package } => appliance::seed::trigger::reconfigure_pending(
             &root,
             &SystemTools::new(&root),
             &package,
@@ -300,7 +300,7 @@ fn check(
         rust_apt::progress::AcquireProgress::quiet()
     };
     let report =
-        appliance::seedcheck::check_appliance(root, appliance, seed.as_ref(), &mut progress)
+        appliance::seed::check::check_appliance(root, appliance, seed.as_ref(), &mut progress)
             .with_context(|| format!("cannot check the seed of `{appliance}`"))?;
     for finding in &report.findings {
         println!("{finding}");

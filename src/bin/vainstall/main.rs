@@ -42,7 +42,7 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
         .fetch(&cli.appliance, &mut progress)
         .with_context(|| format!("cannot download `{}`", cli.appliance))?;
     drop(catalog);
-    let outcome = appliance::hook::seed_from_package(&deb, root, &SystemTools::new(root))
+    let outcome = appliance::seed::hook::seed_from_package(&deb, root, &SystemTools::new(root))
         .with_context(|| format!("cannot apply the seed of `{}`", cli.appliance))?;
     println!("{outcome}");
     // apt-get talks to the user (progress, questions of packages the seed leaves): not captured.

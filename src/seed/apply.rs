@@ -6,9 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::debconf::{PackageStatus, PackageTools, ToolError};
 use crate::random::{Kernel, Source};
-use crate::registry::{Registry, RegistryError, RegistryLock, State};
 use crate::secrets::{self, SecretError, Secrets};
 use crate::seed::Seed;
+use crate::seed::registry::{Registry, RegistryError, RegistryLock, State};
 
 /// Which path applied a seed; recorded in the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::deb::{self, DebError};
 use crate::seed::Seed;
-use crate::templates::{self, Priority, Template};
+use crate::seed::templates::{self, Priority, Template};
 
 /// The questions of one package of the closure.
 #[derive(Debug, Clone, Default)]
@@ -200,7 +200,7 @@ pub fn check_appliance(
                 source,
             })?;
         if package == appliance && seed.is_none() {
-            let found = crate::hook::seed_from_deb_file(deb, package).map_err(|error| {
+            let found = crate::seed::hook::seed_from_deb_file(deb, package).map_err(|error| {
                 CheckError::Seed {
                     appliance: appliance.to_owned(),
                     reason: crate::error_chain(&error),

@@ -2,7 +2,7 @@ use super::*;
 use crate::Collected;
 use crate::deb::Compression;
 use crate::deb::fixture::{DebBuilder, corrupt};
-use crate::seeding::recorder::Recorder;
+use crate::seed::apply::recorder::Recorder;
 
 const SEED: &str = "postfix postfix/main_mailer_type select Satellite system\npostfix postfix/relayhost string [smtp.example.org]:587\n";
 

@@ -9,9 +9,9 @@ use crate::Reporter;
 use crate::deb::control::{Stanza, VIRTUAL_APPLIANCE};
 use crate::deb::{self, DebError};
 use crate::debconf::PackageTools;
-use crate::registry::{Registry, RegistryError, valid_package_name};
+use crate::seed::apply::{self, AppliedBy, Outcome, SeedingError};
+use crate::seed::registry::{Registry, RegistryError, valid_package_name};
 use crate::seed::{Seed, SeedError};
-use crate::seeding::{self, AppliedBy, Outcome, SeedingError};
 
 /// Where an appliance ships its seed, for package `{}`.
 pub fn seed_install_path(package: &str) -> String {
@@ -307,7 +307,7 @@ pub fn run(
         None => Vec::new(),
     };
     for appliance in found {
-        let outcome = seeding::apply(
+        let outcome = apply::apply(
             &registry,
             &lock,
             tools,
@@ -361,7 +361,7 @@ fn read_site_seed(path: &Path) -> Result<Seed, HookError> {
 /// and its confirmation agree). Returns the answers to add to the site's.
 fn site_secrets(
     registry: &Registry,
-    lock: &crate::registry::RegistryLock,
+    lock: &crate::seed::registry::RegistryLock,
     appliances: &[(String, Seed)],
     site: &Seed,
 ) -> Result<Vec<crate::seed::Entry>, HookError> {
@@ -426,7 +426,7 @@ pub fn seed_from_package(
     }
     let version = stanza.get("Version").unwrap_or_default().to_owned();
     let found = read_seed(deb, package.to_owned(), version)?;
-    Ok(seeding::apply_locked(
+    Ok(apply::apply_locked(
         root,
         tools,
         &found.package,

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use crate::Reporter;
 use crate::debconf::{PackageStatus, PackageTools, ToolError};
-use crate::registry::{Registry, RegistryError, RegistryLock};
 use crate::secrets::{SecretError, Secrets};
+use crate::seed::apply::{self, AppliedBy, Outcome, SeedingError};
+use crate::seed::registry::{Registry, RegistryError, RegistryLock};
 use crate::seed::{Seed, SeedError};
-use crate::seeding::{self, AppliedBy, Outcome, SeedingError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
@@ -142,7 +142,7 @@ fn reconcile_one(
         source,
     })?;
     let text = String::from_utf8_lossy(&bytes);
-    let outcome = seeding::apply(
+    let outcome = apply::apply(
         registry,
         lock,
         tools,
@@ -245,7 +245,7 @@ pub fn preinst(
         seed: "(embedded in the preinst)".to_owned(),
         source,
     })?;
-    Ok(seeding::apply_locked(
+    Ok(apply::apply_locked(
         root,
         tools,
         package,
@@ -267,7 +267,7 @@ pub fn purge(root: &Path, package: &str) -> Result<bool, TriggerError> {
 mod tests {
     use super::*;
     use crate::Collected;
-    use crate::seeding::recorder::Recorder;
+    use crate::seed::apply::recorder::Recorder;
 
     const SEED: &str = "postfix postfix/relayhost string [a]:587\n";
 
