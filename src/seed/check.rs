@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use crate::deb::{self, DebError};
 use crate::seed::Seed;
+use crate::seed::shipped::Shipped;
 use crate::seed::templates::{self, Priority, Template};
 
 /// The questions of one package of the closure.
@@ -200,13 +201,11 @@ pub fn check_appliance(
                 source,
             })?;
         if package == appliance && seed.is_none() {
-            let found = crate::seed::hook::seed_from_deb_file(deb, package).map_err(|error| {
-                CheckError::Seed {
-                    appliance: appliance.to_owned(),
-                    reason: crate::error_chain(&error),
-                }
+            let found = Shipped::from_deb(deb, package, "").map_err(|error| CheckError::Seed {
+                appliance: appliance.to_owned(),
+                reason: crate::error_chain(&error),
             })?;
-            shipped = Some(found);
+            shipped = Some(found.seed);
         }
         packages.push(questions);
     }

@@ -8,8 +8,9 @@ use std::path::Path;
 use crate::Reporter;
 use crate::debconf::{PackageStatus, PackageTools, ToolError};
 use crate::secrets::{SecretError, Secrets};
-use crate::seed::apply::{self, AppliedBy, Outcome, SeedingError};
+use crate::seed::apply::{AppliedBy, Outcome, SeedingError};
 use crate::seed::registry::{Registry, RegistryError, RegistryLock};
+use crate::seed::shipped::Shipped;
 use crate::seed::{Seed, SeedError};
 
 #[derive(Debug, thiserror::Error)]
@@ -136,22 +137,13 @@ fn reconcile_one(
 ) -> Result<Outcome, TriggerError> {
     let path = registry.seed_path(package)?;
     let bytes = registry.shipped_seed(package)?.unwrap_or_default();
-    let seed = Seed::parse_bytes(&bytes).map_err(|source| TriggerError::Seed {
-        package: package.to_owned(),
-        seed: path.display().to_string(),
-        source,
-    })?;
-    let text = String::from_utf8_lossy(&bytes);
-    let outcome = apply::apply(
-        registry,
-        lock,
-        tools,
-        package,
-        version,
-        &text,
-        &seed,
-        AppliedBy::Trigger,
-    )?;
+    let shipped =
+        Shipped::parse(package, version, &bytes).map_err(|source| TriggerError::Seed {
+            package: package.to_owned(),
+            seed: path.display().to_string(),
+            source,
+        })?;
+    let outcome = shipped.apply(registry, lock, tools, AppliedBy::Trigger)?;
     if outcome.applied > 0 {
         reporter.info(&format!("{outcome}, after dpkg installed the seed"));
         if let Some(warning) = outcome.literal_password_warning() {
@@ -240,20 +232,13 @@ pub fn preinst(
     version: &str,
     text: &str,
 ) -> Result<Outcome, TriggerError> {
-    let seed = Seed::parse(text).map_err(|source| TriggerError::Seed {
-        package: package.to_owned(),
-        seed: "(embedded in the preinst)".to_owned(),
-        source,
-    })?;
-    Ok(apply::apply_locked(
-        root,
-        tools,
-        package,
-        version,
-        text,
-        &seed,
-        AppliedBy::Preinst,
-    )?)
+    let shipped =
+        Shipped::parse(package, version, text.as_bytes()).map_err(|source| TriggerError::Seed {
+            package: package.to_owned(),
+            seed: "(embedded in the preinst)".to_owned(),
+            source,
+        })?;
+    Ok(shipped.apply_locked(root, tools, AppliedBy::Preinst)?)
 }
 
 /// The appliance `postrm purge`: forgets the state and the generated secrets.

@@ -235,7 +235,10 @@ fn a_missing_seed_or_broken_appliance_stops_apt() {
         &mut Collected::default(),
     )
     .unwrap_err();
-    assert!(matches!(error, HookError::MissingSeed { .. }), "{error}");
+    assert!(
+        matches!(error, HookError::Shipped(ReadError::Missing { .. })),
+        "{error}"
+    );
 
     // An appliance whose data member is damaged.
     let control = "Package: broken-appliance\nVersion: 1\nProvides: virtual-appliance\n";
@@ -249,7 +252,10 @@ fn a_missing_seed_or_broken_appliance_stops_apt() {
         &mut Collected::default(),
     )
     .unwrap_err();
-    assert!(matches!(error, HookError::Deb { .. }), "{error}");
+    assert!(
+        matches!(error, HookError::Shipped(ReadError::Deb { .. })),
+        "{error}"
+    );
 }
 
 #[test]
@@ -271,36 +277,6 @@ fn an_unreadable_ordinary_deb_is_only_a_warning() {
         "{:?}",
         reporter.warnings
     );
-}
-
-#[test]
-fn vainstall_seeds_only_a_readable_appliance() {
-    let dir = tempfile::tempdir().unwrap();
-    let tools = Recorder::default();
-    let ordinary = plain(dir.path(), "postfix");
-    let error = seed_from_package(&ordinary, dir.path(), &tools).unwrap_err();
-    assert!(
-        crate::error_chain(&error).contains("`postfix` does not provide virtual-appliance"),
-        "{error}"
-    );
-    let nameless = DebBuilder::new("Version: 1\nProvides: virtual-appliance\n").write(dir.path());
-    let error = seed_from_package(&nameless, dir.path(), &tools).unwrap_err();
-    assert!(
-        crate::error_chain(&error).contains("names no valid package"),
-        "{error}"
-    );
-    let deb = appliance(dir.path(), "demo-appliance", "2.0", Some(SEED));
-    let outcome = seed_from_package(&deb, dir.path(), &tools).unwrap();
-    assert_eq!((outcome.applied, outcome.version.as_str()), (2, "2.0"));
-    assert_eq!(
-        Registry::new(dir.path())
-            .state("demo-appliance")
-            .unwrap()
-            .unwrap()
-            .applied_by,
-        "vainstall"
-    );
-    assert!(tools.selections.borrow().len() == 1);
 }
 
 #[test]
