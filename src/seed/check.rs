@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::deb::{self, DebError};
 use crate::seed::Seed;
-use crate::seed::shipped::Shipped;
+use crate::seed::shipped::{ReadError, Shipped};
 use crate::seed::templates::{self, Priority, Template};
 
 /// The questions of one package of the closure.
@@ -201,9 +201,9 @@ pub fn check_appliance(
                 source,
             })?;
         if package == appliance && seed.is_none() {
-            let found = Shipped::from_deb(deb, package, "").map_err(|error| CheckError::Seed {
+            let found = Shipped::from_deb(deb, package, "").map_err(|source| CheckError::Seed {
                 appliance: appliance.to_owned(),
-                reason: crate::error_chain(&error),
+                source,
             })?;
             shipped = Some(found.seed);
         }
@@ -213,9 +213,8 @@ pub fn check_appliance(
         (Some(seed), _) => seed,
         (None, Some(shipped)) => shipped,
         (None, None) => {
-            return Err(CheckError::Seed {
+            return Err(CheckError::NotInstalled {
                 appliance: appliance.to_owned(),
-                reason: "APT would not install it".into(),
             });
         }
     };
@@ -232,8 +231,14 @@ pub fn check_appliance(
 pub enum CheckError {
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
-    #[error("cannot read the seed of `{appliance}`: {reason}")]
-    Seed { appliance: String, reason: String },
+    #[error("cannot read the seed of `{appliance}`")]
+    Seed {
+        appliance: String,
+        #[source]
+        source: ReadError,
+    },
+    #[error("cannot read the seed of `{appliance}`: APT would not install it")]
+    NotInstalled { appliance: String },
     #[error("cannot read the questions of `{package}` from `{}`", .deb.display())]
     Deb {
         package: String,

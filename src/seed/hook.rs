@@ -12,7 +12,7 @@ use crate::debconf::PackageTools;
 use crate::seed::apply::{AppliedBy, Outcome, SeedingError};
 use crate::seed::registry::{Registry, RegistryError, valid_package_name};
 use crate::seed::shipped::{ReadError, Shipped};
-use crate::seed::{Seed, SeedError};
+use crate::seed::{InvalidSeed, Origin, Seed};
 
 /// What APT does to one package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,12 +193,8 @@ pub enum HookError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid site seed `{}` ({SITE_SEED})", .path.display())]
-    SiteSeed {
-        path: PathBuf,
-        #[source]
-        source: SeedError,
-    },
+    #[error(transparent)]
+    SiteSeed(InvalidSeed),
     #[error("cannot apply the site's seed `{}`", .path.display())]
     SiteSeedApply {
         path: PathBuf,
@@ -242,13 +238,15 @@ pub fn run(
         };
         let path = registry.seed_path(&action.package)?;
         let version = action.new_version.as_deref().unwrap_or_default();
-        let shipped = Shipped::parse(&action.package, version, &bytes).map_err(|source| {
-            ReadError::Invalid {
-                package: action.package.clone(),
-                seed: path.display().to_string(),
-                deb: None,
-                source,
-            }
+        let shipped = Shipped::parse(&action.package, version, &bytes).map_err(|error| {
+            ReadError::Invalid(InvalidSeed {
+                origin: Origin::Package {
+                    package: action.package.clone(),
+                    path,
+                    deb: None,
+                },
+                error,
+            })
         })?;
         found.push(shipped);
     }
@@ -305,9 +303,14 @@ fn read_site_seed(path: &Path) -> Result<Seed, HookError> {
         path: path.to_owned(),
         source,
     })?;
-    Seed::parse_site(&bytes).map_err(|source| HookError::SiteSeed {
-        path: path.to_owned(),
-        source,
+    Seed::parse_site(&bytes).map_err(|error| {
+        HookError::SiteSeed(InvalidSeed {
+            origin: Origin::Site {
+                path: Some(path.to_owned()),
+                given_by: SITE_SEED,
+            },
+            error,
+        })
     })
 }
 

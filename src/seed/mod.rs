@@ -27,4 +27,4 @@ pub mod shipped;
 pub mod templates;
 pub mod trigger;
 
-pub use format::{Entry, Seed, SeedError, TYPES};
+pub use format::{Entry, InvalidSeed, Origin, Seed, SeedError, TYPES};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::deb::control::{Stanza, VIRTUAL_APPLIANCE};
 use crate::deb::{self, DebError};
 use crate::seed::registry::valid_package_name;
-use crate::seed::{Seed, SeedError};
+use crate::seed::{InvalidSeed, Origin, Seed, SeedError};
 
 /// Where an appliance ships its seed, for package `{}`.
 pub fn install_path(package: &str) -> String {
@@ -43,14 +43,8 @@ pub enum ReadError {
         deb: PathBuf,
         seed: String,
     },
-    #[error("`{package}`: invalid seed `{seed}`{}", .deb.as_ref().map(|d| format!(" in `{}`", d.display())).unwrap_or_default())]
-    Invalid {
-        package: String,
-        seed: String,
-        deb: Option<PathBuf>,
-        #[source]
-        source: SeedError,
-    },
+    #[error(transparent)]
+    Invalid(#[from] InvalidSeed),
 }
 
 impl Shipped {
@@ -80,12 +74,16 @@ impl Shipped {
                 deb: deb.to_owned(),
                 seed: seed_path.clone(),
             })?;
-        Self::parse(package, version, &bytes).map_err(|source| ReadError::Invalid {
-            package: package.to_owned(),
-            seed: seed_path,
-            deb: Some(deb.to_owned()),
-            source,
-        })
+        Ok(
+            Self::parse(package, version, &bytes).map_err(|error| InvalidSeed {
+                origin: Origin::Package {
+                    package: package.to_owned(),
+                    path: seed_path.into(),
+                    deb: Some(deb.to_owned()),
+                },
+                error,
+            })?,
+        )
     }
 
     /// `vainstall`: the seed of the `.deb` at `deb`, which must be an appliance; its package and

@@ -11,7 +11,7 @@ use crate::secrets::{SecretError, Secrets};
 use crate::seed::apply::{AppliedBy, Outcome, SeedingError};
 use crate::seed::registry::{Registry, RegistryError, RegistryLock};
 use crate::seed::shipped::Shipped;
-use crate::seed::{Seed, SeedError};
+use crate::seed::{InvalidSeed, Origin, Seed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
@@ -23,13 +23,8 @@ pub enum TriggerError {
     Tool(#[from] ToolError),
     #[error(transparent)]
     Secret(#[from] SecretError),
-    #[error("`{package}`: invalid seed `{seed}`")]
-    Seed {
-        package: String,
-        seed: String,
-        #[source]
-        source: SeedError,
-    },
+    #[error(transparent)]
+    Seed(#[from] InvalidSeed),
     #[error("`{package}` is not an appliance with a recorded seed")]
     Unknown { package: String },
     #[error("{count} appliance seed(s) could not be reconciled")]
@@ -137,12 +132,14 @@ fn reconcile_one(
 ) -> Result<Outcome, TriggerError> {
     let path = registry.seed_path(package)?;
     let bytes = registry.shipped_seed(package)?.unwrap_or_default();
-    let shipped =
-        Shipped::parse(package, version, &bytes).map_err(|source| TriggerError::Seed {
+    let shipped = Shipped::parse(package, version, &bytes).map_err(|error| InvalidSeed {
+        origin: Origin::Package {
             package: package.to_owned(),
-            seed: path.display().to_string(),
-            source,
-        })?;
+            path,
+            deb: None,
+        },
+        error,
+    })?;
     let outcome = shipped.apply(registry, lock, tools, AppliedBy::Trigger)?;
     if outcome.applied > 0 {
         reporter.info(&format!("{outcome}, after dpkg installed the seed"));
@@ -233,10 +230,11 @@ pub fn preinst(
     text: &str,
 ) -> Result<Outcome, TriggerError> {
     let shipped =
-        Shipped::parse(package, version, text.as_bytes()).map_err(|source| TriggerError::Seed {
-            package: package.to_owned(),
-            seed: "(embedded in the preinst)".to_owned(),
-            source,
+        Shipped::parse(package, version, text.as_bytes()).map_err(|error| InvalidSeed {
+            origin: Origin::Preinst {
+                package: package.to_owned(),
+            },
+            error,
         })?;
     Ok(shipped.apply_locked(root, tools, AppliedBy::Preinst)?)
 }

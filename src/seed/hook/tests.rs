@@ -318,7 +318,7 @@ fn the_site_seed_is_applied_after_the_appliances_and_only_with_one() {
         &mut Collected::default(),
     )
     .unwrap_err();
-    assert!(matches!(error, HookError::SiteSeed { .. }), "{error}");
+    assert!(matches!(error, HookError::SiteSeed(_)), "{error}");
     fs_err::remove_file(&site).unwrap();
     let error = run(
         &input,
@@ -349,7 +349,7 @@ fn a_bad_site_seed_stops_apt_before_any_answer() {
         &mut Collected::default(),
     )
     .unwrap_err();
-    assert!(matches!(error, HookError::SiteSeed { .. }), "{error}");
+    assert!(matches!(error, HookError::SiteSeed(_)), "{error}");
     assert!(tools.selections.borrow().is_empty());
 }
 
@@ -434,10 +434,10 @@ fn the_site_seed_sets_a_generated_secret_for_every_question_naming_it() {
     assert!(
         matches!(
             error,
-            HookError::SiteSeed {
-                source: crate::seed::SeedError::MarkerInSiteSeed { line: 1 },
+            HookError::SiteSeed(InvalidSeed {
+                error: crate::seed::SeedError::MarkerInSiteSeed { line: 1 },
                 ..
-            }
+            })
         ),
         "{error}"
     );
