@@ -6,11 +6,12 @@
 //!
 //! Where each tool's code lives: every binary is a thin main under `src/bin/` (its command line in
 //! `src/bin/TOOL/cli.rs`) over these modules:
-//! - the APT hook (`/usr/lib/appliance/apt-hook`): [`hook`], with [`deb`] (the .deb and its
-//!   control stanzas), [`seed`], [`seeding`], [`secrets`] and [`registry`];
-//! - the dpkg trigger (`/usr/lib/appliance/trigger`): [`trigger`];
+//! - the APT hook (`/usr/lib/appliance/apt-hook`): [`seed::hook`], with [`deb`] (the .deb and
+//!   its control stanzas), the rest of [`seed`] (the seed's way from the .deb to debconf:
+//!   [`seed::apply`], [`seed::registry`]) and [`secrets`];
+//! - the dpkg trigger (`/usr/lib/appliance/trigger`): [`seed::trigger`];
 //! - `valist` and `vainstall`: [`catalog`] (libapt-pkg);
-//! - `va-seed`: [`seed`], [`seedcheck`], [`templates`], [`secrets`];
+//! - `va-seed`: [`seed`] ([`seed::format`], [`seed::check`], [`seed::templates`]), [`secrets`];
 //! - `va-backup`: [`backup`] (`backup::plan` is the command's entry), with [`plugin`] (the
 //!   plugin manifests);
 //! - `va-build`: [`image`];
@@ -28,19 +29,13 @@ pub mod catalog;
 pub mod cli;
 pub mod deb;
 pub mod debconf;
-pub mod hook;
 pub mod image;
 pub mod plugin;
 pub mod random;
-pub mod registry;
 pub mod secrets;
 pub mod seed;
-pub mod seedcheck;
-pub mod seeding;
 pub mod system_root;
 pub mod target;
-pub mod templates;
-pub mod trigger;
 
 /// Where the library reports what it does; each binary decides how to show it.
 pub trait Reporter {

@@ -314,7 +314,7 @@ impl Manifest {
     }
 
     fn check(&self) -> Result<(), String> {
-        if !crate::registry::valid_package_name(&self.appliance) {
+        if !crate::seed::registry::valid_package_name(&self.appliance) {
             return Err(format!("`{}` is not a package name", self.appliance));
         }
         self.check_secrets()?;

@@ -177,7 +177,7 @@ impl Info {
         field(
             "appliance",
             &self.appliance,
-            crate::registry::valid_package_name(&self.appliance),
+            crate::seed::registry::valid_package_name(&self.appliance),
             "a Debian package name",
         )?;
         field(

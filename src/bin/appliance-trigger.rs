@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     let tools = SystemTools::new(&root);
     let mut reporter = appliance::cli::AptStyle;
     let result: anyhow::Result<()> = match cli.command.unwrap_or(Command::Reconcile) {
-        Command::Reconcile => appliance::trigger::reconcile(&root, &tools, &mut reporter)
+        Command::Reconcile => appliance::seed::trigger::reconcile(&root, &tools, &mut reporter)
             .map(drop)
             .context("cannot reconcile the appliance seed registry"),
         Command::Preinst { package, version } => (|| {
@@ -48,7 +48,8 @@ fn main() -> ExitCode {
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("cannot read the seed on standard input")?;
-            let outcome = appliance::trigger::preinst(&root, &tools, &package, &version, &text)?;
+            let outcome =
+                appliance::seed::trigger::preinst(&root, &tools, &package, &version, &text)?;
             if outcome.applied > 0 {
                 println!("{outcome}");
             }
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
             anyhow::Ok(())
         })()
         .with_context(|| format!("cannot apply the seed of `{package}`")),
-        Command::Purge { package } => appliance::trigger::purge(&root, &package)
+        Command::Purge { package } => appliance::seed::trigger::purge(&root, &package)
             .map(drop)
             .with_context(|| format!("cannot forget the seed state of `{package}`")),
     };

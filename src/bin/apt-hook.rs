@@ -36,10 +36,10 @@ fn main() -> ExitCode {
         }
     };
     let tools = SystemTools::new(std::path::Path::new("/"));
-    let result = appliance::hook::parse(&text)
-        .map_err(appliance::hook::HookError::from)
+    let result = appliance::seed::hook::parse(&text)
+        .map_err(appliance::seed::hook::HookError::from)
         .and_then(|input| {
-            appliance::hook::run(&input, &root, &tools, &mut appliance::cli::AptStyle)
+            appliance::seed::hook::run(&input, &root, &tools, &mut appliance::cli::AptStyle)
         });
     match result {
         Ok(_) => ExitCode::SUCCESS,

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::random::{self, RandomError};
-use crate::seed::Seed;
+use crate::seed::{InvalidSeed, Origin, Seed};
 use disk::Layout;
 use root::{Identity, RootPlan};
 use sources::{Repo, SourceFile};
@@ -86,6 +86,8 @@ pub enum ImageError {
         reason: CatalogError,
         appliances: Vec<String>,
     },
+    #[error(transparent)]
+    Seed(#[from] InvalidSeed),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
@@ -155,8 +157,13 @@ impl Identifiers {
 /// downloaded. It gives values; generated secrets (`@secret:…`) are the appliance's to ask for.
 pub fn site_seed(given: Option<&str>) -> Result<(String, Seed), ImageError> {
     let text = given.unwrap_or_default().to_owned();
-    let seed =
-        Seed::parse_site(text.as_bytes()).map_err(|e| ImageError::Input(format!("--seed: {e}")))?;
+    let seed = Seed::parse_site(text.as_bytes()).map_err(|error| InvalidSeed {
+        origin: Origin::Site {
+            path: None,
+            given_by: "--seed",
+        },
+        error,
+    })?;
     Ok((text, seed))
 }
 
@@ -719,10 +726,13 @@ mod tests {
         let (text, seed) = site_seed(Some(given)).unwrap();
         assert_eq!((text.as_str(), seed.entries.len()), (given, 1));
         let error = site_seed(Some("postfix x strin y\n")).unwrap_err();
-        assert!(error.to_string().starts_with("--seed: "), "{error}");
+        assert_eq!(
+            crate::error_chain(&error),
+            "invalid site seed (--seed): line 1: unknown type `strin`"
+        );
         let error =
             site_seed(Some("# c\nmoin moin/admin-password password @secret:x\n")).unwrap_err();
-        assert!(error.to_string().contains("line 2"), "{error}");
+        assert!(crate::error_chain(&error).contains("line 2"), "{error}");
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub fn install_script(plan: &RootPlan) -> String {
     let _ = writeln!(
         script,
         "chroot \"$root\" apt-get install -y -o {}=/var/lib/va-build/site.seed {}",
-        crate::hook::SITE_SEED,
+        crate::seed::hook::SITE_SEED,
         quote(plan.appliance)
     );
     script.push_str(

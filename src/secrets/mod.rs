@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use fs_err as fs;
 
 use crate::random::{self, RandomError, Source};
-use crate::registry::{Registry, RegistryLock, valid_package_name};
 use crate::seed::Entry;
+use crate::seed::registry::{Registry, RegistryLock, valid_package_name};
 
 /// What a marker starts with; the rest is the secret's name.
 pub const MARKER: &str = "@secret:";
@@ -44,7 +44,7 @@ pub enum SecretError {
         source: RandomError,
     },
     #[error(transparent)]
-    Registry(#[from] crate::registry::RegistryError),
+    Registry(#[from] crate::seed::registry::RegistryError),
     #[error(transparent)]
     Manifest(#[from] crate::plugin::ManifestError),
     #[error("cannot give `{appliance}` its new `{name}`")]
@@ -304,7 +304,7 @@ pub(crate) fn record_seed(registry: &Registry, lock: &RegistryLock, package: &st
     registry
         .write_state(
             lock,
-            &crate::registry::State {
+            &crate::seed::registry::State {
                 package: package.into(),
                 version: "1".into(),
                 applied_by: "apt-hook".into(),

@@ -7,7 +7,7 @@ use super::{PASSWORD_LENGTH, SecretError, Secrets, marker};
 use crate::debconf::PackageTools;
 use crate::plugin::{Manifest, SecretInfo};
 use crate::random::{self, Source};
-use crate::registry::Registry;
+use crate::seed::registry::Registry;
 
 /// What [`renew`] did for one appliance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn renewing_draws_every_secret_anew_but_the_kept_ones_and_tells_the_application() {
-        use crate::seeding::recorder::Recorder;
+        use crate::seed::apply::recorder::Recorder;
         let root = tempfile::tempdir().unwrap();
         let registry = Registry::new(root.path());
         {
@@ -348,7 +348,7 @@ mod tests {
         let error = renew(
             root.path(),
             &[],
-            &crate::seeding::recorder::Recorder::default(),
+            &crate::seed::apply::recorder::Recorder::default(),
             &mut Kernel,
         )
         .unwrap_err();

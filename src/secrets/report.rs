@@ -6,7 +6,7 @@ use std::path::Path;
 use fs_err as fs;
 
 use super::{SecretError, Secrets, marker};
-use crate::registry::Registry;
+use crate::seed::registry::Registry;
 
 /// Where appliance-control keeps its TLS certificate, relative to the root.
 pub const CONTROL_CERTIFICATE: &str = "etc/appliance-control/tls/cert.pem";

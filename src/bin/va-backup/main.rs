@@ -34,7 +34,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         } => {
             let what = match (plugin, appliance) {
                 (_, Some(appliance)) => {
-                    if !appliance::registry::valid_package_name(appliance) {
+                    if !appliance::seed::registry::valid_package_name(appliance) {
                         usage(
                             clap::error::ErrorKind::ValueValidation,
                             &format!("--appliance `{appliance}` is not a Debian package name"),

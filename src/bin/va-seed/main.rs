@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use appliance::debconf::SystemTools;
-use appliance::registry::Registry;
-use appliance::seed::Seed;
+use appliance::seed::registry::Registry;
+use appliance::seed::{InvalidSeed, Origin, Seed};
 use clap::Parser;
 use cli::{Cli, Command};
 
@@ -20,12 +20,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate { files } => return validate(&files),
         Command::Diff { old, new } => (|| {
-            let read = |path: &std::path::Path| -> anyhow::Result<Seed> {
-                let bytes = fs_err::read(path)?;
-                Seed::parse_bytes(&bytes)
-                    .with_context(|| format!("invalid seed `{}`", path.display()))
-            };
-            let (old, new) = (read(&old)?, read(&new)?);
+            let (old, new) = (read_seed(&old)?, read_seed(&new)?);
             for entry in new.removed_since(&old) {
                 println!("- {entry}");
             }
@@ -42,7 +37,7 @@ fn main() -> ExitCode {
         },
         Command::Secrets { appliance } => show_secrets(&root, appliance.as_deref()),
         Command::Renew { keep } => renew(&root, &keep).context("cannot make the secrets anew"),
-        Command::Reconfigure { package } => appliance::trigger::reconfigure_pending(
+        Command::Reconfigure { package } => appliance::seed::trigger::reconfigure_pending(
             &root,
             &SystemTools::new(&root),
             &package,
@@ -286,25 +281,29 @@ fn show_secrets(root: &std::path::Path, only: Option<&str>) -> anyhow::Result<()
     Ok(())
 }
 
+/// The seed file at `path`, validated.
+fn read_seed(path: &std::path::Path) -> anyhow::Result<Seed> {
+    let bytes = fs_err::read(path)?;
+    Ok(Seed::parse_bytes(&bytes).map_err(|error| InvalidSeed {
+        origin: Origin::File(path.to_owned()),
+        error,
+    })?)
+}
+
 /// `va-seed check`: prints each finding; `Ok(false)` when there are any.
 fn check(
     root: &std::path::Path,
     appliance: &str,
     seed: Option<&std::path::Path>,
 ) -> anyhow::Result<bool> {
-    let seed = seed
-        .map(|path| -> anyhow::Result<Seed> {
-            let bytes = fs_err::read(path)?;
-            Seed::parse_bytes(&bytes).with_context(|| format!("invalid seed `{}`", path.display()))
-        })
-        .transpose()?;
+    let seed = seed.map(read_seed).transpose()?;
     let mut progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         rust_apt::progress::AcquireProgress::apt()
     } else {
         rust_apt::progress::AcquireProgress::quiet()
     };
     let report =
-        appliance::seedcheck::check_appliance(root, appliance, seed.as_ref(), &mut progress)
+        appliance::seed::check::check_appliance(root, appliance, seed.as_ref(), &mut progress)
             .with_context(|| format!("cannot check the seed of `{appliance}`"))?;
     for finding in &report.findings {
         println!("{finding}");

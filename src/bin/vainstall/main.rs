@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use appliance::catalog::{Catalog, CatalogError};
 use appliance::debconf::SystemTools;
+use appliance::seed::apply::AppliedBy;
+use appliance::seed::shipped::Shipped;
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -40,7 +42,11 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
         .fetch(&cli.appliance, &mut progress)
         .with_context(|| format!("cannot download `{}`", cli.appliance))?;
     drop(catalog);
-    let outcome = appliance::hook::seed_from_package(&deb, root, &SystemTools::new(root))
+    let outcome = Shipped::from_appliance_deb(&deb)
+        .map_err(anyhow::Error::from)
+        .and_then(|shipped| {
+            Ok(shipped.apply_locked(root, &SystemTools::new(root), AppliedBy::Vainstall)?)
+        })
         .with_context(|| format!("cannot apply the seed of `{}`", cli.appliance))?;
     println!("{outcome}");
     // apt-get talks to the user (progress, questions of packages the seed leaves): not captured.

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use crate::deb::{self, DebError};
 use crate::seed::Seed;
-use crate::templates::{self, Priority, Template};
+use crate::seed::shipped::{ReadError, Shipped};
+use crate::seed::templates::{self, Priority, Template};
 
 /// The questions of one package of the closure.
 #[derive(Debug, Clone, Default)]
@@ -200,13 +201,11 @@ pub fn check_appliance(
                 source,
             })?;
         if package == appliance && seed.is_none() {
-            let found = crate::hook::seed_from_deb_file(deb, package).map_err(|error| {
-                CheckError::Seed {
-                    appliance: appliance.to_owned(),
-                    reason: crate::error_chain(&error),
-                }
+            let found = Shipped::from_deb(deb, package, "").map_err(|source| CheckError::Seed {
+                appliance: appliance.to_owned(),
+                source,
             })?;
-            shipped = Some(found);
+            shipped = Some(found.seed);
         }
         packages.push(questions);
     }
@@ -214,9 +213,8 @@ pub fn check_appliance(
         (Some(seed), _) => seed,
         (None, Some(shipped)) => shipped,
         (None, None) => {
-            return Err(CheckError::Seed {
+            return Err(CheckError::NotInstalled {
                 appliance: appliance.to_owned(),
-                reason: "APT would not install it".into(),
             });
         }
     };
@@ -233,8 +231,14 @@ pub fn check_appliance(
 pub enum CheckError {
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
-    #[error("cannot read the seed of `{appliance}`: {reason}")]
-    Seed { appliance: String, reason: String },
+    #[error("cannot read the seed of `{appliance}`")]
+    Seed {
+        appliance: String,
+        #[source]
+        source: ReadError,
+    },
+    #[error("cannot read the seed of `{appliance}`: APT would not install it")]
+    NotInstalled { appliance: String },
     #[error("cannot read the questions of `{package}` from `{}`", .deb.display())]
     Deb {
         package: String,

@@ -1,14 +1,15 @@
-//! Applying an appliance's seed to debconf, the one step the hook, the trigger, the preinst and
-//! vainstall share: the whole seed on first install; on upgrade only the answers that changed since
+//! Applying an appliance's shipped seed to debconf ([`Shipped::apply`]), the one step the hook,
+//! the trigger, the preinst and vainstall share: the whole seed on first install; on upgrade only the answers that changed since
 //! the last applied copy, so that an administrator's later `dpkg-reconfigure` survives.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::debconf::{PackageStatus, PackageTools, ToolError};
 use crate::random::{Kernel, Source};
-use crate::registry::{Registry, RegistryError, RegistryLock, State};
 use crate::secrets::{self, SecretError, Secrets};
 use crate::seed::Seed;
+use crate::seed::registry::{Registry, RegistryError, RegistryLock, State};
+use crate::seed::shipped::Shipped;
 
 /// Which path applied a seed; recorded in the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,68 +121,50 @@ fn applied_at() -> u64 {
         .map_or(now, |epoch| epoch.min(now))
 }
 
-/// Applies `seed` (whose text as shipped is `text`) of appliance `package` at `version`, under the
-/// registry lock, and records it.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "each is one fact of the application"
-)]
-pub fn apply(
-    registry: &Registry,
-    lock: &RegistryLock,
-    tools: &dyn PackageTools,
-    package: &str,
-    version: &str,
-    text: &str,
-    seed: &Seed,
-    applied_by: AppliedBy,
-) -> Result<Outcome, SeedingError> {
-    apply_from(
-        registry,
-        lock,
-        tools,
-        package,
-        version,
-        text,
-        seed,
-        applied_by,
-        &mut Kernel,
-    )
-}
+impl Shipped {
+    /// Applies the seed under the registry lock, and records it.
+    pub fn apply(
+        &self,
+        registry: &Registry,
+        lock: &RegistryLock,
+        tools: &dyn PackageTools,
+        applied_by: AppliedBy,
+    ) -> Result<Outcome, SeedingError> {
+        self.apply_from(registry, lock, tools, applied_by, &mut Kernel)
+    }
 
-/// [`apply`], with the secrets the seed asks for drawn from `random`.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "each is one fact of the application"
-)]
-pub(crate) fn apply_from(
-    registry: &Registry,
-    lock: &RegistryLock,
-    tools: &dyn PackageTools,
-    package: &str,
-    version: &str,
-    text: &str,
-    seed: &Seed,
-    applied_by: AppliedBy,
-    random: &mut dyn Source,
-) -> Result<Outcome, SeedingError> {
-    let previous = registry.state(package)?;
-    let apply_error = |source| SeedingError::Apply {
-        package: package.to_owned(),
-        source,
-    };
-    let old = previous.as_ref().map(|state| Seed::parse(&state.seed));
-    let state_unreadable = matches!(old, Some(Err(_)));
-    let (entries, reconfigure) = if let Some(state) = &previous {
-        // A state copy that no longer parses cannot be diffed: apply the whole seed again, and say so.
-        let old = old.and_then(Result::ok).unwrap_or_default();
-        (seed.changed_since(&old), state.reconfigure.clone())
-    } else {
-        {
+    /// [`Shipped::apply`], with the secrets the seed asks for drawn from `random`.
+    pub(crate) fn apply_from(
+        &self,
+        registry: &Registry,
+        lock: &RegistryLock,
+        tools: &dyn PackageTools,
+        applied_by: AppliedBy,
+        random: &mut dyn Source,
+    ) -> Result<Outcome, SeedingError> {
+        let Self {
+            package,
+            version,
+            text,
+            seed,
+        } = self;
+        let previous = registry.state(package)?;
+        let apply_error = |source| SeedingError::Apply {
+            package: package.clone(),
+            source,
+        };
+        let old = previous.as_ref().map(|state| Seed::parse(&state.seed));
+        let state_unreadable = matches!(old, Some(Err(_)));
+        let (entries, reconfigure) = if let Some(state) = &previous {
+            // A state copy that no longer parses cannot be diffed: apply the whole seed again, and
+            // say so.
+            let old = old.and_then(Result::ok).unwrap_or_default();
+            (seed.changed_since(&old), state.reconfigure.clone())
+        } else {
             let owners: Vec<&str> = seed
                 .owners()
                 .into_iter()
-                .filter(|owner| *owner != package)
+                .filter(|owner| *owner != package.as_str())
                 .collect();
             let statuses = tools.statuses(&owners).map_err(apply_error)?;
             let configured = owners
@@ -194,75 +177,70 @@ pub(crate) fn apply_from(
                 .map(|owner| (*owner).to_owned())
                 .collect();
             (seed.entries.iter().collect(), configured)
+        };
+        let unchanged = previous
+            .as_ref()
+            .is_some_and(|state| state.seed == *text && state.version == *version);
+        // The secrets the answers name: drawn (and recorded root-only) before any answer is set.
+        let names = secrets::names(entries.iter().copied());
+        let resolved = if names.is_empty() {
+            secrets::Resolved::default()
+        } else {
+            Secrets::of(registry)
+                .resolve(lock, package, &names, random)
+                .map_err(|source| SeedingError::Secret {
+                    package: package.clone(),
+                    source,
+                })?
+        };
+        if !entries.is_empty() {
+            let answers = secrets::fill(entries.iter().copied(), &resolved.values);
+            // Given to debconf-set-selections on its standard input, never in its arguments.
+            tools
+                .set_selections(&Seed::render(&answers))
+                .map_err(apply_error)?;
         }
-    };
-    let unchanged = previous
-        .as_ref()
-        .is_some_and(|state| state.seed == text && state.version == version);
-    // The secrets the answers name: drawn (and recorded root-only) before any answer is set.
-    let names = secrets::names(entries.iter().copied());
-    let resolved = if names.is_empty() {
-        secrets::Resolved::default()
-    } else {
-        Secrets::of(registry)
-            .resolve(lock, package, &names, random)
-            .map_err(|source| SeedingError::Secret {
-                package: package.to_owned(),
-                source,
-            })?
-    };
-    if !entries.is_empty() {
-        let answers = secrets::fill(entries.iter().copied(), &resolved.values);
-        // Given to debconf-set-selections on its standard input, never in its arguments.
-        tools
-            .set_selections(&Seed::render(&answers))
-            .map_err(apply_error)?;
+        if !unchanged {
+            registry.write_state(
+                lock,
+                &State {
+                    package: package.clone(),
+                    version: version.clone(),
+                    applied_by: applied_by.as_str().to_owned(),
+                    applied_at: applied_at(),
+                    seed: text.clone(),
+                    reconfigure: reconfigure.clone(),
+                },
+            )?;
+        }
+        Ok(Outcome {
+            package: package.clone(),
+            version: version.clone(),
+            first_install: previous.is_none(),
+            applied: entries.len(),
+            reconfigure,
+            state_unreadable,
+            generated: resolved.generated,
+            literal_passwords: seed
+                .literal_passwords()
+                .iter()
+                .map(|e| format!("line {}: {}", e.line, e.question))
+                .collect(),
+        })
     }
-    if !unchanged {
-        registry.write_state(
-            lock,
-            &State {
-                package: package.to_owned(),
-                version: version.to_owned(),
-                applied_by: applied_by.as_str().to_owned(),
-                applied_at: applied_at(),
-                seed: text.to_owned(),
-                reconfigure: reconfigure.clone(),
-            },
-        )?;
-    }
-    Ok(Outcome {
-        package: package.to_owned(),
-        version: version.to_owned(),
-        first_install: previous.is_none(),
-        applied: entries.len(),
-        reconfigure,
-        state_unreadable,
-        generated: resolved.generated,
-        literal_passwords: seed
-            .literal_passwords()
-            .iter()
-            .map(|e| format!("line {}: {}", e.line, e.question))
-            .collect(),
-    })
-}
 
-/// [`apply`] on the registry of the system at `root`, under the lock, for the callers that seed a
-/// single appliance (the preinst, vainstall).
-pub fn apply_locked(
-    root: &std::path::Path,
-    tools: &dyn PackageTools,
-    package: &str,
-    version: &str,
-    text: &str,
-    seed: &Seed,
-    applied_by: AppliedBy,
-) -> Result<Outcome, SeedingError> {
-    let registry = Registry::new(root);
-    let lock = registry.lock()?;
-    apply(
-        &registry, &lock, tools, package, version, text, seed, applied_by,
-    )
+    /// [`Shipped::apply`] on the registry of the system at `root`, under the lock, for the callers
+    /// that seed a single appliance (the preinst, vainstall).
+    pub fn apply_locked(
+        &self,
+        root: &std::path::Path,
+        tools: &dyn PackageTools,
+        applied_by: AppliedBy,
+    ) -> Result<Outcome, SeedingError> {
+        let registry = Registry::new(root);
+        let lock = registry.lock()?;
+        self.apply(&registry, &lock, tools, applied_by)
+    }
 }
 
 #[cfg(test)]
@@ -368,57 +346,35 @@ mod tests {
     const V1: &str = "postfix postfix/relayhost string [a]:587\npostfix postfix/mailname string a.example\ndokuwiki dokuwiki/wiki/title string Wiki\n";
     const V2: &str = "postfix postfix/relayhost string [b]:587\npostfix postfix/mailname string a.example\ndokuwiki dokuwiki/wiki/title string Wiki\n";
 
+    fn shipped(version: &str, text: &str) -> Shipped {
+        Shipped::parse("x-appliance", version, text.as_bytes()).unwrap()
+    }
+
     #[test]
     fn first_install_applies_everything_then_upgrades_apply_changes() {
         let root = tempfile::tempdir().unwrap();
         let registry = Registry::new(root.path());
         let lock = registry.lock().unwrap();
         let tools = Recorder::with_installed(&[("postfix", "installed"), ("dokuwiki", "unpacked")]);
-        let seed = Seed::parse(V1).unwrap();
-        let outcome = apply(
-            &registry,
-            &lock,
-            &tools,
-            "x-appliance",
-            "1",
-            V1,
-            &seed,
-            AppliedBy::AptHook,
-        )
-        .unwrap();
+        let outcome = shipped("1", V1)
+            .apply(&registry, &lock, &tools, AppliedBy::AptHook)
+            .unwrap();
         assert!(outcome.first_install);
         assert_eq!(outcome.applied, 3);
         assert_eq!(outcome.reconfigure, ["postfix"]);
         assert_eq!(tools.selections.borrow().as_slice(), [V1]);
 
         // Same seed again (the preinst after the hook): nothing to apply.
-        let again = apply(
-            &registry,
-            &lock,
-            &tools,
-            "x-appliance",
-            "1",
-            V1,
-            &seed,
-            AppliedBy::Preinst,
-        )
-        .unwrap();
+        let again = shipped("1", V1)
+            .apply(&registry, &lock, &tools, AppliedBy::Preinst)
+            .unwrap();
         assert_eq!(again.applied, 0);
         assert_eq!(tools.selections.borrow().len(), 1);
 
         // Upgrade: only the changed answer.
-        let seed2 = Seed::parse(V2).unwrap();
-        let upgrade = apply(
-            &registry,
-            &lock,
-            &tools,
-            "x-appliance",
-            "2",
-            V2,
-            &seed2,
-            AppliedBy::AptHook,
-        )
-        .unwrap();
+        let upgrade = shipped("2", V2)
+            .apply(&registry, &lock, &tools, AppliedBy::AptHook)
+            .unwrap();
         assert!(!upgrade.first_install);
         assert_eq!(upgrade.applied, 1);
         assert_eq!(
@@ -433,17 +389,9 @@ mod tests {
         // A damaged copy of the applied seed: the whole seed again, and the outcome says so.
         let copy = root.path().join("var/lib/appliance/state/x-appliance.seed");
         std::fs::write(&copy, "garbage without a type\n").unwrap();
-        let damaged = apply(
-            &registry,
-            &lock,
-            &tools,
-            "x-appliance",
-            "2",
-            V2,
-            &seed2,
-            AppliedBy::Trigger,
-        )
-        .unwrap();
+        let damaged = shipped("2", V2)
+            .apply(&registry, &lock, &tools, AppliedBy::Trigger)
+            .unwrap();
         assert!(damaged.state_unreadable);
         assert_eq!(damaged.applied, 3);
         assert!(
@@ -463,17 +411,7 @@ mod tests {
         text: &str,
         random: &mut dyn Source,
     ) -> Result<Outcome, SeedingError> {
-        apply_from(
-            registry,
-            lock,
-            tools,
-            "x-appliance",
-            version,
-            text,
-            &Seed::parse(text).unwrap(),
-            AppliedBy::AptHook,
-            random,
-        )
+        shipped(version, text).apply_from(registry, lock, tools, AppliedBy::AptHook, random)
     }
 
     #[test]
@@ -576,18 +514,9 @@ mod tests {
             fail_selections: true,
             ..Recorder::default()
         };
-        let seed = Seed::parse(V1).unwrap();
-        let error = apply(
-            &registry,
-            &lock,
-            &tools,
-            "x-appliance",
-            "1",
-            V1,
-            &seed,
-            AppliedBy::AptHook,
-        )
-        .unwrap_err();
+        let error = shipped("1", V1)
+            .apply(&registry, &lock, &tools, AppliedBy::AptHook)
+            .unwrap_err();
         assert!(error.to_string().contains("x-appliance"), "{error}");
         assert_eq!(registry.state("x-appliance").unwrap(), None);
     }

@@ -9,14 +9,10 @@ use crate::Reporter;
 use crate::deb::control::{Stanza, VIRTUAL_APPLIANCE};
 use crate::deb::{self, DebError};
 use crate::debconf::PackageTools;
-use crate::registry::{Registry, RegistryError, valid_package_name};
-use crate::seed::{Seed, SeedError};
-use crate::seeding::{self, AppliedBy, Outcome, SeedingError};
-
-/// Where an appliance ships its seed, for package `{}`.
-pub fn seed_install_path(package: &str) -> String {
-    format!("/var/lib/appliance/seeds/{package}.seed")
-}
+use crate::seed::apply::{AppliedBy, Outcome, SeedingError};
+use crate::seed::registry::{Registry, RegistryError, valid_package_name};
+use crate::seed::shipped::{ReadError, Shipped};
+use crate::seed::{InvalidSeed, Origin, Seed};
 
 /// What APT does to one package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,27 +181,8 @@ fn percent_decode(text: &str) -> String {
 pub enum HookError {
     #[error("cannot read APT's hook protocol")]
     Protocol(#[from] ProtocolError),
-    #[error("`{package}`: cannot read `{}`", .deb.display())]
-    Deb {
-        package: String,
-        deb: PathBuf,
-        #[source]
-        source: DebError,
-    },
-    #[error("`{package}` provides {VIRTUAL_APPLIANCE} but `{}` holds no seed `{seed}`", .deb.display())]
-    MissingSeed {
-        package: String,
-        deb: PathBuf,
-        seed: String,
-    },
-    #[error("`{package}`: invalid seed `{seed}`{}", .deb.as_ref().map(|d| format!(" in `{}`", d.display())).unwrap_or_default())]
-    Seed {
-        package: String,
-        seed: String,
-        deb: Option<PathBuf>,
-        #[source]
-        source: SeedError,
-    },
+    #[error(transparent)]
+    Shipped(#[from] ReadError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -216,12 +193,8 @@ pub enum HookError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid site seed `{}` ({SITE_SEED})", .path.display())]
-    SiteSeed {
-        path: PathBuf,
-        #[source]
-        source: SeedError,
-    },
+    #[error(transparent)]
+    SiteSeed(InvalidSeed),
     #[error("cannot apply the site's seed `{}`", .path.display())]
     SiteSeedApply {
         path: PathBuf,
@@ -236,15 +209,6 @@ pub enum HookError {
 /// seeds so that its answers win (`apt-get -o Appliance::Site-Seed=FILE install …`; va-build uses
 /// it for an image's own administrator password).
 pub const SITE_SEED: &str = "Appliance::Site-Seed";
-
-/// An appliance found in the transaction, with its validated seed.
-#[derive(Debug)]
-struct Found {
-    package: String,
-    version: String,
-    text: String,
-    seed: Seed,
-}
 
 /// Runs the hook on `input` for the system at `root`: validates every appliance's seed, then
 /// applies them all. Returns what was applied; empty when the transaction holds no appliance.
@@ -273,19 +237,18 @@ pub fn run(
             continue;
         };
         let path = registry.seed_path(&action.package)?;
-        let seed_error = |source| HookError::Seed {
-            package: action.package.clone(),
-            seed: path.display().to_string(),
-            deb: None,
-            source,
-        };
-        let seed = Seed::parse_bytes(&bytes).map_err(seed_error)?;
-        found.push(Found {
-            package: action.package.clone(),
-            version: action.new_version.clone().unwrap_or_default(),
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-            seed,
-        });
+        let version = action.new_version.as_deref().unwrap_or_default();
+        let shipped = Shipped::parse(&action.package, version, &bytes).map_err(|error| {
+            ReadError::Invalid(InvalidSeed {
+                origin: Origin::Package {
+                    package: action.package.clone(),
+                    path,
+                    deb: None,
+                },
+                error,
+            })
+        })?;
+        found.push(shipped);
     }
     if found.is_empty() {
         return Ok(Vec::new());
@@ -307,16 +270,7 @@ pub fn run(
         None => Vec::new(),
     };
     for appliance in found {
-        let outcome = seeding::apply(
-            &registry,
-            &lock,
-            tools,
-            &appliance.package,
-            &appliance.version,
-            &appliance.text,
-            &appliance.seed,
-            AppliedBy::AptHook,
-        )?;
+        let outcome = appliance.apply(&registry, &lock, tools, AppliedBy::AptHook)?;
         reporter.info(&outcome.to_string());
         if let Some(warning) = outcome.literal_password_warning() {
             reporter.warning(&warning);
@@ -349,9 +303,14 @@ fn read_site_seed(path: &Path) -> Result<Seed, HookError> {
         path: path.to_owned(),
         source,
     })?;
-    Seed::parse_site(&bytes).map_err(|source| HookError::SiteSeed {
-        path: path.to_owned(),
-        source,
+    Seed::parse_site(&bytes).map_err(|error| {
+        HookError::SiteSeed(InvalidSeed {
+            origin: Origin::Site {
+                path: Some(path.to_owned()),
+                given_by: SITE_SEED,
+            },
+            error,
+        })
     })
 }
 
@@ -361,7 +320,7 @@ fn read_site_seed(path: &Path) -> Result<Seed, HookError> {
 /// and its confirmation agree). Returns the answers to add to the site's.
 fn site_secrets(
     registry: &Registry,
-    lock: &crate::registry::RegistryLock,
+    lock: &crate::seed::registry::RegistryLock,
     appliances: &[(String, Seed)],
     site: &Seed,
 ) -> Result<Vec<crate::seed::Entry>, HookError> {
@@ -391,55 +350,6 @@ fn site_secrets(
         store.write(lock, package, &values)?;
     }
     Ok(extra)
-}
-
-/// `vainstall`: applies the seed of the appliance `.deb` at `deb`, as the hook would, for a system
-/// where the hook does not run.
-pub fn seed_from_package(
-    deb: &Path,
-    root: &Path,
-    tools: &dyn PackageTools,
-) -> Result<Outcome, HookError> {
-    let control = deb::read_control(deb).map_err(|source| HookError::Deb {
-        package: String::new(),
-        deb: deb.to_owned(),
-        source,
-    })?;
-    let not_an_appliance = |reason: String| HookError::Deb {
-        package: String::new(),
-        deb: deb.to_owned(),
-        source: DebError::NotDeb {
-            path: deb.to_owned(),
-            reason,
-        },
-    };
-    let stanza = Stanza::parse(&control)
-        .map_err(|error| not_an_appliance(format!("its control file is malformed: {error}")))?;
-    let package = stanza
-        .get("Package")
-        .filter(|p| valid_package_name(p))
-        .ok_or_else(|| not_an_appliance("its control file names no valid package".into()))?;
-    if !stanza.provides(VIRTUAL_APPLIANCE) {
-        return Err(not_an_appliance(format!(
-            "`{package}` does not provide {VIRTUAL_APPLIANCE}"
-        )));
-    }
-    let version = stanza.get("Version").unwrap_or_default().to_owned();
-    let found = read_seed(deb, package.to_owned(), version)?;
-    Ok(seeding::apply_locked(
-        root,
-        tools,
-        &found.package,
-        &found.version,
-        &found.text,
-        &found.seed,
-        AppliedBy::Vainstall,
-    )?)
-}
-
-/// The validated seed that the appliance `.deb` at `deb` ships.
-pub fn seed_from_deb_file(deb: &Path, package: &str) -> Result<Seed, HookError> {
-    Ok(read_seed(deb, package.to_owned(), String::new())?.seed)
 }
 
 /// Reads the control of every `.deb` to unpack, on all cores, and keeps the appliances.
@@ -519,49 +429,19 @@ fn appliances_to_unpack<'a>(
 /// The control of one `.deb` to unpack: the stanza when it is an appliance.
 type ControlRead = Result<Option<Stanza>, (PathBuf, DebError)>;
 
-fn seed_from_deb(action: &PackageAction, stanza: &Stanza) -> Result<Found, HookError> {
+fn seed_from_deb(action: &PackageAction, stanza: &Stanza) -> Result<Shipped, ReadError> {
     let Action::Unpack(deb) = &action.action else {
         unreachable!("only unpack actions are read")
     };
     let package = stanza
         .get("Package")
         .filter(|p| valid_package_name(p))
-        .unwrap_or(&action.package)
-        .to_owned();
+        .unwrap_or(&action.package);
     let version = stanza
         .get("Version")
-        .map(str::to_owned)
-        .or_else(|| action.new_version.clone())
+        .or(action.new_version.as_deref())
         .unwrap_or_default();
-    read_seed(deb, package, version)
-}
-
-/// Reads and validates the seed that the appliance `.deb` at `deb` ships.
-fn read_seed(deb: &Path, package: String, version: String) -> Result<Found, HookError> {
-    let seed_path = seed_install_path(&package);
-    let bytes = deb::read_data_file(deb, &seed_path)
-        .map_err(|source| HookError::Deb {
-            package: package.clone(),
-            deb: deb.to_owned(),
-            source,
-        })?
-        .ok_or_else(|| HookError::MissingSeed {
-            package: package.clone(),
-            deb: deb.to_owned(),
-            seed: seed_path.clone(),
-        })?;
-    let seed = Seed::parse_bytes(&bytes).map_err(|source| HookError::Seed {
-        package: package.clone(),
-        seed: seed_path,
-        deb: Some(deb.to_owned()),
-        source,
-    })?;
-    Ok(Found {
-        package,
-        version,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-        seed,
-    })
+    Shipped::from_deb(deb, package, version)
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@ use std::path::Path;
 
 use crate::Reporter;
 use crate::debconf::{PackageStatus, PackageTools, ToolError};
-use crate::registry::{Registry, RegistryError, RegistryLock};
 use crate::secrets::{SecretError, Secrets};
-use crate::seed::{Seed, SeedError};
-use crate::seeding::{self, AppliedBy, Outcome, SeedingError};
+use crate::seed::apply::{AppliedBy, Outcome, SeedingError};
+use crate::seed::registry::{Registry, RegistryError, RegistryLock};
+use crate::seed::shipped::Shipped;
+use crate::seed::{InvalidSeed, Origin, Seed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
@@ -22,13 +23,8 @@ pub enum TriggerError {
     Tool(#[from] ToolError),
     #[error(transparent)]
     Secret(#[from] SecretError),
-    #[error("`{package}`: invalid seed `{seed}`")]
-    Seed {
-        package: String,
-        seed: String,
-        #[source]
-        source: SeedError,
-    },
+    #[error(transparent)]
+    Seed(#[from] InvalidSeed),
     #[error("`{package}` is not an appliance with a recorded seed")]
     Unknown { package: String },
     #[error("{count} appliance seed(s) could not be reconciled")]
@@ -136,22 +132,15 @@ fn reconcile_one(
 ) -> Result<Outcome, TriggerError> {
     let path = registry.seed_path(package)?;
     let bytes = registry.shipped_seed(package)?.unwrap_or_default();
-    let seed = Seed::parse_bytes(&bytes).map_err(|source| TriggerError::Seed {
-        package: package.to_owned(),
-        seed: path.display().to_string(),
-        source,
+    let shipped = Shipped::parse(package, version, &bytes).map_err(|error| InvalidSeed {
+        origin: Origin::Package {
+            package: package.to_owned(),
+            path,
+            deb: None,
+        },
+        error,
     })?;
-    let text = String::from_utf8_lossy(&bytes);
-    let outcome = seeding::apply(
-        registry,
-        lock,
-        tools,
-        package,
-        version,
-        &text,
-        &seed,
-        AppliedBy::Trigger,
-    )?;
+    let outcome = shipped.apply(registry, lock, tools, AppliedBy::Trigger)?;
     if outcome.applied > 0 {
         reporter.info(&format!("{outcome}, after dpkg installed the seed"));
         if let Some(warning) = outcome.literal_password_warning() {
@@ -240,20 +229,14 @@ pub fn preinst(
     version: &str,
     text: &str,
 ) -> Result<Outcome, TriggerError> {
-    let seed = Seed::parse(text).map_err(|source| TriggerError::Seed {
-        package: package.to_owned(),
-        seed: "(embedded in the preinst)".to_owned(),
-        source,
-    })?;
-    Ok(seeding::apply_locked(
-        root,
-        tools,
-        package,
-        version,
-        text,
-        &seed,
-        AppliedBy::Preinst,
-    )?)
+    let shipped =
+        Shipped::parse(package, version, text.as_bytes()).map_err(|error| InvalidSeed {
+            origin: Origin::Preinst {
+                package: package.to_owned(),
+            },
+            error,
+        })?;
+    Ok(shipped.apply_locked(root, tools, AppliedBy::Preinst)?)
 }
 
 /// The appliance `postrm purge`: forgets the state and the generated secrets.
@@ -271,7 +254,7 @@ pub fn purge(root: &Path, package: &str) -> Result<bool, TriggerError> {
 mod tests {
     use super::*;
     use crate::Collected;
-    use crate::seeding::recorder::Recorder;
+    use crate::seed::apply::recorder::Recorder;
 
     const SEED: &str = "postfix postfix/relayhost string [a]:587\n";
 

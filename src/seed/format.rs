@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::path::PathBuf;
 
 /// Question types a seed line may carry.
 pub const TYPES: &[&str] = &[
@@ -59,7 +60,7 @@ pub struct Seed {
 }
 
 /// Why a seed is refused; every variant names the line.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SeedError {
     #[error("the seed is not UTF-8 text")]
     NotUtf8,
@@ -122,6 +123,64 @@ impl SeedError {
             | Self::MarkerName { line, .. }
             | Self::MarkerInSiteSeed { line } => Some(*line),
         }
+    }
+}
+
+/// Where a seed comes from, as its refusal names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The seed an appliance ships: where the package installs it, or where dpkg put it; in the
+    /// `.deb` when it was read from one.
+    Package {
+        package: String,
+        path: PathBuf,
+        deb: Option<PathBuf>,
+    },
+    /// The seed an appliance's preinst embeds.
+    Preinst { package: String },
+    /// A site's own answers (`Appliance::Site-Seed`, va-build's `--seed`): the file, when known,
+    /// and what gave it.
+    Site {
+        path: Option<PathBuf>,
+        given_by: &'static str,
+    },
+    /// A seed file given on the command line.
+    File(PathBuf),
+}
+
+/// A seed refused: where it comes from, with the line and the reason as its source. The hook, the
+/// trigger, the preinst, `va-seed` and va-build all say it so.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InvalidSeed {
+    pub origin: Origin,
+    pub error: SeedError,
+}
+
+impl fmt::Display for InvalidSeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.origin {
+            Origin::Package { package, path, deb } => {
+                write!(f, "`{package}`: invalid seed `{}`", path.display())?;
+                match deb {
+                    Some(deb) => write!(f, " in `{}`", deb.display()),
+                    None => Ok(()),
+                }
+            }
+            Origin::Preinst { package } => {
+                write!(f, "`{package}`: invalid seed `(embedded in the preinst)`")
+            }
+            Origin::Site { path, given_by } => match path {
+                Some(path) => write!(f, "invalid site seed `{}` ({given_by})", path.display()),
+                None => write!(f, "invalid site seed ({given_by})"),
+            },
+            Origin::File(path) => write!(f, "invalid seed `{}`", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for InvalidSeed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
     }
 }
 
@@ -460,6 +519,63 @@ mod tests {
             .to_string()
             .contains("line 12: unknown type `strin`")
         );
+    }
+
+    #[test]
+    fn a_refusal_names_the_seed_then_the_line() {
+        let error = SeedError::UnknownType {
+            line: 3,
+            kind: "strin".into(),
+        };
+        let cases: &[(Origin, &str)] = &[
+            (
+                Origin::Package {
+                    package: "a".into(),
+                    path: "/var/lib/appliance/seeds/a.seed".into(),
+                    deb: Some("/tmp/a_1_all.deb".into()),
+                },
+                "`a`: invalid seed `/var/lib/appliance/seeds/a.seed` in `/tmp/a_1_all.deb`",
+            ),
+            (
+                Origin::Package {
+                    package: "a".into(),
+                    path: "/r/var/lib/appliance/seeds/a.seed".into(),
+                    deb: None,
+                },
+                "`a`: invalid seed `/r/var/lib/appliance/seeds/a.seed`",
+            ),
+            (
+                Origin::Preinst {
+                    package: "a".into(),
+                },
+                "`a`: invalid seed `(embedded in the preinst)`",
+            ),
+            (
+                Origin::Site {
+                    path: Some("/w/site.seed".into()),
+                    given_by: "Appliance::Site-Seed",
+                },
+                "invalid site seed `/w/site.seed` (Appliance::Site-Seed)",
+            ),
+            (
+                Origin::Site {
+                    path: None,
+                    given_by: "--seed",
+                },
+                "invalid site seed (--seed)",
+            ),
+            (Origin::File("x.seed".into()), "invalid seed `x.seed`"),
+        ];
+        for (origin, expected) in cases {
+            let invalid = InvalidSeed {
+                origin: origin.clone(),
+                error: error.clone(),
+            };
+            assert_eq!(
+                crate::error_chain(&invalid),
+                format!("{expected}: line 3: unknown type `strin`")
+            );
+        }
     }
 
     #[test]
