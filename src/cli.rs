@@ -68,13 +68,18 @@ pub fn finish_json(result: anyhow::Result<()>, json: bool) -> ExitCode {
             .downcast_ref::<std::io::Error>()
             .is_none_or(|e| e.kind() != std::io::ErrorKind::BrokenPipe)
     {
-        let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
-        println!(
-            "{}",
-            serde_json::json!({ "error": error.to_string(), "causes": causes })
-        );
+        print_json_error(error);
     }
     finish(result)
+}
+
+/// An error as `--json` prints it on stdout: `{"error": …, "causes": […]}`.
+pub fn print_json_error(error: &anyhow::Error) {
+    let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
+    println!(
+        "{}",
+        serde_json::json!({ "error": error.to_string(), "causes": causes })
+    );
 }
 
 /// Speaks like APT, for the programs whose output is read within APT's and dpkg's: information

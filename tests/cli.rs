@@ -801,6 +801,11 @@ fn with_json_results_and_errors_are_json() {
             vec!["--root", "/nonexistent", "--json"],
             true,
         ),
+        (
+            env!("CARGO_BIN_EXE_vainstall"),
+            vec!["--root", "/nonexistent", "--json", "--yes", "x-appliance"],
+            true,
+        ),
     ] {
         let output = run(program, &arguments);
         let value: serde_json::Value = serde_json::from_slice(&output.stdout)
@@ -812,4 +817,11 @@ fn with_json_results_and_errors_are_json() {
             "{program} {arguments:?}: {value}"
         );
     }
+    // A script cannot answer apt-get's question: vainstall --json needs --yes.
+    let output = run(
+        env!("CARGO_BIN_EXE_vainstall"),
+        &["--json", "dokuwiki-appliance"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("--yes"), "{}", text(&output));
 }

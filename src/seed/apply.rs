@@ -32,7 +32,7 @@ impl AppliedBy {
 }
 
 /// What applying did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Outcome {
     pub package: String,
     pub version: String,

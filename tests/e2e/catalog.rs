@@ -83,12 +83,21 @@ fn valist_and_vainstall_without_the_hook() {
         "a refused vainstall changed the system"
     );
 
-    let output = root.ok(&format!(
-        "{NONINTERACTIVE} vainstall -y dokuwiki-appliance 2>&1"
+    // --json: the result alone on stdout, apt-get's own output on stderr.
+    let installed = root.run(&format!(
+        "{NONINTERACTIVE} vainstall --json -y dokuwiki-appliance"
     ));
+    assert!(installed.status.success(), "{}", output_text(&installed));
+    let result: Value = serde_json::from_slice(&installed.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", output_text(&installed)));
+    assert_eq!(result["appliance"], "dokuwiki-appliance", "{result}");
+    assert_eq!(result["installed"], true, "{result}");
+    assert_eq!(result["seed"]["applied"], 29, "{result}");
+    assert_eq!(result["seed"]["first_install"], true, "{result}");
     assert!(
-        output.contains("Seeding dokuwiki-appliance 1.0: 29 answers applied"),
-        "{output}"
+        String::from_utf8_lossy(&installed.stderr).contains("Setting up dokuwiki-appliance"),
+        "{}",
+        output_text(&installed)
     );
     assert_seeded(&root);
     assert_eq!(state_field(&root, "Applied-By"), "vainstall");

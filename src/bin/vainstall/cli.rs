@@ -18,6 +18,11 @@ pub struct Cli {
     /// Answer yes to apt-get's question
     #[arg(short, long)]
     pub yes: bool,
+    /// Print the result (the appliance, its version, the seed's outcome) or the error as JSON on
+    /// standard output; apt-get's own output goes to standard error. Needs --yes: a script
+    /// cannot answer apt-get's question
+    #[arg(long, requires = "yes")]
+    pub json: bool,
     /// The root directory of the system to install into, apt-get run under chroot (default:
     /// the `DPKG_ROOT` environment variable, else /)
     #[arg(long, value_name = "DIR")]

@@ -13,7 +13,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    appliance::cli::finish(run(&cli))
+    appliance::cli::finish_json(run(&cli), cli.json)
 }
 
 fn run(cli: &cli::Cli) -> anyhow::Result<()> {
@@ -31,13 +31,20 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
             CatalogError::Unknown { .. } | CatalogError::NotAppliance { .. } => known,
             _ => String::new(),
         };
-        appliance::cli::print_error(
-            &anyhow::Error::new(error).context(format!("cannot install `{}`", cli.appliance)),
-            Some(&hint),
-        );
+        let error =
+            anyhow::Error::new(error).context(format!("cannot install `{}`", cli.appliance));
+        if cli.json {
+            appliance::cli::print_json_error(&error);
+        }
+        appliance::cli::print_error(&error, Some(&hint));
         std::process::exit(1);
     }
-    let mut progress = rust_apt::progress::AcquireProgress::apt();
+    // With --json, stdout is the result's alone.
+    let mut progress = if cli.json {
+        rust_apt::progress::AcquireProgress::quiet()
+    } else {
+        rust_apt::progress::AcquireProgress::apt()
+    };
     let deb = catalog
         .fetch(&cli.appliance, &mut progress)
         .with_context(|| format!("cannot download `{}`", cli.appliance))?;
@@ -48,7 +55,9 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
             Ok(shipped.apply_locked(root, &SystemTools::new(root), AppliedBy::Vainstall)?)
         })
         .with_context(|| format!("cannot apply the seed of `{}`", cli.appliance))?;
-    println!("{outcome}");
+    if !cli.json {
+        println!("{outcome}");
+    }
     // apt-get talks to the user (progress, questions of packages the seed leaves): not captured.
     let mut command = appliance::target::Target::new(root).command("apt-get");
     command.arg("install");
@@ -56,9 +65,23 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
         command.arg("--yes");
     }
     command.arg("--").arg(&cli.appliance);
+    if cli.json {
+        command.stdout(std::io::stderr());
+    }
     let status = command.status().context("cannot run `apt-get`")?;
     if !status.success() {
         bail!("`apt-get install {}` failed ({status})", cli.appliance);
+    }
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "appliance": cli.appliance,
+                "version": outcome.version,
+                "installed": true,
+                "seed": outcome,
+            })
+        );
     }
     Ok(())
 }
