@@ -15,6 +15,7 @@ mod image;
 mod moinmoin;
 mod moinmoin_browser;
 mod moinmoin_upgrade;
+mod packages;
 mod repository;
 mod secrets;
 mod seeds;
