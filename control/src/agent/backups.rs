@@ -8,52 +8,126 @@ use appliance::backup::origin::{self, Origin};
 use appliance::backup::plan::{self, What};
 use appliance::backup::read::Backup;
 use appliance::backup::store::{self, BACKUP_DIR};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-use super::{Agent, Answer, UPLOAD_DIR, file_name, root_alone};
+use super::{Agent, Answer, UPLOAD_DIR, file_name, ok, root_alone};
 use crate::protocol::{Request, Response};
+
+/// The answer to `backup-create`: the new backup's file name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    pub name: String,
+}
+
+/// The answer to `backup-list`: the backups in the store, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct List {
+    pub backups: Vec<Listed>,
+}
+
+/// A backup in the store; what its `info.yaml` says is `None` where it cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listed {
+    pub name: String,
+    pub size: u64,
+    pub appliance: Option<String>,
+    pub version: Option<String>,
+    pub timestamp: Option<String>,
+    /// [`Origin::describe`].
+    pub origin: Option<String>,
+}
+
+/// The answer to `backup-open`, before the file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opened {
+    pub name: String,
+    pub size: u64,
+}
+
+/// The answer to `backup-delete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted {
+    pub deleted: String,
+}
+
+/// The answer to `backup-restore`: what was restored, from where, and what was not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restored {
+    pub restored: String,
+    pub appliance: String,
+    pub timestamp: String,
+    /// [`Origin::describe`].
+    pub origin: String,
+    /// The directories replaced.
+    pub replaced: Vec<String>,
+    /// A backup from elsewhere whose system configuration was not restored.
+    #[serde(rename = "sysconf-left-out")]
+    pub sysconf_left_out: bool,
+    /// The files whose set-user-ID or set-group-ID bit was cleared.
+    #[serde(rename = "cleared-set-id")]
+    pub cleared_set_id: Vec<String>,
+    /// How many migrations ran.
+    pub migrations: usize,
+}
+
+/// The answer to `backup-import`: the backup's name in the store and [`Origin::describe`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Imported {
+    pub name: String,
+    pub origin: String,
+}
+
+/// The answer to `schedule` and `schedule-state`: whether the nightly backup is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub enabled: bool,
+}
 
 impl Agent<'_> {
     /// The backup requests.
     pub(super) fn backups(&self, request: &Request) -> Result<Answer, String> {
         let root = &self.root;
-        let ok = |data| Ok(Response::ok(data).into());
         match request {
             Request::BackupCreate => {
                 let created = plan::create(root, &What::Plugin(None), None, false, &Quiet)
                     .map_err(|e| appliance::error_chain(&e))?;
-                ok(json!({ "name": file_name(&created.path) }))
+                ok(&Created {
+                    name: file_name(&created.path),
+                })
             }
             Request::BackupList => {
                 let listed = store::list(root).map_err(|e| e.to_string())?;
-                let backups: Vec<_> = listed
+                let backups = listed
                     .iter()
-                    .map(|l| {
-                        json!({
-                            "name": file_name(&l.path),
-                            "size": std::fs::metadata(&l.path).map_or(0, |m| m.len()),
-                            "appliance": l.info.as_ref().map(|i| &i.appliance),
-                            "version": l.info.as_ref().map(|i| &i.version),
-                            "timestamp": l.info.as_ref().map(|i| &i.timestamp),
-                            "origin": l.origin.map(Origin::describe),
-                        })
+                    .map(|l| Listed {
+                        name: file_name(&l.path),
+                        size: std::fs::metadata(&l.path).map_or(0, |m| m.len()),
+                        appliance: l.info.as_ref().map(|i| i.appliance.clone()),
+                        version: l.info.as_ref().map(|i| i.version.clone()),
+                        timestamp: l.info.as_ref().map(|i| i.timestamp.clone()),
+                        origin: l.origin.map(|o| o.describe().to_owned()),
                     })
                     .collect();
-                ok(json!({ "backups": backups }))
+                ok(&List { backups })
             }
             Request::BackupOpen { name } => {
                 let path = self.stored(name)?;
                 let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
                 let size = file.metadata().map_err(|e| e.to_string())?.len();
                 Ok(Answer {
-                    response: Response::ok(json!({ "name": name, "size": size })),
+                    response: Response::answer(&Opened {
+                        name: name.clone(),
+                        size,
+                    }),
                     file: Some(file),
                 })
             }
             Request::BackupDelete { name } => {
                 let path = self.stored(name)?;
                 std::fs::remove_file(&path).map_err(|e| e.to_string())?;
-                ok(json!({ "deleted": name }))
+                ok(&Deleted {
+                    deleted: name.clone(),
+                })
             }
             Request::BackupRestore {
                 name,
@@ -78,32 +152,36 @@ impl Agent<'_> {
                 }
                 let report = plan::execute(root, prepared, Box::new(Quiet))
                     .map_err(|e| appliance::error_chain(&e))?;
-                ok(json!({
-                    "restored": name,
-                    "appliance": report.info.appliance,
-                    "timestamp": report.info.timestamp,
-                    "origin": report.origin.describe(),
-                    "replaced": report.replaced,
-                    "sysconf-left-out": report.sysconf_left_out,
-                    "cleared-set-id": report.restored.cleared_set_id,
-                    "migrations": report.migrations,
-                }))
+                ok(&Restored {
+                    restored: name.clone(),
+                    appliance: report.info.appliance,
+                    timestamp: report.info.timestamp,
+                    origin: report.origin.describe().to_owned(),
+                    replaced: report.replaced,
+                    sysconf_left_out: report.sysconf_left_out,
+                    cleared_set_id: report.restored.cleared_set_id,
+                    migrations: report.migrations,
+                })
             }
-            Request::BackupImport { name } => self.import(name).map(|(name, origin)| {
-                Response::ok(json!({ "name": name, "origin": origin.describe() })).into()
-            }),
+            Request::BackupImport { name } => {
+                let (name, origin) = self.import(name)?;
+                ok(&Imported {
+                    name,
+                    origin: origin.describe().to_owned(),
+                })
+            }
             Request::Schedule { enable } => {
                 let verb = if *enable { "enable" } else { "disable" };
                 self.system
                     .run("systemctl", &[verb, "--now", "va-backup.timer"])?;
-                ok(json!({ "enabled": enable }))
+                ok(&Schedule { enabled: *enable })
             }
             Request::ScheduleState => {
                 let enabled = self
                     .system
                     .run("systemctl", &["is-enabled", "--quiet", "va-backup.timer"])
                     .is_ok();
-                ok(json!({ "enabled": enabled }))
+                ok(&Schedule { enabled })
             }
             _ => Err("not a backup request".into()),
         }
@@ -229,6 +307,91 @@ fn copy_into_store(mut source: std::fs::File, to: &Path) -> std::io::Result<()> 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::agent::assert_wire;
+
+    #[test]
+    fn answers_keep_their_keys() {
+        assert_wire(
+            &Created {
+                name: "wiki-20261126T034500Z.abf".into(),
+            },
+            r#"{"name":"wiki-20261126T034500Z.abf"}"#,
+        );
+        assert_wire(
+            &List {
+                backups: vec![
+                    Listed {
+                        name: "wiki-20261126T034500Z.abf".into(),
+                        size: 4096,
+                        appliance: Some("wiki-appliance".into()),
+                        version: Some("0.1".into()),
+                        timestamp: Some("2026-11-26T03:45:00Z".into()),
+                        origin: Some("made on this system".into()),
+                    },
+                    Listed {
+                        name: "unreadable.abf".into(),
+                        size: 0,
+                        appliance: None,
+                        version: None,
+                        timestamp: None,
+                        origin: None,
+                    },
+                ],
+            },
+            r#"{"backups":[
+                {"name":"wiki-20261126T034500Z.abf","size":4096,"appliance":"wiki-appliance",
+                 "version":"0.1","timestamp":"2026-11-26T03:45:00Z","origin":"made on this system"},
+                {"name":"unreadable.abf","size":0,"appliance":null,"version":null,
+                 "timestamp":null,"origin":null}]}"#,
+        );
+        assert_wire(
+            &Opened {
+                name: "a.abf".into(),
+                size: 12,
+            },
+            r#"{"name":"a.abf","size":12}"#,
+        );
+        assert_wire(
+            &Deleted {
+                deleted: "a.abf".into(),
+            },
+            r#"{"deleted":"a.abf"}"#,
+        );
+        assert_wire(
+            &Restored {
+                restored: "a.abf".into(),
+                appliance: "wiki-appliance".into(),
+                timestamp: "2009-10-31 20:12:33".into(),
+                origin: "from elsewhere".into(),
+                replaced: vec!["/srv/wiki".into()],
+                sysconf_left_out: true,
+                cleared_set_id: vec!["/srv/wiki/run (4755 → 0755)".into()],
+                migrations: 1,
+            },
+            r#"{"restored":"a.abf","appliance":"wiki-appliance","timestamp":"2009-10-31 20:12:33",
+                "origin":"from elsewhere","replaced":["/srv/wiki"],"sysconf-left-out":true,
+                "cleared-set-id":["/srv/wiki/run (4755 → 0755)"],"migrations":1}"#,
+        );
+        assert_wire(
+            &Imported {
+                name: "a.abf".into(),
+                origin: "from elsewhere".into(),
+            },
+            r#"{"name":"a.abf","origin":"from elsewhere"}"#,
+        );
+        assert_wire(&Schedule { enabled: true }, r#"{"enabled":true}"#);
+    }
+
+    #[test]
+    fn a_restore_answer_without_its_outcome_is_an_error() {
+        // Read as a default, the page would say the system configuration was restored.
+        let error = Response::ok(serde_json::json!({ "restored": "a.abf" }))
+            .into_answer::<Restored>()
+            .unwrap_err();
+        assert!(error.contains("missing field"), "{error}");
+    }
+
     #[test]
     fn an_upload_the_store_has_no_room_for_is_refused_before_the_copy() {
         let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,10 @@
 //!
 //! Long apt work is not done here: it is started as its own systemd unit ([`crate::jobs`]), which
 //! outlives both the agent and a restart of the web service.
+//!
+//! The work is split by area, as the pages are: [`updates`], [`backups`], [`mail`], [`power`],
+//! [`plugins`]. Each carries out its requests and declares their typed answers, which the web
+//! service reads back as the same types ([`crate::web::client::ask`]).
 
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,11 +18,11 @@ use appliance::target;
 
 use crate::protocol::{self, MAX_LINE, Request, Response};
 
-mod backups;
-mod mail;
-mod plugins;
-mod power;
-mod updates;
+pub mod backups;
+pub mod mail;
+pub mod plugins;
+pub mod power;
+pub mod updates;
 
 /// Where the web service puts uploaded backups for the agent to take in, relative to the root.
 pub const UPLOAD_DIR: &str = "var/lib/appliance-control/uploads";
@@ -95,6 +99,15 @@ impl From<Response> for Answer {
             file: None,
         }
     }
+}
+
+/// An `ok` answer carrying a request's typed answer.
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "the `Ok` arm of the areas' matches, whose other arms are `?` and `Err`"
+)]
+fn ok(answer: &impl serde::Serialize) -> Result<Answer, String> {
+    Ok(Response::answer(answer).into())
 }
 
 impl Agent<'_> {
@@ -197,6 +210,22 @@ fn read_line(input: &mut impl BufRead) -> Result<Vec<u8>, String> {
         line.pop();
     }
     Ok(line)
+}
+
+/// Checks that `answer` is written as the JSON `wire` (the keys the protocol has always had) and
+/// read back from it unchanged.
+#[cfg(test)]
+fn assert_wire<T>(answer: &T, wire: &str)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let expected: serde_json::Value = serde_json::from_str(wire).unwrap();
+    assert_eq!(serde_json::to_value(answer).unwrap(), expected, "{wire}");
+    assert_eq!(
+        &Response::ok(expected).into_answer::<T>().unwrap(),
+        answer,
+        "{wire}"
+    );
 }
 
 #[cfg(test)]

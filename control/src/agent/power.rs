@@ -1,20 +1,33 @@
 //! Power: a service the plugins declare restarted, the appliance rebooted or shut down.
 
 use appliance::plugin::Manifest;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-use super::{Agent, Answer};
-use crate::protocol::{Request, Response};
+use super::{Agent, Answer, ok};
+use crate::protocol::Request;
+
+/// The answer to `restart`: the service restarted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restarted {
+    pub restarted: String,
+}
+
+/// The answer to `reboot` and `poweroff`: `reboot` or `poweroff`, due in a moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduled {
+    pub scheduled: String,
+}
 
 impl Agent<'_> {
     /// The power requests.
     pub(super) fn power(&self, request: &Request) -> Result<Answer, String> {
-        let ok = |data| Ok(Response::ok(data).into());
         match request {
             Request::Restart { service } => {
                 self.declared(service)?;
                 self.system.run("systemctl", &["restart", "--", service])?;
-                ok(json!({ "restarted": service }))
+                ok(&Restarted {
+                    restarted: service.clone(),
+                })
             }
             Request::Reboot | Request::Poweroff => {
                 let verb = if *request == Request::Reboot {
@@ -32,7 +45,9 @@ impl Agent<'_> {
                         verb,
                     ],
                 )?;
-                ok(json!({ "scheduled": verb }))
+                ok(&Scheduled {
+                    scheduled: verb.to_owned(),
+                })
             }
             _ => Err("not a power request".into()),
         }
@@ -51,5 +66,27 @@ impl Agent<'_> {
         } else {
             Err(format!("no plugin declares the service `{service}`"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::assert_wire;
+
+    #[test]
+    fn answers_keep_their_keys() {
+        assert_wire(
+            &Restarted {
+                restarted: "apache2".into(),
+            },
+            r#"{"restarted":"apache2"}"#,
+        );
+        assert_wire(
+            &Scheduled {
+                scheduled: "poweroff".into(),
+            },
+            r#"{"scheduled":"poweroff"}"#,
+        );
     }
 }

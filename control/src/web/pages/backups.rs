@@ -5,34 +5,36 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use minijinja::context;
+use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::{act, flash, forget, page};
+use crate::agent::backups::{Created, Deleted, Imported, List, Restored, Schedule};
 use crate::protocol::Request;
 use crate::sysinfo;
 use crate::web::{CurrentSession, Shared, client};
 
 pub async fn backups(State(state): State<Shared>, session: CurrentSession) -> Response {
     let agent = &state.config.agent;
-    let (backups, error) = match client::ask(agent, &Request::BackupList).await {
-        Ok(data) => (
-            data["backups"].as_array().cloned().unwrap_or_default(),
-            None,
-        ),
+    let (backups, error) = match client::ask::<List>(agent, &Request::BackupList).await {
+        Ok(list) => (list.backups, None),
         Err(error) => (Vec::new(), Some(error)),
     };
-    let backups: Vec<serde_json::Value> = backups
-        .into_iter()
+    let backups: Vec<Value> = backups
+        .iter()
         .rev()
-        .map(|mut b| {
-            b["size_text"] = sysinfo::size_text(b["size"].as_u64().unwrap_or(0)).into();
-            b
+        .map(|b| {
+            context! {
+                size_text => sysinfo::size_text(b.size),
+                ..Value::from_serialize(b)
+            }
         })
         .collect();
-    let schedule = client::ask(agent, &Request::ScheduleState)
-        .await
-        .is_ok_and(|d| d["enabled"] == true);
+    // Shown as off when the agent cannot say; the list's error, if any, is the one shown.
+    let (schedule, error) = match client::ask::<Schedule>(agent, &Request::ScheduleState).await {
+        Ok(schedule) => (schedule.enabled, error),
+        Err(schedule_error) => (false, error.or(Some(schedule_error))),
+    };
     if let Some(error) = error {
         flash(&state, &session, "error", error);
     }
@@ -52,7 +54,7 @@ pub async fn backup_create(State(state): State<Shared>, session: CurrentSession)
         &state,
         &session,
         Request::BackupCreate,
-        |d| format!("Backup made: {}", d["name"].as_str().unwrap_or_default()),
+        |created: Created| format!("Backup made: {}", created.name),
         "/backups",
     )
     .await
@@ -83,9 +85,9 @@ pub async fn backup_restore(
             name: form.name,
             foreign_configuration_runs_as_root: form.foreign.as_deref() == Some("yes"),
         },
-        |d| {
-            let mut text = format!("Restored {}", d["restored"].as_str().unwrap_or_default());
-            if d["sysconf-left-out"] == true {
+        |restored: Restored| {
+            let mut text = format!("Restored {}", restored.restored);
+            if restored.sysconf_left_out {
                 text.push_str(
                     ": its application data only (it was made elsewhere; its system configuration was left as it is here)",
                 );
@@ -107,7 +109,7 @@ pub async fn backup_delete(
         &state,
         &session,
         Request::BackupDelete { name: form.name },
-        |d| format!("Deleted {}", d["deleted"].as_str().unwrap_or_default()),
+        |deleted: Deleted| format!("Deleted {}", deleted.deleted),
         "/backups",
     )
     .await
@@ -154,7 +156,7 @@ pub async fn backup_upload(
                 &state,
                 &session,
                 Request::BackupImport { name },
-                |d| format!("Uploaded {}", d["name"].as_str().unwrap_or_default()),
+                |imported: Imported| format!("Uploaded {}", imported.name),
                 "/backups",
             )
             .await;
@@ -272,7 +274,7 @@ pub async fn backup_schedule(
         &state,
         &session,
         Request::Schedule { enable },
-        |_| {
+        |_: Schedule| {
             if enable {
                 "The nightly backup is on".into()
             } else {

@@ -6,15 +6,16 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{act, flash, page};
+use crate::agent::mail::{Relayhost, Sent, Settings};
 use crate::protocol::Request;
 use crate::web::{CurrentSession, Shared, client};
 
 pub async fn mail(State(state): State<Shared>, session: CurrentSession) -> Response {
     let settings = match client::ask(&state.config.agent, &Request::MailSettings).await {
-        Ok(data) => serde_json::from_value(data).unwrap_or_default(),
+        Ok(settings) => settings,
         Err(error) => {
             flash(&state, &session, "error", error);
-            crate::mail::Settings::default()
+            Settings::default()
         }
     };
     let mut settings = settings;
@@ -56,12 +57,7 @@ pub async fn mail_save(
             user: form.user.trim().to_owned(),
             password,
         },
-        |d| {
-            format!(
-                "Mail goes through {}",
-                d["relayhost"].as_str().unwrap_or_default()
-            )
-        },
+        |relayhost: Relayhost| format!("Mail goes through {}", relayhost.relayhost),
         "/mail",
     )
     .await
@@ -83,12 +79,7 @@ pub async fn mail_test(
         Request::TestMail {
             to: form.to.trim().to_owned(),
         },
-        |d| {
-            format!(
-                "A test mail went to {}",
-                d["sent"].as_str().unwrap_or_default()
-            )
-        },
+        |sent: Sent| format!("A test mail went to {}", sent.sent),
         "/mail",
     )
     .await

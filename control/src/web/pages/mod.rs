@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
+use serde::de::DeserializeOwned;
 
 use super::{CurrentSession, Shared, client};
 use crate::protocol::Request;
@@ -208,16 +209,17 @@ fn page(
     )
 }
 
-/// Runs an agent request for a POST and goes back to `to` with the outcome as a message.
-async fn act(
+/// Runs an agent request for a POST and goes back to `to` with the outcome as a message: `done`
+/// words the request's typed answer `T`.
+async fn act<T: DeserializeOwned>(
     state: &Shared,
     session: &CurrentSession,
     request: Request,
-    done: impl FnOnce(&serde_json::Value) -> String,
+    done: impl FnOnce(T) -> String,
     to: &str,
 ) -> Response {
     match client::ask(&state.config.agent, &request).await {
-        Ok(data) => flash(state, session, "success", done(&data)),
+        Ok(answer) => flash(state, session, "success", done(answer)),
         Err(error) => flash(state, session, "error", error),
     }
     Redirect::to(to).into_response()

@@ -8,6 +8,7 @@ use axum::response::Response;
 use minijinja::context;
 
 use super::{cached, page, services};
+use crate::agent::backups::List;
 use crate::jobs;
 use crate::protocol::Request;
 use crate::sysinfo;
@@ -21,17 +22,10 @@ pub async fn overview(State(state): State<Shared>, session: CurrentSession) -> R
     let last_backup = match state.cache.last_backup.lock().ok().and_then(|g| g.clone()) {
         Some((when, value)) if when.elapsed() < Duration::from_secs(30) => value,
         _ => {
-            let value = client::ask(&state.config.agent, &Request::BackupList)
+            let value = client::ask::<List>(&state.config.agent, &Request::BackupList)
                 .await
                 .ok()
-                .and_then(|data| {
-                    data["backups"]
-                        .as_array()?
-                        .iter()
-                        .filter_map(|b| b["timestamp"].as_str())
-                        .max()
-                        .map(str::to_owned)
-                });
+                .and_then(|list| list.backups.into_iter().filter_map(|b| b.timestamp).max());
             if let Ok(mut guard) = state.cache.last_backup.lock() {
                 *guard = Some((Instant::now(), value.clone()));
             }

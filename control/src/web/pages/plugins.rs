@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 
 use super::{act, flash, page};
+use crate::agent::plugins::{Done, Saved, Values};
 use crate::protocol::Request;
 use crate::web::{CurrentSession, Shared, client};
 
@@ -31,7 +32,7 @@ pub async fn plugin(
         return (StatusCode::NOT_FOUND, "no such plugin").into_response();
     };
     let values = if manifest.settings.is_empty() {
-        serde_json::Value::Null
+        Values::default()
     } else {
         match client::ask(
             &state.config.agent,
@@ -44,7 +45,7 @@ pub async fn plugin(
             Ok(values) => values,
             Err(error) => {
                 flash(&state, &session, "error", error);
-                serde_json::Value::Null
+                Values::default()
             }
         }
     };
@@ -57,7 +58,7 @@ pub async fn plugin(
                 label => s.label,
                 help => s.help,
                 kind => s.kind.as_str(),
-                value => values[&s.name].as_str().unwrap_or_default(),
+                value => values.get(&s.name).unwrap_or_default(),
             }
         })
         .collect();
@@ -120,20 +121,27 @@ pub async fn plugin_settings(
     let Some(manifest) = plugin_manifest(&state.config.root, &name) else {
         return (StatusCode::NOT_FOUND, "no such plugin").into_response();
     };
-    let current = client::ask(
+    // Without the current values no change can be told from the others: nothing is sent.
+    let current: Values = match client::ask(
         &state.config.agent,
         &Request::PluginSettings {
             plugin: name.clone(),
         },
     )
     .await
-    .unwrap_or_default();
+    {
+        Ok(current) => current,
+        Err(error) => {
+            flash(&state, &session, "error", error);
+            return Redirect::to(&back).into_response();
+        }
+    };
     let mut changed = Vec::new();
     for setting in &manifest.settings {
         let Some(value) = form.get(&setting.name) else {
             continue;
         };
-        if current[&setting.name].as_str() == Some(value.as_str()) {
+        if current.get(&setting.name) == Some(value.as_str()) {
             continue;
         }
         let request = Request::SettingSet {
@@ -141,7 +149,7 @@ pub async fn plugin_settings(
             setting: setting.name.clone(),
             value: value.clone(),
         };
-        if let Err(error) = client::ask(&state.config.agent, &request).await {
+        if let Err(error) = client::ask::<Saved>(&state.config.agent, &request).await {
             flash(&state, &session, "error", error);
             return Redirect::to(&back).into_response();
         }
@@ -164,9 +172,9 @@ const PARAMETER_FIELD: &str = "param-";
 const OUTPUT_SHOWN: usize = 2000;
 
 /// What a page says when an action is done: its label, then what the command printed.
-fn action_done(data: &serde_json::Value) -> String {
-    let label = data["done"].as_str().unwrap_or_default();
-    let output = data["output"].as_str().unwrap_or_default().trim();
+fn action_done(done: Done) -> String {
+    let label = done.done;
+    let output = done.output.trim();
     if output.is_empty() {
         return format!("Done: {label}");
     }

@@ -6,6 +6,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{act, forget, page, services};
+use crate::agent::power::{Restarted, Scheduled};
 use crate::protocol::Request;
 use crate::web::{CurrentSession, Shared};
 
@@ -37,7 +38,7 @@ pub async fn restart(
         Request::Restart {
             service: form.service,
         },
-        |d| format!("Restarted {}", d["restarted"].as_str().unwrap_or_default()),
+        |restarted: Restarted| format!("Restarted {}", restarted.restarted),
         "/power",
     )
     .await
@@ -48,7 +49,7 @@ pub async fn reboot(State(state): State<Shared>, session: CurrentSession) -> Res
         &state,
         &session,
         Request::Reboot,
-        |_| "The appliance restarts now".into(),
+        |_: Scheduled| "The appliance restarts now".into(),
         "/power",
     )
     .await
@@ -59,7 +60,7 @@ pub async fn poweroff(State(state): State<Shared>, session: CurrentSession) -> R
         &state,
         &session,
         Request::Poweroff,
-        |_| "The appliance shuts down now".into(),
+        |_: Scheduled| "The appliance shuts down now".into(),
         "/power",
     )
     .await

@@ -11,6 +11,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{act, page};
+use crate::agent::updates::Started;
 use crate::jobs;
 use crate::protocol::Request;
 use crate::web::{CurrentSession, Shared};
@@ -138,8 +139,8 @@ pub async fn events(State(state): State<Shared>, Query(query): Query<EventsQuery
         .into_response()
 }
 
-fn job_started(data: &serde_json::Value) -> String {
-    format!("Started: {}", data["job"].as_str().unwrap_or("a job"))
+fn job_started(Started { job }: Started) -> String {
+    format!("Started: {job}")
 }
 
 pub async fn refresh(State(state): State<Shared>, session: CurrentSession) -> Response {
