@@ -8,7 +8,8 @@
 //! - the APT hook (`/usr/lib/appliance/apt-hook`): [`hook`], with [`deb`] (the .deb and its
 //!   control stanzas), [`seed`], [`seeding`], [`secrets`] and [`registry`];
 //! - the dpkg trigger (`/usr/lib/appliance/trigger`): [`trigger`];
-//! - `valist` and `vainstall`: [`catalog`] (libapt-pkg);
+//! - `valist` and `vainstall`: [`catalog`] (libapt-pkg: the `apt` feature, on by default, as for
+//!   `seedcheck` and `image`; appliance-control goes without it);
 //! - `va-seed`: [`seed`], [`seedcheck`], [`templates`], [`secrets`];
 //! - `va-backup`: [`backup`] (`backup::plan` is the command's entry), with [`plugin`] (the
 //!   plugin manifests);
@@ -22,16 +23,19 @@
 
 pub mod atomic;
 pub mod backup;
+#[cfg(feature = "apt")]
 pub mod catalog;
 pub mod deb;
 pub mod debconf;
 pub mod hook;
+#[cfg(feature = "apt")]
 pub mod image;
 pub mod plugin;
 pub mod random;
 pub mod registry;
 pub mod secrets;
 pub mod seed;
+#[cfg(feature = "apt")]
 pub mod seedcheck;
 pub mod seeding;
 pub mod system_root;
