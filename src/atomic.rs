@@ -32,21 +32,37 @@ pub fn write_exact(
     mode: u32,
     group: Option<nix::unistd::Gid>,
 ) -> std::io::Result<()> {
-    replace(path, bytes, mode & 0o600, |file| {
-        if let Some(group) = group {
-            nix::unistd::fchown(file.file(), None, Some(group)).map_err(std::io::Error::from)?;
-        }
-        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
-    })
+    replace(
+        path,
+        mode & 0o600,
+        |file| {
+            if let Some(group) = group {
+                nix::unistd::fchown(file.file(), None, Some(group))
+                    .map_err(std::io::Error::from)?;
+            }
+            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+        },
+        |file| file.write_all(bytes),
+    )
+}
+
+/// [`write`] with what `source` reads to its end (a large upload, never held in memory whole).
+pub fn write_from(path: &Path, source: &mut impl std::io::Read, mode: u32) -> std::io::Result<()> {
+    replace(
+        path,
+        mode & 0o600,
+        |file| file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777)),
+        |file| std::io::copy(source, file).map(drop),
+    )
 }
 
 /// The one replacement: the temporary is created with `create_mode` (under the umask) and handed
-/// to `prepare` before anything is written to it.
+/// to `prepare` before `write_content` writes anything to it.
 fn replace(
     path: &Path,
-    bytes: &[u8],
     create_mode: u32,
     prepare: impl FnOnce(&fs::File) -> std::io::Result<()>,
+    write_content: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -63,7 +79,7 @@ fn replace(
             .mode(create_mode)
             .open(&temporary)?;
         prepare(&file)?;
-        file.write_all(bytes)?;
+        write_content(&mut file)?;
         file.sync_all()?;
         fs::rename(&temporary, path)?;
         sync_dir(dir)

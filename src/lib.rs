@@ -10,7 +10,8 @@
 //!   its control stanzas), the rest of [`seed`] (the seed's way from the .deb to debconf:
 //!   [`seed::apply`], [`seed::registry`]) and [`secrets`];
 //! - the dpkg trigger (`/usr/lib/appliance/trigger`): [`seed::trigger`];
-//! - `valist` and `vainstall`: [`catalog`] (libapt-pkg);
+//! - `valist` and `vainstall`: [`catalog`] (libapt-pkg: the `apt` feature, on by default, as for
+//!   `seed::check` and `image`; appliance-control goes without it);
 //! - `va-seed`: [`seed`] ([`seed::format`], [`seed::check`], [`seed::templates`]), [`secrets`];
 //! - `va-backup`: [`backup`] (`backup::plan` is the command's entry), with [`plugin`] (the
 //!   plugin manifests);
@@ -25,10 +26,12 @@
 
 pub mod atomic;
 pub mod backup;
+#[cfg(feature = "apt")]
 pub mod catalog;
 pub mod cli;
 pub mod deb;
 pub mod debconf;
+#[cfg(feature = "apt")]
 pub mod image;
 pub mod plugin;
 pub mod random;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The longest request line the agent reads.
@@ -96,7 +97,9 @@ pub enum Request {
     },
 }
 
-/// The answer: `ok` with data, or an error in words for people.
+/// The answer: `ok` with data, or an error in words for people. The data of each request is a
+/// typed answer of its area (`crate::agent::backups::List` for `backup-list`, …): the agent
+/// writes it with [`Response::answer`], the web service reads it with [`Response::into_answer`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub ok: bool,
@@ -121,6 +124,24 @@ impl Response {
             error: Some(message.into()),
             data: serde_json::Value::Null,
         }
+    }
+
+    /// `ok` with a request's typed answer as its data.
+    pub fn answer(answer: &impl Serialize) -> Self {
+        match serde_json::to_value(answer) {
+            Ok(data) => Self::ok(data),
+            Err(error) => Self::error(format!("the answer cannot be written: {error}")),
+        }
+    }
+
+    /// The typed answer, or why there is none: the agent's error in its words, or what in the
+    /// data is not the answer expected (never a default in its place).
+    pub fn into_answer<T: DeserializeOwned>(self) -> Result<T, String> {
+        if !self.ok {
+            return Err(self.error.unwrap_or_else(|| "the agent refused".into()));
+        }
+        serde_json::from_value(self.data)
+            .map_err(|e| format!("the agent's answer is not understood: {e}"))
     }
 }
 
@@ -399,6 +420,62 @@ mod tests {
             assert!(error.contains(reason), "{line:.80}: {error}");
             assert!(!error.contains("hunter2"), "{error}");
         }
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Made {
+        name: String,
+        #[serde(rename = "left-out")]
+        left_out: bool,
+    }
+
+    #[test]
+    fn a_typed_answer_round_trips_as_its_json_line() {
+        let made = Made {
+            name: "wiki-20261126T034500Z.abf".into(),
+            left_out: true,
+        };
+        let line = serde_json::to_string(&Response::answer(&made)).unwrap();
+        assert_eq!(
+            line,
+            r#"{"ok":true,"data":{"left-out":true,"name":"wiki-20261126T034500Z.abf"}}"#
+        );
+        let read: Response = serde_json::from_str(&line).unwrap();
+        assert_eq!(read.into_answer::<Made>().unwrap(), made);
+    }
+
+    #[test]
+    fn a_malformed_answer_is_an_error_that_says_what_is_wrong() {
+        for (line, reason) in [
+            (
+                r#"{"ok":true,"data":{"left-out":true}}"#,
+                "missing field `name`",
+            ),
+            (
+                r#"{"ok":true,"data":{"name":7,"left-out":false}}"#,
+                "invalid type: integer `7`, expected a string",
+            ),
+            (r#"{"ok":true}"#, "invalid type: null"),
+            (
+                r#"{"ok":true,"data":"done"}"#,
+                "invalid type: string \"done\", expected struct Made",
+            ),
+        ] {
+            let response: Response = serde_json::from_str(line).unwrap();
+            let error = response.into_answer::<Made>().unwrap_err();
+            assert!(
+                error.starts_with("the agent's answer is not understood: ")
+                    && error.contains(reason),
+                "{line}: {error}"
+            );
+        }
+        // The agent's refusal is passed on in its words.
+        let refused: Response =
+            serde_json::from_str(r#"{"ok":false,"error":"there is no backup `x.abf`"}"#).unwrap();
+        assert_eq!(
+            refused.into_answer::<Made>().unwrap_err(),
+            "there is no backup `x.abf`"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! would install with it (`va-seed check`).
 
 pub mod apply;
+#[cfg(feature = "apt")]
 pub mod check;
 pub mod format;
 pub mod hook;

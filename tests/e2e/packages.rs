@@ -45,7 +45,7 @@ fn every_man_page_the_packages_refer_to_is_in_a_package() {
     for entry in std::fs::read_dir(repo()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.ends_with(".deb") || name.contains("-dbgsym_") {
+        if path.extension().is_none_or(|e| e != "deb") || name.contains("-dbgsym_") {
             continue;
         }
         debs += 1;

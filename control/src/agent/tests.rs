@@ -1,6 +1,9 @@
 use std::cell::RefCell;
 use std::os::unix::fs::PermissionsExt;
 
+use appliance::backup::Quiet;
+use appliance::backup::store::BACKUP_DIR;
+
 use super::*;
 
 /// Records the programs the agent would run; `systemctl is-active` says nothing runs.
@@ -470,23 +473,6 @@ fn the_host_passes_standard_input_and_reports_a_failure() {
         "{error}"
     );
     assert!(!error.contains("hunter2"), "{error}");
-}
-
-#[test]
-fn an_upload_the_store_has_no_room_for_is_refused_before_the_copy() {
-    let dir = tempfile::tempdir().unwrap();
-    let upload = dir.path().join("big.abf");
-    // 8 TiB that take no room: more than this disk has.
-    std::fs::File::create(&upload)
-        .unwrap()
-        .set_len(1 << 43)
-        .unwrap();
-    let file = std::fs::File::open(&upload).unwrap();
-    let error = super::enough_room(&file, "big.abf", dir.path()).unwrap_err();
-    assert!(error.contains("not enough space"), "{error}");
-    std::fs::write(&upload, "small").unwrap();
-    let file = std::fs::File::open(&upload).unwrap();
-    super::enough_room(&file, "big.abf", dir.path()).unwrap();
 }
 
 /// A system with a wiki, its manifest (root's), and an agent whose web user is this process.

@@ -3,9 +3,11 @@
 
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
+use crate::agent::backups::Opened;
 use crate::protocol::{Request, Response};
 
 async fn send(socket: &Path, request: &Request) -> Result<BufReader<UnixStream>, String> {
@@ -30,15 +32,12 @@ async fn response(reader: &mut BufReader<UnixStream>) -> Result<Response, String
     serde_json::from_str(&line).map_err(|e| format!("the agent's answer is not understood: {e}"))
 }
 
-/// Asks the agent; an error answer becomes `Err` with the agent's words.
-pub async fn ask(socket: &Path, request: &Request) -> Result<serde_json::Value, String> {
+/// Asks the agent for the typed answer `T` of `request` (the one its area declares, such as
+/// [`crate::agent::backups::List`] for [`Request::BackupList`]); an error answer becomes `Err`
+/// with the agent's words, an answer that is not a `T` says what is wrong with it.
+pub async fn ask<T: DeserializeOwned>(socket: &Path, request: &Request) -> Result<T, String> {
     let mut reader = send(socket, request).await?;
-    let answer = response(&mut reader).await?;
-    if answer.ok {
-        Ok(answer.data)
-    } else {
-        Err(answer.error.unwrap_or_else(|| "the agent refused".into()))
-    }
+    response(&mut reader).await?.into_answer()
 }
 
 /// Asks for a backup's bytes: its size, and the stream that carries them.
@@ -50,12 +49,6 @@ pub async fn download(socket: &Path, name: &str) -> Result<(u64, BufReader<UnixS
         },
     )
     .await?;
-    let answer = response(&mut reader).await?;
-    if !answer.ok {
-        return Err(answer.error.unwrap_or_else(|| "the agent refused".into()));
-    }
-    let size = answer.data["size"]
-        .as_u64()
-        .ok_or("the agent gave no size")?;
-    Ok((size, reader))
+    let opened: Opened = response(&mut reader).await?.into_answer()?;
+    Ok((opened.size, reader))
 }

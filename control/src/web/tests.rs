@@ -701,7 +701,7 @@ async fn a_broken_plugin_manifest_is_named_and_does_not_hide_the_others() {
         "the broken one is named, with the reason: {html}"
     );
     // The agent still restarts what the good manifest declares.
-    let answer = client::ask(
+    let answer = client::ask::<crate::agent::power::Restarted>(
         &state.config.agent,
         &crate::protocol::Request::Restart {
             service: "no-such-service-declared".into(),

@@ -1,0 +1,163 @@
+//! Updates: the current job with its log, followed live as server-sent events, and the buttons
+//! that start one.
+
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::{act, page};
+use crate::agent::updates::Started;
+use crate::jobs;
+use crate::protocol::Request;
+use crate::web::{CurrentSession, Shared};
+
+/// A log for people: APT's status lines are shown as progress, not as text.
+fn readable_log(text: &str) -> String {
+    text.lines()
+        .filter(|l| jobs::progress(l).is_none())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub async fn updates(State(state): State<Shared>, session: CurrentSession) -> Response {
+    let root = &state.config.root;
+    let job = jobs::current(root);
+    let log = job
+        .as_ref()
+        .and_then(|j| jobs::log_path(root, &j.id))
+        .and_then(|p| std::fs::read(p).ok())
+        .unwrap_or_default();
+    let running = job
+        .as_ref()
+        .is_some_and(|j| j.state == jobs::State::Running);
+    page(
+        &state,
+        &session,
+        "/updates",
+        "Updates",
+        "updates.html",
+        context! {
+            job => job,
+            running => running,
+            log => readable_log(&String::from_utf8_lossy(&log)),
+            log_bytes => log.len(),
+            pending => jobs::pending(root),
+            dpkg_interrupted => jobs::dpkg_interrupted(root),
+        },
+    )
+}
+
+/// Where an event stream is in a job's log.
+struct Follow {
+    root: std::path::PathBuf,
+    log: std::path::PathBuf,
+    job: String,
+    offset: u64,
+    pending: std::collections::VecDeque<Event>,
+    done: bool,
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    job: String,
+    #[serde(default)]
+    from: u64,
+}
+
+/// The running job's log and progress as server-sent events, from byte `from` of its log, until
+/// it ends.
+pub async fn events(State(state): State<Shared>, Query(query): Query<EventsQuery>) -> Response {
+    let root = state.config.root.clone();
+    let Some(log) = jobs::log_path(&root, &query.job) else {
+        return (StatusCode::BAD_REQUEST, "not a job").into_response();
+    };
+    let follow = Follow {
+        root,
+        log,
+        job: query.job,
+        offset: query.from,
+        pending: std::collections::VecDeque::new(),
+        done: false,
+    };
+    let stream =
+        futures_util::stream::unfold(follow, |mut follow| async move {
+            loop {
+                if let Some(event) = follow.pending.pop_front() {
+                    return Some((Ok::<Event, std::convert::Infallible>(event), follow));
+                }
+                if follow.done {
+                    return None;
+                }
+                let state = jobs::current(&follow.root)
+                    .filter(|j| j.id == follow.job)
+                    .map_or(jobs::State::Failed, |j| j.state);
+                let bytes = tokio::fs::read(&follow.log).await.unwrap_or_default();
+                let start = usize::try_from(follow.offset)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                // Whole lines only.
+                let end = bytes[start..]
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(start, |i| start + i + 1);
+                for line in String::from_utf8_lossy(&bytes[start..end]).lines() {
+                    match jobs::progress(line) {
+                        Some((percent, status)) => follow.pending.push_back(
+                            Event::default().event("progress").data(
+                                serde_json::json!({ "percent": percent, "status": status })
+                                    .to_string(),
+                            ),
+                        ),
+                        None => follow
+                            .pending
+                            .push_back(Event::default().event("log").data(line)),
+                    }
+                }
+                follow.offset = end as u64;
+                if state != jobs::State::Running && end == bytes.len() {
+                    let name = serde_json::to_value(state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    follow
+                        .pending
+                        .push_back(Event::default().event("state").data(name));
+                    follow.done = true;
+                }
+                if follow.pending.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+fn job_started(Started { job }: Started) -> String {
+    format!("Started: {job}")
+}
+
+pub async fn refresh(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(&state, &session, Request::Refresh, job_started, "/updates").await
+}
+
+pub async fn upgrade(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(&state, &session, Request::Upgrade, job_started, "/updates").await
+}
+
+pub async fn configure(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(
+        &state,
+        &session,
+        Request::ConfigurePending,
+        job_started,
+        "/updates",
+    )
+    .await
+}
