@@ -637,10 +637,6 @@ fn compare_part(a: &[u8], b: &[u8]) -> Ordering {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

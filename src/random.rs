@@ -73,10 +73,6 @@ pub fn password(source: &mut dyn Source, length: usize) -> Result<String, Random
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 pub(crate) mod tests {
     use super::*;
 

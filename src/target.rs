@@ -234,10 +234,6 @@ pub fn run(command: Command, program: &str, input: Option<&[u8]>) -> Result<Ran,
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

@@ -308,7 +308,7 @@ fn hand_made_original(dir: &Path, directories: bool) -> PathBuf {
     write(&made.join("version"), "0.1\n");
     write(
         &made.join("info.yaml"),
-        // The nested layout the prototype wrote (ARCHITECTURE.md section 5).
+        // The nested layout the prototype wrote (the README's "Backups: the format and what a restore checks").
         "appdata:\n  dirs:\n  - /usr/share/moin/mywiki\nappliance: moinmoin\nsysconf:\n  dirs:\n  - /etc/moin\ntimestamp: '2009-06-01 12:00:00'\nversion: '0.1'\n",
     );
     let sums = tool(

@@ -32,10 +32,6 @@ pub fn check_free_space(dir: &Path, needed: u64) -> Result<(), String> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 pub mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::sync::Arc;

@@ -366,10 +366,6 @@ pub fn progress(line: &str) -> Option<(f32, String)> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

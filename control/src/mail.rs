@@ -224,10 +224,6 @@ pub fn test_mail(to: &str, hostname: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 

@@ -299,10 +299,6 @@ pub fn check(request: &Request) -> Result<(), String> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

@@ -110,10 +110,6 @@ pub fn set(root: &Path, setting: &Setting, value: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

@@ -214,10 +214,6 @@ pub fn read(root: &Path) -> SystemInfo {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

@@ -188,10 +188,6 @@ pub fn hash_password(password: &str) -> Result<String, UsersError> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,4 @@
-//! `info.yaml`: what a backup holds, in the original layout (ARCHITECTURE.md section 5): the
+//! `info.yaml`: what a backup holds, in the original layout (the README's "Backups: the format and what a restore checks"): the
 //! directories nested as `appdata: {dirs: [...]}` and `sysconf: {dirs: [...]}`, then `appliance`,
 //! `timestamp` and `version`; ours (`package-version`, `plugin`) come after them. Version 2
 //! backups were written for a while with flat keys named `appdata.dirs` and `sysconf.dirs`: they
@@ -235,10 +235,6 @@ impl Info {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 pub(crate) mod tests {
     use super::*;
 
@@ -264,7 +260,7 @@ pub(crate) mod tests {
         assert_eq!(Info::parse(&text).unwrap(), info);
     }
 
-    /// The 2009 prototype's file, exactly as ARCHITECTURE.md section 5 shows it.
+    /// The 2009 prototype's file, exactly as the original design shows it.
     pub const ORIGINAL: &str = "appdata:\n  dirs:\n  - /usr/share/moin/mywiki\nappliance: moinmoin\nsysconf:\n  dirs:\n  - /etc/moin\ntimestamp: '2009-10-31 20:12:33'\nversion: '0.1'\n";
 
     #[test]

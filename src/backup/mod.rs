@@ -1,4 +1,4 @@
-//! The `.abf` backup format (ARCHITECTURE.md section 5): a zip holding `version`, `info.yaml`,
+//! The `.abf` backup format (the README's "Backups: the format and what a restore checks"): a zip holding `version`, `info.yaml`,
 //! `sysconfig.tar.gz`, `appdata.tar.gz`, `sha256sums` (of those four) and `sha1sums` (of every
 //! other member, in `sha1sum -c` format, as the original format asks).
 
@@ -14,10 +14,6 @@ pub mod store;
 pub mod write;
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod proptests;
 
 /// The format this code writes.

@@ -200,10 +200,6 @@ pub fn matches(key: &[u8], sha256sums: &[u8], mac: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

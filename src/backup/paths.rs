@@ -93,10 +93,6 @@ pub fn check(path: &str, roots: &[String], absolute_allowed: bool) -> Result<Str
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

@@ -767,8 +767,4 @@ fn parse_sums(bytes: &[u8]) -> Vec<(String, String)> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 pub(crate) mod tests;

@@ -546,8 +546,4 @@ fn free_space(path: &Path) -> Result<u64, RestoreError> {
 mod stage;
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 pub(crate) mod tests;

@@ -132,10 +132,6 @@ fn parse_relation(text: &str) -> Option<Relation> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 
@@ -212,8 +208,4 @@ mod tests {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod proptests;

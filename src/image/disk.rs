@@ -175,10 +175,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

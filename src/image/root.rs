@@ -684,10 +684,6 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

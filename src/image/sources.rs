@@ -230,10 +230,6 @@ impl Repo {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

@@ -137,10 +137,6 @@ impl Action {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::super::Manifest;
     use super::*;

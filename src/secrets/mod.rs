@@ -317,10 +317,6 @@ pub(crate) fn record_seed(registry: &Registry, lock: &RegistryLock, package: &st
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
     use crate::random::Kernel;

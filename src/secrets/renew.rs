@@ -243,10 +243,6 @@ fn forget_in_debconf(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
     use crate::random::Kernel;
@@ -359,10 +355,6 @@ mod tests {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod shipped {
     //! Our own appliances: every secret their seeds generate can be made anew at first boot.
     use crate::plugin::Manifest;

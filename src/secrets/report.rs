@@ -158,10 +158,6 @@ pub fn certificate_fingerprint(path: &Path) -> Result<Option<String>, SecretErro
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
     use crate::random::Kernel;

@@ -244,10 +244,6 @@ impl Shipped {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 pub(crate) mod recorder {
     //! A [`PackageTools`] that records what it is asked and answers from a table.
     use std::cell::RefCell;
@@ -335,10 +331,6 @@ pub(crate) mod recorder {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::recorder::Recorder;
     use super::*;

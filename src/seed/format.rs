@@ -398,10 +398,6 @@ fn parse_line(line: usize, text: &str) -> Result<Entry, SeedError> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 
@@ -624,8 +620,4 @@ mod tests {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod proptests;

@@ -445,8 +445,4 @@ fn seed_from_deb(action: &PackageAction, stanza: &Stanza) -> Result<Shipped, Rea
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests;

@@ -232,10 +232,6 @@ fn names_with_suffix(dir: &Path, suffix: &str) -> Result<Vec<String>, RegistryEr
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 

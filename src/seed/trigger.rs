@@ -247,10 +247,6 @@ pub fn purge(root: &Path, package: &str) -> Result<bool, TriggerError> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
     use crate::Collected;

@@ -286,10 +286,6 @@ fn copy_into_store(mut source: std::fs::File, to: &Path) -> std::io::Result<()> 
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
     use crate::agent::assert_wire;

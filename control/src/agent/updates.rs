@@ -48,10 +48,6 @@ impl Agent<'_> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
     use crate::agent::assert_wire;

@@ -567,8 +567,4 @@ async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response {
 pub type CurrentSession = axum::Extension<Session>;
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests;

@@ -372,10 +372,6 @@ pub fn render(extra: &Extra, subcommand: Option<&str>) -> String {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests make their fixtures directly"
-)]
 mod tests {
     use super::*;
 
