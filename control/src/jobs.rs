@@ -83,6 +83,22 @@ pub struct Upgrade {
     pub new: String,
 }
 
+impl Job {
+    /// Job `id` of `kind`, running from now.
+    fn started(id: &str, kind: Kind) -> Self {
+        Self {
+            id: id.to_owned(),
+            kind,
+            title: kind.title().to_owned(),
+            state: State::Running,
+            started: appliance::backup::store::rfc3339(now()),
+            finished: None,
+            safety_backup: None,
+            error: None,
+        }
+    }
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -106,16 +122,7 @@ pub fn start(root: &Path, system: &dyn System, kind: Kind) -> Result<String, Str
     // itself writes the same file as it goes.
     let dir = job_dir(root);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let mut job = Job {
-        id: id.clone(),
-        kind,
-        title: kind.title().to_owned(),
-        state: State::Running,
-        started: appliance::backup::store::rfc3339(now()),
-        finished: None,
-        safety_backup: None,
-        error: None,
-    };
+    let mut job = Job::started(&id, kind);
     write_json(&dir.join("current.json"), &job).map_err(|e| e.to_string())?;
     let started = system
         .run(
@@ -237,16 +244,7 @@ pub fn run(root: &Path, kind: Kind, id: &str) -> Result<State, String> {
     let dir = job_dir(root);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let log = log_path(root, id).ok_or("not a job id")?;
-    let mut job = Job {
-        id: id.to_owned(),
-        kind,
-        title: kind.title().to_owned(),
-        state: State::Running,
-        started: appliance::backup::store::rfc3339(now()),
-        finished: None,
-        safety_backup: None,
-        error: None,
-    };
+    let mut job = Job::started(id, kind);
     let current = dir.join("current.json");
     write_json(&current, &job).map_err(|e| e.to_string())?;
     let mut file = open_log(&log).map_err(|e| e.to_string())?;
