@@ -156,6 +156,10 @@ pub fn create_at(
 
 /// Gives the written temporary its name: a rename over the file for `Replace`, a link that never
 /// replaces anything otherwise (the temporary is removed by the caller).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the streamed backup's own publication: renamed over, or linked where it must replace nothing"
+)]
 fn publish(temporary: &Path, destination: Destination<'_>) -> Result<PathBuf, WriteError> {
     match destination {
         Destination::Replace(path) => {

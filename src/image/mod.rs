@@ -8,6 +8,11 @@
 //! 4. The disk is assembled in a regular file ([`disk`]), converted with `qemu-img`, and renamed
 //!    to the output path only when complete.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "writes the image's root and disk while they are assembled in the build's own directory: nothing reads them until the finished image is renamed into place"
+)]
+
 pub mod disk;
 pub mod root;
 pub mod sources;

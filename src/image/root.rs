@@ -2,6 +2,11 @@
 //! the appliance with plain `apt-get install` (so the APT hook applies the seeds, as on a real
 //! system); then made bootable and ready for a first boot elsewhere.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "writes the image's root and disk while they are assembled in the build's own directory: nothing reads them until the finished image is renamed into place"
+)]
+
 use std::fmt::Write as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -273,6 +273,10 @@ impl Secrets {
                     ));
                 }
                 if metadata.permissions().mode() & 0o077 != 0 {
+                    #[expect(
+                        clippy::disallowed_methods,
+                        reason = "narrows a directory found too open; it never widens one"
+                    )]
                     fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
                         .map_err(|e| self.io("restrict", &self.dir, e))?;
                 }

@@ -1,6 +1,11 @@
 //! Build-time helper (not installed): writes the man pages and shell completions of the
 //! command-line tools from their clap definitions into the directory given.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "writes the man pages and completions into the package build's own tree"
+)]
+
 #[path = "../va-seed/cli.rs"]
 #[allow(dead_code, reason = "only the definitions are used here")]
 mod va_seed;
