@@ -37,6 +37,13 @@ pub enum ReadError {
         #[source]
         source: DebError,
     },
+    /// A .deb read as an appliance's (vainstall's download) that is not one: no package to name.
+    #[error("`{}` is not an appliance's package", .deb.display())]
+    NotAppliance {
+        deb: PathBuf,
+        #[source]
+        source: DebError,
+    },
     #[error("`{package}` provides {VIRTUAL_APPLIANCE} but `{}` holds no seed `{seed}`", .deb.display())]
     Missing {
         package: String,
@@ -89,8 +96,7 @@ impl Shipped {
     /// `vainstall`: the seed of the `.deb` at `deb`, which must be an appliance; its package and
     /// version are those its control file names.
     pub fn from_appliance_deb(deb: &Path) -> Result<Self, ReadError> {
-        let not_an_appliance = |source| ReadError::Deb {
-            package: String::new(),
+        let not_an_appliance = |source| ReadError::NotAppliance {
             deb: deb.to_owned(),
             source,
         };
@@ -134,6 +140,13 @@ mod tests {
         )
         .write(dir.path());
         let error = Shipped::from_appliance_deb(&ordinary).unwrap_err();
+        // Named by its file, never by an empty package name (`` `` ``).
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("`{}` is not", ordinary.display()))
+        );
+        assert!(!crate::error_chain(&error).contains("``"), "{error}");
         assert!(
             crate::error_chain(&error).contains("`postfix` does not provide virtual-appliance"),
             "{error}"
