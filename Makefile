@@ -8,16 +8,7 @@ REPO := $(BUILD)/repo
 # The signed APT repository made of $(REPO) (tools/make-repo): what the tests' roots and the demo
 # install from, as a user's server does.
 APT_REPO := $(BUILD)/apt
-SUITE := $(shell . /etc/os-release && echo $$VERSION_CODENAME)
-SRC := $(BUILD)/src
 export CARGO_TARGET_DIR := $(CURDIR)/target
-# In-tree dh_appliance, so that building our appliances never installs anything on the host.
-APPLIANCE_BUILD_ENV := PATH="$(CURDIR)/dh-appliance:$(CARGO_TARGET_DIR)/release:$$PATH" \
-	PERL5LIB="$(CURDIR)/dh-appliance" DH_DATAFILES="$(CURDIR)/dh-appliance" \
-	APPLIANCE_VA_SEED="$(CARGO_TARGET_DIR)/release/va-seed"
-# The other source packages: appliances/NAME/debian/ or appliances/NAME/PART/debian/
-# (appliances/moinmoin/ holds the moin package, the appliance and its plugin).
-SOURCES := $(patsubst %/debian/,%,$(wildcard appliances/*/debian/ appliances/*/*/debian/))
 # Python wheels of the moin package, downloaded once (checked against the lock file's hashes).
 export MOIN_WHEELHOUSE ?= /var/cache/appliance-tests/wheelhouse
 
@@ -28,12 +19,12 @@ HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap 
 	libaugeas-dev libclang-dev augeas-lenses chromium chromium-driver \
 	qemu-system-x86 qemu-utils ovmf dosfstools mtools fdisk
 
-.PHONY: help deps deb repo lintian test unit e2e demo demo-stop bench clean
+.PHONY: help deps deb repo lintian reproducible test unit e2e demo demo-stop bench clean
 
 help:
 	@echo "make demo   build the packages, install moinmoin-appliance in a throwaway Debian root, serve it"
 	@echo "make test   install what the tests need and run every test (root)"
-	@echo "make deb    build the packages into $(REPO)"
+	@echo "make deb    build the packages for $(SUITES) into $(REPO)"
 	@echo "make repo   make the signed APT repository $(APT_REPO) of them (REPO_GNUPGHOME, REPO_KEY, REPO_URI)"
 
 deps:
@@ -45,30 +36,46 @@ deps:
 	@# qemu-system-x86 from Debian 12 conflicts with a newer qemu-utils (a backport) and removes it.
 	@command -v qemu-img >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils
 
+# The releases `make deb` builds for, each in its own clean build root (tools/build-root); the
+# host's release goes into $(REPO) as a flat repository (./), every other into $(REPO)/SUITE.
+SUITES ?= bookworm trixie
+HOST_SUITE := $(shell . /etc/os-release && echo $$VERSION_CODENAME)
+# Per release: where cargo builds (the host's release in target/, whose target/release programs the
+# tests run; others in target/SUITE) and where moin's downloads are kept (one Python each).
+target_of = $(if $(filter $(HOST_SUITE),$(1)),$(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR)/$(1))
+wheelhouse_of = $(if $(filter $(HOST_SUITE),$(1)),$(MOIN_WHEELHOUSE),$(MOIN_WHEELHOUSE)-$(1))
+repo_of = $(if $(filter $(HOST_SUITE),$(1)),$(REPO),$(REPO)/$(1))
+
 deb: deps
-	rm -rf $(SRC) $(REPO)
-	mkdir -p $(SRC)/virtual-appliance-tools $(REPO)
-	tar -C $(CURDIR) --exclude=./target --exclude=./build --exclude=./.git -cf - . \
-		| tar -C $(SRC)/virtual-appliance-tools -xf -
-	cd $(SRC)/virtual-appliance-tools && dpkg-buildpackage -b -uc -us --no-sign >../tools.log 2>&1 \
-		|| { tail -40 ../tools.log; exit 1; }
-	for source in $(SOURCES); do \
-		name=$$(echo "$${source#appliances/}" | tr / -); \
-		cp -aL $$source $(SRC)/$$name; \
-		(cd $(SRC)/$$name && $(APPLIANCE_BUILD_ENV) dpkg-buildpackage -b -uc -us -d --no-sign \
-			>../$$name.log 2>&1) || { tail -40 $(SRC)/$$name.log; exit 1; }; \
-	done
-	$(MAKE) --no-print-directory lintian
-	mv $(SRC)/*.deb $(REPO)/
-	cd $(REPO) && dpkg-scanpackages --multiversion . /dev/null > Packages 2>/dev/null
-	@ls -1 $(REPO)/*.deb
+	rm -rf $(REPO)
+	@# The crates that Cargo.lock names, fetched here: the builds inside the roots run offline.
+	cargo fetch --locked --quiet
+	$(foreach suite,$(SUITES),$(MAKE) --no-print-directory deb-$(suite);)
+	@ls -1 $(REPO)/*.deb $(foreach suite,$(filter-out $(HOST_SUITE),$(SUITES)),$(REPO)/$(suite)/*.deb)
+
+# One release's packages, built and checked with lintian in its build root, into its repository.
+deb-%:
+	mkdir -p $(call wheelhouse_of,$*)
+	rm -rf $(BUILD)/$* $(call repo_of,$*)/*.deb
+	CARGO_TARGET_DIR=$(call target_of,$*) MOIN_WHEELHOUSE=$(call wheelhouse_of,$*) \
+		BUILD_ROOT_BIND=$(call wheelhouse_of,$*) BUILD_ROOT_ENV="CARGO_TARGET_DIR MOIN_WHEELHOUSE" \
+		tools/build-root run $* tools/build-packages $(BUILD)/$*
+	@# Indexed apart: dpkg-scanpackages would descend into $(REPO)/SUITE.
+	mkdir -p $(BUILD)/$*/repo $(call repo_of,$*)
+	cp -l $(BUILD)/$*/*.deb $(BUILD)/$*/repo/
+	cd $(BUILD)/$*/repo && dpkg-scanpackages --multiversion . /dev/null > Packages 2>/dev/null
+	cp $(BUILD)/$*/repo/* $(call repo_of,$*)/
+
+# moin built twice per release in its build root, offline from the wheelhouse of `make deb`, at two
+# paths, umasks and time zones: the same bytes (appliances/moinmoin/moin/check-reproducible).
+reproducible:
+	$(foreach suite,$(SUITES),MOIN_WHEELHOUSE=$(call wheelhouse_of,$(suite)) MOIN_OFFLINE=1 \
+		BUILD_ROOT_BIND=$(call wheelhouse_of,$(suite)) BUILD_ROOT_ENV="MOIN_WHEELHOUSE MOIN_OFFLINE" \
+		tools/build-root run $(suite) appliances/moinmoin/moin/check-reproducible $(BUILD)/reproducible-$(suite);)
 
 # Signed with the packager's key (REPO_GNUPGHOME, REPO_KEY) or one made for this tree.
 repo: deb
-	tools/make-repo $(APT_REPO) $(SUITE)=$(REPO)
-
-lintian:
-	lintian --fail-on error,warning --tag-display-limit 0 $(SRC)/*.changes
+	tools/make-repo $(APT_REPO) $(foreach suite,$(SUITES),$(suite)=$(call repo_of,$(suite)))
 
 # Unit tests and the integration tests that need no Debian root (not the e2e ones).
 unit: deps

@@ -1,7 +1,7 @@
 //! The backup issue on a real appliance: dokuwiki-appliance's plugin manifest drives `va-backup`
 //! in a booted Debian root, with Apache really stopped and started around the restore.
 
-use crate::harness::{Root, free_port, needs};
+use crate::harness::{Root, free_port, needs, version};
 use crate::seeds::NONINTERACTIVE;
 
 /// The page `start` as Apache serves it.
@@ -54,7 +54,7 @@ fn the_appliance_plugin_backs_up_and_restores_a_running_wiki() {
     let shown = root.exec_ok(&format!("va-backup --json show {abf}"));
     let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(shown["appliance"], "dokuwiki-appliance");
-    assert_eq!(shown["version"], "1.0");
+    assert_eq!(shown["version"], version("dokuwiki-appliance").as_str());
 
     // Later edits, a new page, a changed configuration.
     root.exec_ok(&format!(

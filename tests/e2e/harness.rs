@@ -17,6 +17,23 @@ pub fn repo() -> PathBuf {
         .map_or_else(|| Path::new(TREE).join("build/repo"), PathBuf::from)
 }
 
+/// The version of `package` in the packages `make deb` built for the host's release
+/// (`1.0~deb12u1`): what the tests expect installed.
+pub fn version(package: &str) -> String {
+    let index = std::fs::read_to_string(repo().join("Packages"))
+        .unwrap_or_else(|e| panic!("{}: {e} (make deb)", repo().join("Packages").display()));
+    index
+        .split("\n\n")
+        .filter(|stanza| stanza.lines().any(|l| l == format!("Package: {package}")))
+        .find_map(|stanza| {
+            stanza
+                .lines()
+                .find_map(|l| l.strip_prefix("Version: "))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no {package} in {}", repo().display()))
+}
+
 /// The signed repository of our packages (`make repo`), which the roots install from.
 pub fn apt_repo() -> PathBuf {
     std::env::var_os("APPLIANCE_APT")

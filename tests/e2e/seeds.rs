@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{Root, TREE, build_deb, needs, output_text};
+use crate::harness::{Root, TREE, build_deb, needs, output_text, version};
 
 pub const NONINTERACTIVE: &str = "export DEBIAN_FRONTEND=noninteractive;";
 
@@ -163,12 +163,15 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
         "{NONINTERACTIVE} apt-get install -y -q dokuwiki-appliance 2>&1"
     ));
     assert!(
-        install.contains("Seeding dokuwiki-appliance 1.0: 29 answers applied"),
+        install.contains(&format!(
+            "Seeding dokuwiki-appliance {}: 29 answers applied",
+            version("dokuwiki-appliance")
+        )),
         "{install}"
     );
     assert_seeded(&root);
     assert_eq!(state_field(&root, "Applied-By"), "apt-hook");
-    assert_eq!(state_field(&root, "Version"), "1.0");
+    assert_eq!(state_field(&root, "Version"), version("dokuwiki-appliance"));
 
     // A second appliance cannot be installed beside the first.
     let work = tempfile::tempdir().unwrap();
@@ -182,10 +185,10 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
         text.contains("conflicts with dokuwiki-appliance") || text.contains("conflicting packages"),
         "{text}"
     );
-    assert!(
-        root.dpkg_state()
-            .contains("dokuwiki-appliance installed 1.0")
-    );
+    assert!(root.dpkg_state().contains(&format!(
+        "dokuwiki-appliance installed {}",
+        version("dokuwiki-appliance")
+    )));
 
     // The administrator changes one answer; an upgrade changes another: both survive.
     root.ok("echo 'dokuwiki dokuwiki/wiki/title string Admin Title' | debconf-set-selections");
@@ -216,10 +219,14 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
     assert!(!root.exists("/var/lib/appliance/state/dokuwiki-appliance.info"));
     assert!(!root.exists("/var/lib/appliance/state/dokuwiki-appliance.seed"));
     let again = root.ok(&format!(
-        "{NONINTERACTIVE} apt-get install -y -q dokuwiki-appliance=1.0 2>&1"
+        "{NONINTERACTIVE} apt-get install -y -q dokuwiki-appliance={} 2>&1",
+        version("dokuwiki-appliance")
     ));
     assert!(
-        again.contains("Seeding dokuwiki-appliance 1.0: 29 answers applied"),
+        again.contains(&format!(
+            "Seeding dokuwiki-appliance {}: 29 answers applied",
+            version("dokuwiki-appliance")
+        )),
         "{again}"
     );
     assert_eq!(
@@ -351,10 +358,10 @@ fn dpkg_i_of_the_whole_set_seeds_as_the_hook_does() {
         test -z \"$left\" || {{ cat /tmp/pass*.log; exit 1; }}"
     ));
     assert_seeded(&root);
-    assert!(
-        root.dpkg_state()
-            .contains("dokuwiki-appliance installed 1.0")
-    );
+    assert!(root.dpkg_state().contains(&format!(
+        "dokuwiki-appliance installed {}",
+        version("dokuwiki-appliance")
+    )));
 }
 
 #[test]
@@ -363,7 +370,8 @@ fn dpkg_i_then_apt_get_f_install_seeds_as_the_hook_does() {
     needs("dpkg_i_then_apt_get_f_install_seeds_as_the_hook_does", &[]);
     let root = Root::fresh("dpkg-i-f");
     let first = root.run(&format!(
-        "{NONINTERACTIVE} dpkg -i /srv/repo/dokuwiki-appliance_1.0_all.deb 2>&1"
+        "{NONINTERACTIVE} dpkg -i /srv/repo/dokuwiki-appliance_{}_all.deb 2>&1",
+        version("dokuwiki-appliance")
     ));
     assert!(
         !first.status.success(),
@@ -372,12 +380,12 @@ fn dpkg_i_then_apt_get_f_install_seeds_as_the_hook_does() {
     );
     root.ok(&format!("{NONINTERACTIVE} apt-get -f install -y -q"));
     assert_seeded(&root);
-    assert!(
-        root.dpkg_state()
-            .contains("dokuwiki-appliance installed 1.0")
-    );
+    assert!(root.dpkg_state().contains(&format!(
+        "dokuwiki-appliance installed {}",
+        version("dokuwiki-appliance")
+    )));
     // appliance-tools, configured after the appliance was unpacked, recorded the seed.
-    assert_eq!(state_field(&root, "Version"), "1.0");
+    assert_eq!(state_field(&root, "Version"), version("dokuwiki-appliance"));
 }
 
 #[test]
@@ -389,7 +397,7 @@ fn one_transaction_with_appliance_tools_seeds_too() {
         "{NONINTERACTIVE} apt-get install -y -q dokuwiki-appliance 2>&1"
     ));
     assert_seeded(&root);
-    assert_eq!(state_field(&root, "Version"), "1.0");
+    assert_eq!(state_field(&root, "Version"), version("dokuwiki-appliance"));
     let pending = state_field(&root, "Reconfigure");
     assert!(
         pending.trim().is_empty(),
@@ -461,7 +469,7 @@ fn two_apt_runs_at_once_leave_a_whole_registry() {
             root.read("/var/lib/appliance/state/dokuwiki-appliance.seed"),
             shipped
         );
-        assert_eq!(state_field(&root, "Version"), "1.0");
+        assert_eq!(state_field(&root, "Version"), version("dokuwiki-appliance"));
     } else {
         assert!(!root.exists("/var/lib/appliance/state/dokuwiki-appliance.info"));
     }
@@ -513,7 +521,7 @@ fn six_hooks_at_once_contend_for_the_registry_lock() {
         leftovers.trim().is_empty(),
         "temporary files left: {leftovers}"
     );
-    assert_eq!(state_field(&root, "Version"), "1.0");
+    assert_eq!(state_field(&root, "Version"), version("dokuwiki-appliance"));
     let shipped = root.ok(
         "dpkg-deb --fsys-tarfile /var/tmp/dokuwiki-appliance_*_all.deb | tar -xO ./var/lib/appliance/seeds/dokuwiki-appliance.seed",
     );
