@@ -1,6 +1,10 @@
 //! Seed files: the answers an appliance gives its dependencies' debconf questions, in the format of
 //! debconf-set-selections(1): `owner question type value`, `#` comments, blank lines, and lines
 //! continued with a final backslash. Types are those of debconf-devel(7) templates, plus `seen`.
+//!
+//! A seed in an appliance's source may say that an answer is for some Debian releases only: the
+//! comment `#release: bookworm` (one or more code names) right above it. `dh_appliance` builds the
+//! package's seed for the release it builds on ([`for_release`]), so a shipped seed has none.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -105,6 +109,12 @@ pub enum SeedError {
         "line {line}: a site's seed gives its own values; `@secret:…` belongs in an appliance's seed"
     )]
     MarkerInSiteSeed { line: usize },
+    #[error(
+        "line {line}: expected `#release: NAME…`, Debian code names (lower-case letters) of the releases the next answer is for"
+    )]
+    ReleaseDirective { line: usize },
+    #[error("line {line}: `#release:` must stand right above the answer it is for")]
+    DanglingRelease { line: usize },
 }
 
 impl SeedError {
@@ -121,7 +131,9 @@ impl SeedError {
             | Self::UnfinishedContinuation { line }
             | Self::MarkerType { line, .. }
             | Self::MarkerName { line, .. }
-            | Self::MarkerInSiteSeed { line } => Some(*line),
+            | Self::MarkerInSiteSeed { line }
+            | Self::ReleaseDirective { line }
+            | Self::DanglingRelease { line } => Some(*line),
         }
     }
 }
@@ -214,40 +226,49 @@ impl Seed {
     fn scan(text: &str) -> (Self, Vec<SeedError>) {
         let mut entries: Vec<Entry> = Vec::new();
         let mut errors = Vec::new();
-        let mut seen = std::collections::HashMap::new();
-        let mut lines = text.lines().enumerate();
-        'lines: while let Some((index, first)) = lines.next() {
-            let line = index + 1;
-            let mut logical = first.to_owned();
-            while logical.ends_with('\\') {
-                logical.pop();
-                let Some((_, next)) = lines.next() else {
-                    errors.push(SeedError::UnfinishedContinuation { line });
-                    break 'lines;
-                };
-                logical.push_str(next);
-            }
-            let trimmed = logical.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let entry = match parse_line(line, trimmed) {
+        // Each question's answers so far: their lines and releases (`None`: every release).
+        let mut seen: std::collections::HashMap<(String, bool), Vec<Answered>> =
+            std::collections::HashMap::new();
+        for logical in logical_lines(text) {
+            let (line, text) = match logical {
+                Ok(logical) => logical,
+                Err(error) => {
+                    errors.push(error);
+                    break;
+                }
+            };
+            let (releases, trimmed) = match text {
+                Logical::Blank => continue,
+                Logical::Answer { releases, text } => (releases, text),
+                Logical::Problem(error) => {
+                    errors.push(error);
+                    continue;
+                }
+            };
+            let entry = match parse_line(line, &trimmed) {
                 Ok(entry) => entry,
                 Err(error) => {
                     errors.push(error);
                     continue;
                 }
             };
-            if let Some(first) =
-                seen.insert((entry.question.clone(), entry.kind == "seen"), entry.line)
-            {
+            let answers = seen
+                .entry((entry.question.clone(), entry.kind == "seen"))
+                .or_default();
+            // Two answers to one question are one too many unless their releases are apart.
+            let overlapping = answers.iter().find(|(_, other)| match (&releases, other) {
+                (Some(mine), Some(theirs)) => mine.iter().any(|r| theirs.contains(r)),
+                _ => true,
+            });
+            if let Some((first, _)) = overlapping {
                 errors.push(SeedError::Duplicate {
                     line,
-                    first,
+                    first: *first,
                     question: entry.question,
                 });
                 continue;
             }
+            answers.push((line, releases));
             entries.push(entry);
         }
         (Self { entries }, errors)
@@ -330,6 +351,122 @@ impl Seed {
             text
         })
     }
+}
+
+/// An answer's line and the releases it is for (`None`: every release).
+type Answered = (usize, Option<Vec<String>>);
+
+/// The directive that limits the answer below it to some Debian releases.
+const RELEASE_DIRECTIVE: &str = "#release:";
+
+/// A logical line of a seed (continuations joined), as [`logical_lines`] gives them.
+enum Logical {
+    /// Blank, or a comment.
+    Blank,
+    /// An answer's text (trimmed at the start), with the releases a directive above gave it.
+    Answer {
+        releases: Option<Vec<String>>,
+        text: String,
+    },
+    /// A directive that is malformed or stands above no answer.
+    Problem(SeedError),
+}
+
+/// The logical lines of `text`, each with its first physical line (1-based); the raw physical
+/// lines each spans are left to [`for_release`]. Stops at a continuation that the file ends in.
+fn logical_lines(text: &str) -> impl Iterator<Item = Result<(usize, Logical), SeedError>> + '_ {
+    let mut lines = text.lines().enumerate();
+    let mut pending: Option<(usize, Vec<String>)> = None;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let Some((index, first)) = lines.next() else {
+            done = true;
+            return pending.take().map(|(line, _)| {
+                Ok((line, Logical::Problem(SeedError::DanglingRelease { line })))
+            });
+        };
+        let line = index + 1;
+        let mut logical = first.to_owned();
+        while logical.ends_with('\\') {
+            logical.pop();
+            let Some((_, next)) = lines.next() else {
+                done = true;
+                return Some(Err(SeedError::UnfinishedContinuation { line }));
+            };
+            logical.push_str(next);
+        }
+        let trimmed = logical.trim_start();
+        if let Some(names) = trimmed.strip_prefix(RELEASE_DIRECTIVE) {
+            let names: Vec<String> = names.split_whitespace().map(str::to_owned).collect();
+            let valid = !names.is_empty()
+                && names
+                    .iter()
+                    .all(|n| n.bytes().all(|b| b.is_ascii_lowercase()));
+            // A directive above another leaves the first one above nothing.
+            let dangling = pending.replace((line, names));
+            return Some(Ok(match (valid, dangling) {
+                (false, _) => {
+                    pending = None;
+                    (line, Logical::Problem(SeedError::ReleaseDirective { line }))
+                }
+                (true, Some((above, _))) => (
+                    above,
+                    Logical::Problem(SeedError::DanglingRelease { line: above }),
+                ),
+                (true, None) => (line, Logical::Blank),
+            }));
+        }
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return Some(Ok(match pending.take() {
+                Some((above, _)) => (
+                    above,
+                    Logical::Problem(SeedError::DanglingRelease { line: above }),
+                ),
+                None => (line, Logical::Blank),
+            }));
+        }
+        Some(Ok((
+            line,
+            Logical::Answer {
+                releases: pending.take().map(|(_, names)| names),
+                text: trimmed.to_owned(),
+            },
+        )))
+    })
+}
+
+/// The seed `text` as Debian `release` (a code name) gets it: each answer that a `#release:` line
+/// gives to other releases left out, with the directives themselves; every other line (comments
+/// among them) as it was. The seed is validated first: its first error, if any.
+pub fn for_release(text: &str, release: &str) -> Result<String, SeedError> {
+    Seed::parse(text)?;
+    let mut out = String::with_capacity(text.len());
+    let mut skip_next = false;
+    let mut lines = text.lines();
+    while let Some(first) = lines.next() {
+        let mut physical = vec![first];
+        while physical.last().is_some_and(|l| l.ends_with('\\')) {
+            match lines.next() {
+                Some(next) => physical.push(next),
+                None => break,
+            }
+        }
+        if let Some(names) = first.trim_start().strip_prefix(RELEASE_DIRECTIVE) {
+            skip_next = !names.split_whitespace().any(|n| n == release);
+            continue;
+        }
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        for line in physical {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }
 
 fn parse_line(line: usize, text: &str) -> Result<Entry, SeedError> {
@@ -616,6 +753,86 @@ mod tests {
         let text = Seed::render(&seed.entries);
         assert_eq!(text, "a a/x string 1\nb b/y string\nc c/z password p w\n");
         assert_eq!(Seed::parse(&text).unwrap().entries.len(), 3);
+    }
+
+    const RELEASES: &str = "# Postfix\n#release: bookworm\npostfix postfix/chattr boolean false\n\
+        a a/x string one \\\n two\n#release: bookworm\nb b/y string 12\n#release: trixie forky\n\
+        b b/y string 13 \\\n and later\n";
+
+    #[test]
+    fn a_release_line_gives_the_answer_below_it_to_those_releases_only() {
+        assert_eq!(
+            for_release(RELEASES, "bookworm").unwrap(),
+            "# Postfix\npostfix postfix/chattr boolean false\na a/x string one \\\n two\nb b/y string 12\n"
+        );
+        assert_eq!(
+            for_release(RELEASES, "trixie").unwrap(),
+            "# Postfix\na a/x string one \\\n two\nb b/y string 13 \\\n and later\n"
+        );
+        // Every release's answer parses: one question may be answered once per release.
+        assert_eq!(Seed::parse(RELEASES).unwrap().entries.len(), 4);
+        // What for_release gives is a seed of its own, without directives.
+        let trixie = Seed::parse(&for_release(RELEASES, "trixie").unwrap()).unwrap();
+        assert_eq!(trixie.entries[1].value, "13  and later");
+        assert!(!for_release(RELEASES, "sid").unwrap().contains("b/y"));
+    }
+
+    #[test]
+    fn release_lines_are_checked() {
+        let cases = [
+            (
+                "#release: bookworm\na a/x string 1\n#release: bookworm trixie\na a/x string 2\n",
+                SeedError::Duplicate {
+                    line: 4,
+                    first: 2,
+                    question: "a/x".into(),
+                },
+            ),
+            (
+                "a a/x string 1\n#release: trixie\na a/x string 2\n",
+                SeedError::Duplicate {
+                    line: 3,
+                    first: 1,
+                    question: "a/x".into(),
+                },
+            ),
+            (
+                "#release:\na a/x string 1\n",
+                SeedError::ReleaseDirective { line: 1 },
+            ),
+            (
+                "#release: Debian-13\na a/x string 1\n",
+                SeedError::ReleaseDirective { line: 1 },
+            ),
+            (
+                "#release: trixie\n\na a/x string 1\n",
+                SeedError::DanglingRelease { line: 1 },
+            ),
+            (
+                "#release: trixie\n# why\na a/x string 1\n",
+                SeedError::DanglingRelease { line: 1 },
+            ),
+            (
+                "#release: trixie\n#release: bookworm\na a/x string 1\n",
+                SeedError::DanglingRelease { line: 1 },
+            ),
+            (
+                "a a/x string 1\n#release: trixie\n",
+                SeedError::DanglingRelease { line: 2 },
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(Seed::parse(text), Err(expected.clone()), "{text}");
+            assert_eq!(for_release(text, "trixie"), Err(expected), "{text}");
+        }
+        // Other comments, `# release: …` among them, are comments.
+        assert_eq!(
+            Seed::parse("# release: x\na a/x string 1\n")
+                .unwrap()
+                .entries
+                .len(),
+            1
+        );
     }
 }
 

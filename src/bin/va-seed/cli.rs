@@ -36,6 +36,20 @@ pub enum Command {
     },
     /// Show the answers that changed between two versions of a seed
     Diff { old: PathBuf, new: PathBuf },
+    /// Print a seed as one Debian release gets it: what an appliance built there ships
+    ///
+    /// In an appliance's source, the line `#release: NAME…` (Debian code names) right above an
+    /// answer gives that answer to those releases only, so that one seed says where releases
+    /// differ (a question that one release's package no longer asks, an answer that must change).
+    /// This prints the seed without the answers given to other releases and without the
+    /// `#release:` lines; every other line as it is. The seed is validated first.
+    ForRelease {
+        /// The release's code name (bookworm, trixie); default: this system's (/etc/os-release)
+        #[arg(long, value_name = "NAME")]
+        release: Option<String>,
+        /// The seed file
+        file: PathBuf,
+    },
     /// List the appliances whose seeds were applied, and what is pending
     Status {
         /// Print JSON for scripts (errors too)

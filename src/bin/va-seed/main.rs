@@ -29,6 +29,22 @@ fn main() -> ExitCode {
             }
             Ok(())
         })(),
+        Command::ForRelease { release, file } => (|| {
+            let release = match release {
+                Some(release) => release,
+                None => appliance::image::sources::host_codename()
+                    .context("cannot tell this system's release: give --release")?,
+            };
+            let text = fs_err::read_to_string(&file)?;
+            let seed = appliance::seed::format::for_release(&text, &release).map_err(|error| {
+                InvalidSeed {
+                    origin: Origin::File(file.clone()),
+                    error,
+                }
+            })?;
+            print!("{seed}");
+            Ok(())
+        })(),
         Command::Status { json } => return appliance::cli::finish_json(status(&root, json), json),
         Command::Check { appliance, seed } => match check(&root, &appliance, seed.as_deref()) {
             Ok(true) => Ok(()),
@@ -158,6 +174,7 @@ fn system_root(
     let reads_files_only = match command {
         Command::Validate { .. } => Some("validate"),
         Command::Diff { .. } => Some("diff"),
+        Command::ForRelease { .. } => Some("for-release"),
         _ => None,
     };
     match (reads_files_only, explicit) {
