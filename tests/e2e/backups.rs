@@ -6,9 +6,27 @@ use crate::seeds::NONINTERACTIVE;
 
 /// The page `start` as Apache serves it.
 fn page(root: &Root, port: u16) -> String {
+    wiki_page(root, port, "start")
+}
+
+/// The wiki text of the page `id` as Apache serves it.
+pub(crate) fn wiki_page(root: &Root, port: u16, id: &str) -> String {
     root.exec_ok(&format!(
-        "curl -fsS 'http://127.0.0.1:{port}/doku.php?id=start&do=export_raw'"
+        "curl -fsS 'http://127.0.0.1:{port}/doku.php?id={id}&do=export_raw'"
     ))
+}
+
+/// Moves Apache to a free port of the shared network (postfix would want the host's port 25, so
+/// it stays off) and boots the root; the port.
+pub(crate) fn serve(root: &Root) -> u16 {
+    let port = free_port();
+    root.ok(&format!(
+        "sed -i 's/^Listen 80$/Listen 127.0.0.1:{port}/' /etc/apache2/ports.conf
+         sed -i 's/<VirtualHost \\*:80>/<VirtualHost *:{port}>/' /etc/apache2/sites-available/000-default.conf
+         systemctl disable -q postfix"
+    ));
+    root.boot();
+    port
 }
 
 #[test]
@@ -22,14 +40,7 @@ fn the_appliance_plugin_backs_up_and_restores_a_running_wiki() {
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools dokuwiki-appliance >/dev/null"
     ));
-    // Apache on a free port of the shared network; postfix would want the host's port 25.
-    let port = free_port();
-    root.ok(&format!(
-        "sed -i 's/^Listen 80$/Listen 127.0.0.1:{port}/' /etc/apache2/ports.conf
-         sed -i 's/<VirtualHost \\*:80>/<VirtualHost *:{port}>/' /etc/apache2/sites-available/000-default.conf
-         systemctl disable -q postfix"
-    ));
-    root.boot();
+    let port = serve(&root);
     assert_eq!(
         root.exec("systemctl is-enabled va-backup.timer")
             .stdout

@@ -12,16 +12,43 @@ pub fn script() -> PathBuf {
     Path::new(TREE).join("tests/e2e/debian-root")
 }
 
+/// The packages `make deb` built for the host's release.
 pub fn repo() -> PathBuf {
     std::env::var_os("APPLIANCE_REPO")
         .map_or_else(|| Path::new(TREE).join("build/repo"), PathBuf::from)
 }
 
+/// The code name of the host's Debian release (`bookworm`), whose roots the tests make unless
+/// they name another release.
+pub fn host_release() -> String {
+    let text = std::fs::read_to_string("/etc/os-release").expect("read /etc/os-release");
+    text.lines()
+        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
+        .map(|v| v.trim_matches('"').to_owned())
+        .expect("no VERSION_CODENAME in /etc/os-release")
+}
+
+/// The packages `make deb` built for `release`: [`repo`] for the host's, `build/repo/RELEASE` for
+/// another (as the Makefile lays them out).
+pub fn repo_of(release: &str) -> PathBuf {
+    if release == host_release() {
+        repo()
+    } else {
+        Path::new(TREE).join("build/repo").join(release)
+    }
+}
+
 /// The version of `package` in the packages `make deb` built for the host's release
 /// (`1.0~deb12u1`): what the tests expect installed.
 pub fn version(package: &str) -> String {
-    let index = std::fs::read_to_string(repo().join("Packages"))
-        .unwrap_or_else(|e| panic!("{}: {e} (make deb)", repo().join("Packages").display()));
+    version_of(&host_release(), package)
+}
+
+/// The version of `package` built for `release` (`1.0~deb13u1` for trixie).
+pub fn version_of(release: &str, package: &str) -> String {
+    let repo = repo_of(release);
+    let index = std::fs::read_to_string(repo.join("Packages"))
+        .unwrap_or_else(|e| panic!("{}: {e} (make deb)", repo.join("Packages").display()));
     index
         .split("\n\n")
         .filter(|stanza| stanza.lines().any(|l| l == format!("Package: {package}")))
@@ -31,7 +58,7 @@ pub fn version(package: &str) -> String {
                 .find_map(|l| l.strip_prefix("Version: "))
                 .map(str::to_owned)
         })
-        .unwrap_or_else(|| panic!("no {package} in {}", repo().display()))
+        .unwrap_or_else(|| panic!("no {package} in {}", repo.display()))
 }
 
 /// The signed repository of our packages (`make repo`), which the roots install from.
@@ -83,6 +110,22 @@ pub fn needs(test: &str, programs: &[&str]) {
     );
 }
 
+/// [`needs`], and the packages built for `release` with their signed repository.
+pub fn needs_of(test: &str, release: &str, programs: &[&str]) {
+    needs(test, programs);
+    let repo = repo_of(release);
+    assert!(
+        repo.join("Packages").exists(),
+        "{test}: needs the packages for {release} in `{}` (make deb SUITES=\"… {release}\")",
+        repo.display()
+    );
+    assert!(
+        apt_repo().join(format!("{release}.sources")).exists(),
+        "{test}: needs the signed repository of {release} in `{}` (make repo)",
+        apt_repo().display()
+    );
+}
+
 /// A throwaway Debian root, deleted on drop.
 pub struct Root {
     pub path: PathBuf,
@@ -98,12 +141,21 @@ pub fn output_text(output: &Output) -> String {
 }
 
 impl Root {
-    /// A fresh copy of the cached base root, with the local repository of our packages.
+    /// A fresh copy of the cached base root of the host's release, with the local repository of
+    /// our packages.
     pub fn fresh(name: &str) -> Root {
+        Root::fresh_of(&host_release(), name)
+    }
+
+    /// A fresh root of Debian `release` (`trixie`), from its cached base root, with the signed
+    /// repository of the packages built for it. The root's later commands run against that release
+    /// (`debian-root` reads it from the root).
+    pub fn fresh_of(release: &str, name: &str) -> Root {
         let dir =
             Path::new("/var/tmp/appliance-e2e").join(format!("{name}-{}", std::process::id()));
         let _ = Command::new(script()).arg("remove").arg(&dir).status();
         let output = Command::new(script())
+            .env("APPLIANCE_SUITE", release)
             .arg("fresh")
             .arg(&dir)
             .output()

@@ -19,4 +19,5 @@ mod packages;
 mod repository;
 mod secrets;
 mod seeds;
+mod trixie;
 mod webdriver;

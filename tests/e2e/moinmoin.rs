@@ -328,7 +328,7 @@ fn a_wiki_user_created_in_appliance_control_logs_in_and_again_after_a_password_r
 
 /// Writes a backup in the 2009 format holding a `MoinMoin` 1.9 wiki (`FrontPage` with two
 /// revisions, `OldPage`, a user) into the root's /var/tmp; returns its path inside the root.
-fn original_backup(root: &Root) -> String {
+pub(crate) fn original_backup(root: &Root) -> String {
     let script = r#"set -eu
 old=$PWD/old-system; data=$old/usr/share/moin/mywiki/data
 mkdir -p $data/pages/FrontPage/revisions $data/pages/OldPage/revisions $data/user $old/etc/moin

@@ -1,0 +1,218 @@
+//! Debian 13 (trixie), today's stable release: the packages built for it (`make deb`), installed
+//! from the signed repository in trixie roots, as a user of a new server does. Debian 12's roots
+//! run every other module.
+
+use std::path::Path;
+
+use crate::harness::{Root, TREE, needs_of, output_text, version, version_of};
+use crate::seeds::{NONINTERACTIVE, assert_seeded, questions_asked, state_field};
+use crate::{backups, moinmoin};
+
+const TRIXIE: &str = "trixie";
+
+#[test]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
+fn on_trixie_every_seed_checks_and_the_hook_seeds_with_either_solver() {
+    needs_of(
+        "on_trixie_every_seed_checks_and_the_hook_seeds_with_either_solver",
+        TRIXIE,
+        &[],
+    );
+    let root = Root::fresh_of(TRIXIE, "trixie-hook");
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools >/dev/null"
+    ));
+    // Every shipped seed answers every high and critical question of trixie's packages.
+    for entry in std::fs::read_dir(Path::new(TREE).join("seeds")).unwrap() {
+        let path = entry.unwrap().path();
+        let appliance = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let output = root.run(&format!("va-seed check {appliance}"));
+        assert!(
+            output.status.success(),
+            "the seed of {appliance} fails on trixie:\n{}",
+            output_text(&output)
+        );
+    }
+
+    // APT 3.0's default solver: nothing asked, everything seeded.
+    let version = version_of(TRIXIE, "dokuwiki-appliance");
+    let (asked, editor) = questions_asked(&root, "dokuwiki-appliance");
+    assert_eq!(asked, 0, "questions were asked; the editor got:\n{editor}");
+    assert!(
+        editor.is_empty(),
+        "the editor was handed questions:\n{editor}"
+    );
+    assert_seeded(&root);
+    assert_eq!(state_field(&root, "Applied-By"), "apt-hook");
+    assert_eq!(state_field(&root, "Version"), version);
+
+    // The solver Debian 14's APT makes the default, on everything again: the appliance and the
+    // packages it brought purged, their answers with them.
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get purge --autoremove -y -q dokuwiki-appliance >/dev/null"
+    ));
+    let left = root.dpkg_state();
+    for gone in [
+        "dokuwiki installed",
+        "postfix installed",
+        "dokuwiki-appliance",
+    ] {
+        assert!(!left.contains(gone), "`{gone}` after the purge:\n{left}");
+    }
+    let installed = root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -o APT::Solver=3.0 -y -q dokuwiki-appliance 2>&1"
+    ));
+    assert!(
+        installed.contains(&format!("Seeding dokuwiki-appliance {version}: "))
+            && installed.contains(" answers applied"),
+        "{installed}"
+    );
+    assert_seeded(&root);
+}
+
+/// `va-backup --json create` in a root of the host's release (Debian 12) where `appliance` is
+/// installed and `prepare` ran; the backup is copied into `into`'s /var/tmp, whose path it returns
+/// with what `after` read from the old root. Nothing needs to run for a backup: the root is not
+/// booted.
+fn backup_from_bookworm<T>(
+    appliance: &str,
+    prepare: &str,
+    into: &Root,
+    after: impl FnOnce(&Root) -> T,
+) -> (String, T) {
+    let old = Root::fresh(&format!("{appliance}-12"));
+    old.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools {appliance} >/dev/null"
+    ));
+    old.ok(prepare);
+    let made: serde_json::Value = serde_json::from_str(&old.ok("va-backup --json create")).unwrap();
+    let path = made["path"].as_str().unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_str(&old.ok(&format!("va-backup --json show {path}"))).unwrap();
+    assert_eq!(shown["version"], version(appliance).as_str(), "{shown}");
+    let name = Path::new(path)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    std::fs::copy(old.host_path(path), into.path.join("var/tmp").join(&name))
+        .expect("copy the backup into the new root");
+    let read = after(&old);
+    (format!("/var/tmp/{name}"), read)
+}
+
+#[test]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
+fn a_dokuwiki_backup_made_on_bookworm_restores_on_trixie_with_every_page() {
+    needs_of(
+        "a_dokuwiki_backup_made_on_bookworm_restores_on_trixie_with_every_page",
+        TRIXIE,
+        &[],
+    );
+    let new = Root::fresh_of(TRIXIE, "dokuwiki-13");
+    let pages = "/var/lib/dokuwiki/data/pages";
+    let (abf, users) = backup_from_bookworm(
+        "dokuwiki-appliance",
+        &format!(
+            "set -e; printf '====== Written on Debian 12 ======\\n' > {pages}/start.txt
+             mkdir -p {pages}/team; printf 'A page in a namespace.\\n' > {pages}/team/notes.txt
+             chown -R www-data: {pages}"
+        ),
+        &new,
+        |old| old.read("/var/lib/dokuwiki/acl/users.auth.php"),
+    );
+    new.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools dokuwiki-appliance >/dev/null"
+    ));
+    let port = backups::serve(&new);
+    let restored = new.exec_ok(&format!("va-backup restore {abf} 2>&1"));
+    assert!(restored.contains("restored "), "{restored}");
+    assert_eq!(new.exec_ok("systemctl is-active apache2").trim(), "active");
+    let start = backups::wiki_page(&new, port, "start");
+    assert!(start.contains("Written on Debian 12"), "{start}");
+    let notes = backups::wiki_page(&new, port, "team:notes");
+    assert!(notes.contains("A page in a namespace."), "{notes}");
+    // The wiki's users came back with their passwords: the old administrator logs in.
+    assert_eq!(new.read("/var/lib/dokuwiki/acl/users.auth.php"), users);
+    // Debian 13's own configuration (its Apache site) serves the restored wiki.
+    let front = new.exec_ok(&format!("curl -fsS http://127.0.0.1:{port}/doku.php"));
+    assert!(front.contains("Appliance Wiki"), "{front}");
+}
+
+#[test]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
+fn moinmoin_appliance_on_trixie_serves_and_takes_back_the_2009_wiki_and_a_debian_12_backup() {
+    needs_of(
+        "moinmoin_appliance_on_trixie_serves_and_takes_back_the_2009_wiki_and_a_debian_12_backup",
+        TRIXIE,
+        &["zip"],
+    );
+    let root = Root::fresh_of(TRIXIE, "moinmoin-13");
+    let (abf12, password12) = backup_from_bookworm(
+        "moinmoin-appliance",
+        "sed -i '/^SITENAME=/d' /etc/moin/local.conf && echo 'SITENAME=\"Wiki of Debian 12\"' >> /etc/moin/local.conf",
+        &root,
+        moinmoin::wiki_password,
+    );
+
+    // Installed with plain apt-get: nothing asked, the seed everywhere.
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools >/dev/null"
+    ));
+    let (asked, editor) = questions_asked(&root, "moinmoin-appliance");
+    assert_eq!(asked, 0, "questions were asked; the editor got:\n{editor}");
+    assert!(
+        root.read("/etc/moin/moin.conf")
+            .contains("SITENAME='Appliance Wiki'")
+    );
+    let python = root.ok("readlink -f /opt/moin/bin/python3");
+    assert!(python.contains("python3.13"), "moin's Python: {python}");
+
+    // Served: the wiki, its administrator, appliance-control.
+    let ports = moinmoin::serve(&root);
+    let front = moinmoin::wiki_page(&root, ports.web, "/");
+    assert!(
+        front.contains("<title>Home - Appliance Wiki</title>"),
+        "{front}"
+    );
+    let password = moinmoin::wiki_password(&root);
+    assert_ne!(password, password12, "two systems share a password");
+    let login = moinmoin::wiki_login(&root, ports.web, &password);
+    assert!(
+        login.starts_with("302") && login.contains("Logout"),
+        "{login}"
+    );
+    let overview =
+        moinmoin::control_login(&root, ports.control, &moinmoin::control_password(&root));
+    assert!(
+        overview.starts_with("303") && overview.contains("<h1>Overview</h1>"),
+        "{overview}"
+    );
+
+    // The 2009 appliance's MoinMoin 1.9 wiki, converted.
+    let abf2009 = moinmoin::original_backup(&root);
+    let restored = root.exec_ok(&format!("va-backup restore {abf2009} 2>&1"));
+    assert!(restored.contains("restored "), "{restored}");
+    let old = moinmoin::wiki_page(&root, ports.web, "/OldPage");
+    assert!(old.contains("An old page from 2009."), "{old}");
+
+    // Debian 12's appliance: its wiki, its name and its administrator's password come back.
+    let restored = root.exec_ok(&format!("va-backup restore {abf12} 2>&1"));
+    assert!(restored.contains("restored "), "{restored}");
+    assert_eq!(root.exec_ok("systemctl is-active moin").trim(), "active");
+    let front = moinmoin::wiki_page(&root, ports.web, "/");
+    assert!(
+        front.contains("<title>Home - Wiki of Debian 12</title>"),
+        "{front}"
+    );
+    let gone = root.exec(&format!(
+        "curl -sS -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{}/OldPage",
+        ports.web
+    ));
+    assert_eq!(String::from_utf8_lossy(&gone.stdout), "404");
+    let login = moinmoin::wiki_login(&root, ports.web, &password12);
+    assert!(
+        login.starts_with("302") && login.contains("Logout"),
+        "{login}"
+    );
+}
