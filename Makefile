@@ -1,4 +1,4 @@
-# virtual-appliance-tools: `make demo`, `make test`, `make deb`. Run as root on Debian 12.
+# virtual-appliance-tools: `make demo`, `make test`, `make deb`. Run as root on Debian 12 or 13.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -23,6 +23,7 @@ HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap 
 
 help:
 	@echo "make demo   build the packages, install moinmoin-appliance in a throwaway Debian root, serve it"
+	@echo "            (SUITE=$(SUITE): the root's Debian release, bookworm or trixie)"
 	@echo "make test   install what the tests need and run every test (root)"
 	@echo "make deb    build the packages for $(SUITES) into $(REPO)"
 	@echo "make repo   make the signed APT repository $(APT_REPO) of them (REPO_GNUPGHOME, REPO_KEY, REPO_URI)"
@@ -89,8 +90,16 @@ test: deps repo
 	APPLIANCE_E2E=1 cargo test --locked --workspace -- --test-threads=2 2>&1 | tee $(BUILD)/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\ntests: %d passed, %d failed\n", p, f }' $(BUILD)/test.log
 
+# The release of the demo's root: the newest stable one unless told (make demo SUITE=bookworm).
+SUITE ?= trixie
+ifneq ($(filter demo,$(MAKECMDGOALS)),)
+ifeq ($(filter $(SUITE),$(SUITES)),)
+$(error make demo: SUITE=$(SUITE) is not among the releases built, SUITES=$(SUITES))
+endif
+endif
+
 demo: repo
-	tests/e2e/demo
+	APPLIANCE_SUITE=$(SUITE) tests/e2e/demo
 
 demo-stop:
 	tests/e2e/debian-root remove /var/tmp/appliance-demo
