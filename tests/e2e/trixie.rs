@@ -22,6 +22,17 @@ fn on_trixie_every_seed_checks_and_the_hook_seeds_with_either_solver() {
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools >/dev/null"
     ));
+    // The catalog, through APT 3.0's libapt-pkg: both appliances, with trixie's versions.
+    let listed = root.ok("valist");
+    for appliance in ["dokuwiki-appliance", "moinmoin-appliance"] {
+        let version = version_of(TRIXIE, appliance);
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(appliance) && l.contains(&version)),
+            "valist lacks {appliance} {version}:\n{listed}"
+        );
+    }
     // Every shipped seed answers every high and critical question of trixie's packages.
     for entry in std::fs::read_dir(Path::new(TREE).join("seeds")).unwrap() {
         let path = entry.unwrap().path();
