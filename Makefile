@@ -19,7 +19,7 @@ HOST_PACKAGES := build-essential debhelper dpkg-dev fakeroot lintian mmdebstrap 
 	libaugeas-dev libclang-dev augeas-lenses chromium chromium-driver \
 	qemu-system-x86 qemu-utils ovmf dosfstools mtools fdisk
 
-.PHONY: help deps deb repo lintian reproducible test unit e2e demo demo-stop bench clean
+.PHONY: help deps deb deb-prepare repo sign lintian reproducible test unit e2e demo demo-stop bench clean
 
 help:
 	@echo "make demo   build the packages, install moinmoin-appliance in a throwaway Debian root, serve it"
@@ -47,12 +47,14 @@ target_of = $(if $(filter $(HOST_SUITE),$(1)),$(CARGO_TARGET_DIR),$(CARGO_TARGET
 wheelhouse_of = $(if $(filter $(HOST_SUITE),$(1)),$(MOIN_WHEELHOUSE),$(MOIN_WHEELHOUSE)-$(1))
 repo_of = $(if $(filter $(HOST_SUITE),$(1)),$(REPO),$(REPO)/$(1))
 
-deb: deps
+deb: deps deb-prepare
+	$(foreach suite,$(SUITES),$(MAKE) --no-print-directory deb-$(suite);)
+	@ls -1 $(REPO)/*.deb $(foreach suite,$(filter-out $(HOST_SUITE),$(SUITES)),$(REPO)/$(suite)/*.deb)
+
+deb-prepare:
 	rm -rf $(REPO)
 	@# The crates that Cargo.lock names, fetched here: the builds inside the roots run offline.
 	cargo fetch --locked --quiet
-	$(foreach suite,$(SUITES),$(MAKE) --no-print-directory deb-$(suite);)
-	@ls -1 $(REPO)/*.deb $(foreach suite,$(filter-out $(HOST_SUITE),$(SUITES)),$(REPO)/$(suite)/*.deb)
 
 # One release's packages, built and checked with lintian in its build root, into its repository.
 deb-%:
@@ -76,6 +78,10 @@ reproducible:
 
 # Signed with the packager's key (REPO_GNUPGHOME, REPO_KEY) or one made for this tree.
 repo: deb
+	$(MAKE) --no-print-directory sign
+
+# The signed repository of the packages built already (`make deb`), for SUITES.
+sign:
 	tools/make-repo $(APT_REPO) $(foreach suite,$(SUITES),$(suite)=$(call repo_of,$(suite)))
 
 # Unit tests and the integration tests that need no Debian root (not the e2e ones).
@@ -85,10 +91,11 @@ unit: deps
 e2e: repo
 	APPLIANCE_E2E=1 cargo test --locked --test e2e -- --test-threads=2
 
-# Every test: unit, integration and end-to-end; APPLIANCE_E2E=1 makes a missing need a failure.
-test: deps repo
-	APPLIANCE_E2E=1 cargo test --locked --workspace -- --test-threads=2 2>&1 | tee $(BUILD)/test.log
-	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "\ntests: %d passed, %d failed\n", p, f }' $(BUILD)/test.log
+# Every test: unit, integration and end-to-end, on every release of SUITES; APPLIANCE_E2E=1 makes
+# a missing need a failure. The host's release is built and tested first, the other releases'
+# packages build beside its tests, and their tests (e2e module SUITE::) run last (tools/run-tests).
+test: deps
+	tools/run-tests $(HOST_SUITE) $(filter-out $(HOST_SUITE),$(SUITES))
 
 # The release of the demo's root: the newest stable one unless told (make demo SUITE=bookworm).
 SUITE ?= trixie

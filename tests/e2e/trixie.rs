@@ -4,11 +4,12 @@
 
 use std::path::Path;
 
-use crate::harness::{Root, TREE, needs_of, output_text, version, version_of};
+use crate::harness::{Root, TREE, needs_of, output_text, version_of};
 use crate::seeds::{NONINTERACTIVE, assert_seeded, questions_asked, state_field};
 use crate::{backups, moinmoin};
 
 const TRIXIE: &str = "trixie";
+const BOOKWORM: &str = "bookworm";
 
 #[test]
 #[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
@@ -81,7 +82,7 @@ fn on_trixie_every_seed_checks_and_the_hook_seeds_with_either_solver() {
     assert_seeded(&root);
 }
 
-/// `va-backup --json create` in a root of the host's release (Debian 12) where `appliance` is
+/// `va-backup --json create` in a Debian 12 root where `appliance` is
 /// installed and `prepare` ran; the backup is copied into `into`'s /var/tmp, whose path it returns
 /// with what `after` read from the old root. Nothing needs to run for a backup: the root is not
 /// booted.
@@ -91,7 +92,7 @@ fn backup_from_bookworm<T>(
     into: &Root,
     after: impl FnOnce(&Root) -> T,
 ) -> (String, T) {
-    let old = Root::fresh(&format!("{appliance}-12"));
+    let old = Root::fresh_of(BOOKWORM, &format!("{appliance}-12"));
     old.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools {appliance} >/dev/null"
     ));
@@ -100,7 +101,11 @@ fn backup_from_bookworm<T>(
     let path = made["path"].as_str().unwrap();
     let shown: serde_json::Value =
         serde_json::from_str(&old.ok(&format!("va-backup --json show {path}"))).unwrap();
-    assert_eq!(shown["version"], version(appliance).as_str(), "{shown}");
+    assert_eq!(
+        shown["version"],
+        version_of(BOOKWORM, appliance).as_str(),
+        "{shown}"
+    );
     let name = Path::new(path)
         .file_name()
         .unwrap()
