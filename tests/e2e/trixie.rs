@@ -141,8 +141,26 @@ fn a_dokuwiki_backup_made_on_bookworm_restores_on_trixie_with_every_page() {
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools dokuwiki-appliance >/dev/null"
     ));
     let port = backups::serve(&new);
+    let defaults = new.read("/etc/dokuwiki/dokuwiki.php");
     let restored = new.exec_ok(&format!("va-backup restore {abf} 2>&1"));
     assert!(restored.contains("restored "), "{restored}");
+    // The migration says what it did: DokuWiki 2024's own defaults kept, 2022's cache emptied.
+    assert!(
+        restored.contains("default configuration files of the installed DokuWiki kept")
+            && restored.contains("cache emptied"),
+        "{restored}"
+    );
+    assert_eq!(new.read("/etc/dokuwiki/dokuwiki.php"), defaults);
+    assert!(
+        new.read("/etc/dokuwiki/local.php")
+            .contains("$conf['title'] = 'Appliance Wiki';")
+    );
+    let verify = new.exec("dpkg --verify dokuwiki");
+    let changed = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        !changed.contains("/etc/dokuwiki/"),
+        "the restore left dpkg's conffiles changed:\n{changed}"
+    );
     assert_eq!(new.exec_ok("systemctl is-active apache2").trim(), "active");
     let start = backups::wiki_page(&new, port, "start");
     assert!(start.contains("Written on Debian 12"), "{start}");
