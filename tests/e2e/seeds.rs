@@ -492,8 +492,8 @@ fn six_hooks_at_once_contend_for_the_registry_lock() {
         "set -e
         cd /var/tmp && apt-get download -q dokuwiki-appliance >/dev/null
         deb=$(ls /var/tmp/dokuwiki-appliance_*_all.deb)
-        printf 'VERSION 3\nAPT::Architecture=amd64\n\ndokuwiki-appliance - - none < 1.0 all none %s\n' \
-            \"$deb\" > /var/tmp/hook.input
+        printf 'VERSION 3\nAPT::Architecture=amd64\n\ndokuwiki-appliance - - none < %s all none %s\n' \
+            \"$(dpkg-deb -f \"$deb\" Version)\" \"$deb\" > /var/tmp/hook.input
         for i in 1 2 3 4 5 6; do
             (/usr/lib/appliance/apt-hook < /var/tmp/hook.input > /var/tmp/hook.$i.log 2>&1; echo $? > /var/tmp/hook.$i.rc) &
         done
