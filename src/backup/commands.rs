@@ -8,8 +8,9 @@ use crate::target::{self, ProgramError, Target, with_usual_umask};
 
 /// Runs commands and manages services of the system a backup is made on or restored into.
 pub trait Runner {
-    /// Runs `argv` with `env` added; an error says why it failed, with what it printed.
-    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<(), ProgramError>;
+    /// Runs `argv` with `env` added; what it printed on its standard output, or an error that says
+    /// why it failed, with what it printed.
+    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<String, ProgramError>;
     fn stop(&self, services: &[String]) -> Result<(), ProgramError>;
     fn start(&self, services: &[String]) -> Result<(), ProgramError>;
     /// How a path under the system's root looks to the commands (inside a chroot, `/…`).
@@ -32,11 +33,12 @@ impl SystemRunner {
     }
 
     /// Runs `command` (`shown` in errors), started with a root shell's umask.
-    fn execute(command: Command, shown: &str) -> Result<(), ProgramError> {
+    /// Runs `command`; its standard output.
+    fn execute(command: Command, shown: &str) -> Result<String, ProgramError> {
         let child = with_usual_umask(|| target::spawn(command, shown, false))?;
         let ran = target::finish(child, shown, None)?;
         if ran.status.success() {
-            Ok(())
+            Ok(ran.stdout)
         } else {
             Err(ran.failure(shown))
         }
@@ -48,12 +50,12 @@ impl SystemRunner {
         }
         let mut command = self.target.command("systemctl");
         command.arg(verb).arg("--").args(services);
-        Self::execute(command, &format!("systemctl {verb} {}", services.join(" ")))
+        Self::execute(command, &format!("systemctl {verb} {}", services.join(" "))).map(drop)
     }
 }
 
 impl Runner for SystemRunner {
-    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<(), ProgramError> {
+    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<String, ProgramError> {
         let Some((program, arguments)) = argv.split_first() else {
             return Err(ProgramError::Failed {
                 program: String::new(),

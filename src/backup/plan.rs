@@ -219,7 +219,7 @@ pub fn create(
         .unwrap_or_default();
     let made = before
         .iter()
-        .try_for_each(|command| runner.run(command, &[]))
+        .try_for_each(|command| runner.run(command, &[]).map(drop))
         .map_err(PlanError::Before)
         .and_then(|()| {
             write::create_at(root, &info, destination, progress).map_err(|source| {
@@ -231,7 +231,7 @@ pub fn create(
         });
     let cleaned = after
         .iter()
-        .try_for_each(|command| runner.run(command, &[]))
+        .try_for_each(|command| runner.run(command, &[]).map(drop))
         .map_err(PlanError::After);
     let (path, written) = made?;
     cleaned?;

@@ -467,8 +467,8 @@ fn the_reader_never_panics_and_names_the_backup_in_every_refusal() {
 struct Offline;
 
 impl Runner for Offline {
-    fn run(&self, _: &[String], _: &[(String, String)]) -> Result<(), ProgramError> {
-        Ok(())
+    fn run(&self, _: &[String], _: &[(String, String)]) -> Result<String, ProgramError> {
+        Ok(String::new())
     }
     fn stop(&self, _: &[String]) -> Result<(), ProgramError> {
         Ok(())

@@ -102,6 +102,8 @@ pub struct Restored {
     /// Files whose set-user-ID or set-group-ID bit was cleared, as `/path (4755 → 0755)`: no
     /// manifest declared them.
     pub cleared_set_id: Vec<String>,
+    /// What the migrations said they did, a line each (their standard output).
+    pub migrated: Vec<String>,
 }
 
 /// Where the roots of a backup go on this system.
@@ -286,7 +288,7 @@ pub fn restore(
             stage.finish_deferred()?;
             backup.check_digests(member, &sha256, &sha1)?;
         }
-        migrate(backup, &swaps, options, runner)?;
+        restored.migrated = migrate(backup, &swaps, options, runner)?;
         // Everything staged reaches the disk before the first swap: one syncfs per file system
         // rather than an fsync per file.
         for swap in &swaps {
@@ -380,15 +382,16 @@ fn create_directories(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Runs the migrations on the staged directories.
+/// Runs the migrations on the staged directories; the lines they said.
 fn migrate(
     backup: &Backup,
     swaps: &[Swap],
     options: &Options,
     runner: &dyn Runner,
-) -> Result<(), RestoreError> {
+) -> Result<Vec<String>, RestoreError> {
+    let mut said = Vec::new();
     if options.migrations.is_empty() {
-        return Ok(());
+        return Ok(said);
     }
     let mut staged = String::new();
     for swap in swaps {
@@ -401,9 +404,15 @@ fn migrate(
         let mut argv = migration.clone();
         argv.push(backup.info.version.clone());
         argv.push(options.new_version.clone());
-        runner.run(&argv, &env).map_err(RestoreError::Migration)?;
+        let output = runner.run(&argv, &env).map_err(RestoreError::Migration)?;
+        said.extend(
+            output
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned),
+        );
     }
-    Ok(())
+    Ok(said)
 }
 
 fn journal_text(state: &str, swaps: &[Swap]) -> String {

@@ -274,9 +274,13 @@ fn restore_command(
                 "migrations": report.migrations,
                 "skipped-attributes": report.restored.skipped_attributes,
                 "cleared-set-id": report.restored.cleared_set_id,
+                "migrated": report.restored.migrated,
             })
         )?;
     } else {
+        for line in &report.restored.migrated {
+            writeln!(out, "migrated: {line}")?;
+        }
         writeln!(
             out,
             "restored {} ({} {}, {})",
