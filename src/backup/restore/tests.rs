@@ -39,7 +39,7 @@ fn create(system: &Path, info: &Info, out: &Path) {
 struct Offline;
 
 impl Runner for Offline {
-    fn run(&self, argv: &[String], _: &[(String, String)]) -> Result<(), ProgramError> {
+    fn run(&self, argv: &[String], _: &[(String, String)]) -> Result<String, ProgramError> {
         panic!("no command expected, got {argv:?}")
     }
     fn stop(&self, _: &[String]) -> Result<(), ProgramError> {
@@ -51,7 +51,8 @@ impl Runner for Offline {
 }
 
 /// Records what a restore asks of the system; the command named `fail` fails. A migration
-/// (`/migrate`) writes `migrated` into each staged directory, as a real one would change it.
+/// (`/migrate`) writes `migrated` into each staged directory, as a real one would change it, and
+/// says so.
 #[derive(Default)]
 struct Recorder {
     events: RefCell<Vec<String>>,
@@ -86,15 +87,18 @@ impl Recorder {
 }
 
 impl Runner for Recorder {
-    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<(), ProgramError> {
+    fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<String, ProgramError> {
+        let mut said = String::new();
         if argv[0] == "/migrate" {
             let staged = &env.iter().find(|(k, _)| k == "APPLIANCE_STAGED").unwrap().1;
             for line in staged.lines() {
-                let (_, staged) = line.split_once('=').unwrap();
+                let (target, staged) = line.split_once('=').unwrap();
                 std::fs::write(Path::new(staged).join("migrated"), argv[1..].join(" ")).unwrap();
+                said.push_str(target);
+                said.push_str(" migrated\n\n");
             }
         }
-        self.record(argv.join(" "))
+        self.record(argv.join(" ")).map(|()| said)
     }
     fn stop(&self, services: &[String]) -> Result<(), ProgramError> {
         self.record(format!("stop {}", services.join(" ")))
@@ -354,13 +358,21 @@ fn migrations_change_the_staged_data_then_services_stop_around_the_swap() {
     let dir = tempfile::tempdir().unwrap();
     let (system, abf) = system_and_backup(dir.path());
     let recorder = Recorder::default();
-    restore(
+    let restored = restore(
         &mut Backup::open(&abf).unwrap(),
         &system,
         &plugin_options(),
         &recorder,
     )
     .unwrap();
+    // What the migration said, a line each, blank lines left out.
+    assert_eq!(
+        restored.migrated.len(),
+        2,
+        "one line per staged root: {:?}",
+        restored.migrated
+    );
+    assert!(restored.migrated.iter().all(|l| l.ends_with(" migrated")));
     assert_eq!(
         recorder.events(),
         [
