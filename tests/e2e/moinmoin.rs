@@ -14,6 +14,8 @@ pub(crate) struct Ports {
     pub(crate) web: u16,
     /// appliance-control, in place of port 8080.
     pub(crate) control: u16,
+    /// gunicorn, in place of port 8000.
+    pub(crate) gunicorn: u16,
 }
 
 /// Moves nginx, gunicorn and appliance-control to free ports (booted roots share the host's
@@ -31,19 +33,41 @@ pub(crate) fn control_password(root: &Root) -> String {
 pub(crate) fn serve(root: &Root) -> Ports {
     let (web, gunicorn, control) = (free_port(), free_port(), free_port());
     root.ok(&format!(
-        "sed -i 's/listen 80;/listen 127.0.0.1:{web};/; /listen \\[::\\]:80;/d; s/127.0.0.1:8000/127.0.0.1:{gunicorn}/' /etc/moin/nginx-site.conf
-         sed -i 's/127.0.0.1:8000/127.0.0.1:{gunicorn}/' /etc/moin/gunicorn.conf.py
+        "{}
          systemctl disable -q postfix
          mkdir -p /etc/systemd/system/appliance-control.service.d
          printf '[Service]\\nExecStart=\\nExecStart=/usr/bin/appliance-control serve --listen 127.0.0.1:{control} $APPLIANCE_CONTROL_ARGS\\n' \
-             > /etc/systemd/system/appliance-control.service.d/port.conf"
+             > /etc/systemd/system/appliance-control.service.d/port.conf",
+        wiki_ports(web, gunicorn)
     ));
     root.boot();
     root.exec_ok(&format!(
         "for i in $(seq 100); do curl -kfs -o /dev/null https://127.0.0.1:{control}/login && exit 0; sleep 0.2; done; systemctl status appliance-control; exit 1"
     ));
     wiki_page(root, web, "/");
-    Ports { web, control }
+    Ports {
+        web,
+        control,
+        gunicorn,
+    }
+}
+
+/// The shell commands that move nginx from port 80 to `web` and gunicorn from 8000 to `gunicorn`
+/// in /etc/moin.
+fn wiki_ports(web: u16, gunicorn: u16) -> String {
+    format!(
+        "sed -i 's/listen 80;/listen 127.0.0.1:{web};/; /listen \\[::\\]:80;/d; s/127.0.0.1:8000/127.0.0.1:{gunicorn}/' /etc/moin/nginx-site.conf
+         sed -i 's/127.0.0.1:8000/127.0.0.1:{gunicorn}/' /etc/moin/gunicorn.conf.py"
+    )
+}
+
+/// Moves the wiki of the booted root to `ports` again and restarts it: a restored /etc/moin
+/// from another system has that system's ports, 80 and 8000.
+pub(crate) fn serve_again(root: &Root, ports: &Ports) {
+    root.exec_ok(&format!(
+        "{}\n systemctl restart moin nginx",
+        wiki_ports(ports.web, ports.gunicorn)
+    ));
 }
 
 /// A page of the wiki through nginx (moin may still be starting).

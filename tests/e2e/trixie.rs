@@ -234,6 +234,8 @@ fn moinmoin_appliance_on_trixie_serves_and_takes_back_the_2009_wiki_and_a_debian
     let restored = root.exec_ok(&format!("va-backup restore {abf12} 2>&1"));
     assert!(restored.contains("restored "), "{restored}");
     assert_eq!(root.exec_ok("systemctl is-active moin").trim(), "active");
+    // Its /etc/moin came back with the old system's ports (80, 8000): the test's again.
+    moinmoin::serve_again(&root, &ports);
     let front = moinmoin::wiki_page(&root, ports.web, "/");
     assert!(
         front.contains("<title>Home - Wiki of Debian 12</title>"),
