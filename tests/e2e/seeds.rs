@@ -298,6 +298,16 @@ pub fn questions_asked(root: &Root, appliance: &str) -> (usize, String) {
     (asked, editor)
 }
 
+/// Installs `appliance` as [`questions_asked`] does; fails if debconf would have asked anything.
+pub fn assert_nothing_asked(root: &Root, appliance: &str) {
+    let (asked, editor) = questions_asked(root, appliance);
+    assert_eq!(asked, 0, "questions were asked; the editor got:\n{editor}");
+    assert!(
+        editor.is_empty(),
+        "the editor was handed questions:\n{editor}"
+    );
+}
+
 #[test]
 #[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
 fn no_question_is_asked_with_the_hook() {
@@ -306,12 +316,7 @@ fn no_question_is_asked_with_the_hook() {
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
     ));
-    let (asked, editor) = questions_asked(&root, "dokuwiki-appliance");
-    assert_eq!(asked, 0, "questions were asked; the editor got:\n{editor}");
-    assert!(
-        editor.is_empty(),
-        "the editor was handed questions:\n{editor}"
-    );
+    assert_nothing_asked(&root, "dokuwiki-appliance");
     assert_seeded(&root);
 }
 

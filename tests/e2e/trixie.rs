@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use crate::harness::{Root, TREE, needs_of, output_text, version_of};
-use crate::seeds::{NONINTERACTIVE, assert_seeded, questions_asked, state_field};
-use crate::{backups, moinmoin};
+use crate::harness::{Root, needs_of, version_of};
+use crate::seeds::{NONINTERACTIVE, assert_nothing_asked, assert_seeded, state_field};
+use crate::{backups, catalog, moinmoin};
 
 const TRIXIE: &str = "trixie";
 const BOOKWORM: &str = "bookworm";
@@ -35,25 +35,11 @@ fn on_trixie_every_seed_checks_and_the_hook_seeds_with_either_solver() {
         );
     }
     // Every shipped seed answers every high and critical question of trixie's packages.
-    for entry in std::fs::read_dir(Path::new(TREE).join("seeds")).unwrap() {
-        let path = entry.unwrap().path();
-        let appliance = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let output = root.run(&format!("va-seed check {appliance}"));
-        assert!(
-            output.status.success(),
-            "the seed of {appliance} fails on trixie:\n{}",
-            output_text(&output)
-        );
-    }
+    catalog::check_every_shipped_seed(&root);
 
     // APT 3.0's default solver: nothing asked, everything seeded.
     let version = version_of(TRIXIE, "dokuwiki-appliance");
-    let (asked, editor) = questions_asked(&root, "dokuwiki-appliance");
-    assert_eq!(asked, 0, "questions were asked; the editor got:\n{editor}");
-    assert!(
-        editor.is_empty(),
-        "the editor was handed questions:\n{editor}"
-    );
+    assert_nothing_asked(&root, "dokuwiki-appliance");
     assert_seeded(&root);
     assert_eq!(state_field(&root, "Applied-By"), "apt-hook");
     assert_eq!(state_field(&root, "Version"), version);
@@ -193,8 +179,7 @@ fn moinmoin_appliance_on_trixie_serves_and_takes_back_the_2009_wiki_and_a_debian
     root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools >/dev/null"
     ));
-    let (asked, editor) = questions_asked(&root, "moinmoin-appliance");
-    assert_eq!(asked, 0, "questions were asked; the editor got:\n{editor}");
+    assert_nothing_asked(&root, "moinmoin-appliance");
     assert!(
         root.read("/etc/moin/moin.conf")
             .contains("SITENAME='Appliance Wiki'")
