@@ -204,7 +204,19 @@ impl Seed {
 
     /// Parses and validates seed text; the first error, if any.
     pub fn parse(text: &str) -> Result<Self, SeedError> {
-        let (seed, mut errors) = Self::scan(text);
+        let (seed, mut errors) = Self::scan(text, None);
+        if errors.is_empty() {
+            Ok(seed)
+        } else {
+            Err(errors.remove(0))
+        }
+    }
+
+    /// [`Seed::parse`], keeping only the answers Debian `release` gets (those that a `#release:`
+    /// line gives to other releases left out, as [`for_release`] leaves them out); each entry keeps
+    /// its line in `text`, so that what is said of it points into the file as written.
+    pub fn parse_for_release(text: &str, release: &str) -> Result<Self, SeedError> {
+        let (seed, mut errors) = Self::scan(text, Some(release));
         if errors.is_empty() {
             Ok(seed)
         } else {
@@ -216,14 +228,15 @@ impl Seed {
     /// shows them all, not the first only).
     pub fn parse_all(bytes: &[u8]) -> Result<Self, Vec<SeedError>> {
         let text = std::str::from_utf8(bytes).map_err(|_| vec![SeedError::NotUtf8])?;
-        match Self::scan(text) {
+        match Self::scan(text, None) {
             (seed, errors) if errors.is_empty() => Ok(seed),
             (_, errors) => Err(errors),
         }
     }
 
-    /// The valid entries and the errors of every other line.
-    fn scan(text: &str) -> (Self, Vec<SeedError>) {
+    /// The valid entries (those for `release` only, when given) and the errors of every other
+    /// line, whatever release it is for.
+    fn scan(text: &str, release: Option<&str>) -> (Self, Vec<SeedError>) {
         let mut entries: Vec<Entry> = Vec::new();
         let mut errors = Vec::new();
         // Each question's answers so far: their lines and releases (`None`: every release).
@@ -268,8 +281,14 @@ impl Seed {
                 });
                 continue;
             }
+            let wanted = match (release, &releases) {
+                (Some(release), Some(names)) => names.iter().any(|n| n == release),
+                _ => true,
+            };
             answers.push((line, releases));
-            entries.push(entry);
+            if wanted {
+                entries.push(entry);
+            }
         }
         (Self { entries }, errors)
     }
@@ -775,6 +794,24 @@ mod tests {
         let trixie = Seed::parse(&for_release(RELEASES, "trixie").unwrap()).unwrap();
         assert_eq!(trixie.entries[1].value, "13  and later");
         assert!(!for_release(RELEASES, "sid").unwrap().contains("b/y"));
+        // Parsed for one release, the entries keep their lines in the file as written.
+        let lines = |release| {
+            Seed::parse_for_release(RELEASES, release)
+                .unwrap()
+                .entries
+                .iter()
+                .map(|e| (e.question.clone(), e.line))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            lines("bookworm"),
+            [
+                ("postfix/chattr".into(), 3),
+                ("a/x".into(), 4),
+                ("b/y".into(), 7)
+            ]
+        );
+        assert_eq!(lines("trixie"), [("a/x".into(), 4), ("b/y".into(), 9)]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::harness::{Root, needs_of, version_of};
+use crate::harness::{Root, TREE, needs_of, version_of};
 use crate::seeds::{NONINTERACTIVE, assert_nothing_asked, assert_seeded, state_field};
 use crate::{backups, catalog, moinmoin};
 
@@ -34,8 +34,15 @@ fn on_trixie_every_seed_checks_and_the_hook_seeds_with_either_solver() {
             "valist lacks {appliance} {version}:\n{listed}"
         );
     }
-    // Every shipped seed answers every high and critical question of trixie's packages.
+    // Every shipped seed answers every high and critical question of trixie's packages, and so
+    // does the source's seed, its `#release:` lines read for trixie (what a packager checks).
     catalog::check_every_shipped_seed(&root);
+    std::fs::copy(
+        Path::new(TREE).join("seeds/dokuwiki-appliance.seed"),
+        root.path.join("var/tmp/source.seed"),
+    )
+    .unwrap();
+    root.ok("va-seed check --seed /var/tmp/source.seed dokuwiki-appliance");
 
     // APT 3.0's default solver: nothing asked, everything seeded.
     let version = version_of(TRIXIE, "dokuwiki-appliance");

@@ -91,7 +91,8 @@ pub enum Command {
     /// is not a choice of its select or multiselect question. Exits 1 if it finds any.
     Check {
         appliance: String,
-        /// Check this seed file instead of the one the appliance ships
+        /// Check this seed file instead of the one the appliance ships: an appliance's source seed,
+        /// its `#release:` lines read for the release at --root
         #[arg(long, value_name = "FILE")]
         seed: Option<PathBuf>,
     },

@@ -313,7 +313,23 @@ fn check(
     appliance: &str,
     seed: Option<&std::path::Path>,
 ) -> anyhow::Result<bool> {
-    let seed = seed.map(read_seed).transpose()?;
+    // A seed from an appliance's source, as the release at the root gets it (`#release:` lines).
+    let seed = seed
+        .map(|path| -> anyhow::Result<Seed> {
+            let text = fs_err::read_to_string(path)?;
+            let release = fs_err::read_to_string(root.join("etc/os-release"))
+                .ok()
+                .and_then(|text| appliance::image::sources::codename(&text));
+            let seed = match release {
+                Some(release) => Seed::parse_for_release(&text, &release),
+                None => Seed::parse(&text),
+            };
+            Ok(seed.map_err(|error| InvalidSeed {
+                origin: Origin::File(path.to_owned()),
+                error,
+            })?)
+        })
+        .transpose()?;
     let mut progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         rust_apt::progress::AcquireProgress::apt()
     } else {
