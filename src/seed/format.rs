@@ -243,7 +243,7 @@ impl Seed {
         let mut seen: std::collections::HashMap<(String, bool), Vec<Answered>> =
             std::collections::HashMap::new();
         for logical in logical_lines(text) {
-            let (line, text) = match logical {
+            let (line, _, text) = match logical {
                 Ok(logical) => logical,
                 Err(error) => {
                     errors.push(error);
@@ -251,7 +251,7 @@ impl Seed {
                 }
             };
             let (releases, trimmed) = match text {
-                Logical::Blank => continue,
+                Logical::Blank | Logical::Directive => continue,
                 Logical::Answer { releases, text } => (releases, text),
                 Logical::Problem(error) => {
                     errors.push(error);
@@ -382,6 +382,8 @@ const RELEASE_DIRECTIVE: &str = "#release:";
 enum Logical {
     /// Blank, or a comment.
     Blank,
+    /// A well-formed `#release:` line, whose releases the answer below it gets.
+    Directive,
     /// An answer's text (trimmed at the start), with the releases a directive above gave it.
     Answer {
         releases: Option<Vec<String>>,
@@ -391,30 +393,40 @@ enum Logical {
     Problem(SeedError),
 }
 
-/// The logical lines of `text`, each with its first physical line (1-based); the raw physical
-/// lines each spans are left to [`for_release`]. Stops at a continuation that the file ends in.
-fn logical_lines(text: &str) -> impl Iterator<Item = Result<(usize, Logical), SeedError>> + '_ {
+/// The logical lines of `text`, each with the first and the last physical line it spans (1-based;
+/// a problem with a directive names the directive's line). Stops at a continuation that the file
+/// ends in. [`Seed::scan`] parses them; [`for_release`] keeps or leaves out their physical lines.
+fn logical_lines(
+    text: &str,
+) -> impl Iterator<Item = Result<(usize, usize, Logical), SeedError>> + '_ {
     let mut lines = text.lines().enumerate();
     let mut pending: Option<(usize, Vec<String>)> = None;
     let mut done = false;
+    let dangling = |above| {
+        (
+            above,
+            above,
+            Logical::Problem(SeedError::DanglingRelease { line: above }),
+        )
+    };
     std::iter::from_fn(move || {
         if done {
             return None;
         }
         let Some((index, first)) = lines.next() else {
             done = true;
-            return pending.take().map(|(line, _)| {
-                Ok((line, Logical::Problem(SeedError::DanglingRelease { line })))
-            });
+            return pending.take().map(|(above, _)| Ok(dangling(above)));
         };
         let line = index + 1;
+        let mut last = line;
         let mut logical = first.to_owned();
         while logical.ends_with('\\') {
             logical.pop();
-            let Some((_, next)) = lines.next() else {
+            let Some((index, next)) = lines.next() else {
                 done = true;
                 return Some(Err(SeedError::UnfinishedContinuation { line }));
             };
+            last = index + 1;
             logical.push_str(next);
         }
         let trimmed = logical.trim_start();
@@ -425,30 +437,29 @@ fn logical_lines(text: &str) -> impl Iterator<Item = Result<(usize, Logical), Se
                     .iter()
                     .all(|n| n.bytes().all(|b| b.is_ascii_lowercase()));
             // A directive above another leaves the first one above nothing.
-            let dangling = pending.replace((line, names));
-            return Some(Ok(match (valid, dangling) {
+            let above = pending.replace((line, names));
+            return Some(Ok(match (valid, above) {
                 (false, _) => {
                     pending = None;
-                    (line, Logical::Problem(SeedError::ReleaseDirective { line }))
+                    (
+                        line,
+                        last,
+                        Logical::Problem(SeedError::ReleaseDirective { line }),
+                    )
                 }
-                (true, Some((above, _))) => (
-                    above,
-                    Logical::Problem(SeedError::DanglingRelease { line: above }),
-                ),
-                (true, None) => (line, Logical::Blank),
+                (true, Some((above, _))) => dangling(above),
+                (true, None) => (line, last, Logical::Directive),
             }));
         }
         if trimmed.is_empty() || trimmed.starts_with('#') {
             return Some(Ok(match pending.take() {
-                Some((above, _)) => (
-                    above,
-                    Logical::Problem(SeedError::DanglingRelease { line: above }),
-                ),
-                None => (line, Logical::Blank),
+                Some((above, _)) => dangling(above),
+                None => (line, last, Logical::Blank),
             }));
         }
         Some(Ok((
             line,
+            last,
             Logical::Answer {
                 releases: pending.take().map(|(_, names)| names),
                 text: trimmed.to_owned(),
@@ -462,27 +473,24 @@ fn logical_lines(text: &str) -> impl Iterator<Item = Result<(usize, Logical), Se
 /// among them) as it was. The seed is validated first: its first error, if any.
 pub fn for_release(text: &str, release: &str) -> Result<String, SeedError> {
     Seed::parse(text)?;
+    let physical: Vec<&str> = text.lines().collect();
     let mut out = String::with_capacity(text.len());
-    let mut skip_next = false;
-    let mut lines = text.lines();
-    while let Some(first) = lines.next() {
-        let mut physical = vec![first];
-        while physical.last().is_some_and(|l| l.ends_with('\\')) {
-            match lines.next() {
-                Some(next) => physical.push(next),
-                None => break,
+    for logical in logical_lines(text) {
+        // Valid (parsed above): no error, no problem.
+        let (first, last, kind) = logical?;
+        let kept = match kind {
+            Logical::Directive => false,
+            Logical::Answer {
+                releases: Some(names),
+                ..
+            } => names.iter().any(|n| n == release),
+            Logical::Blank | Logical::Answer { .. } | Logical::Problem(_) => true,
+        };
+        if kept {
+            for line in &physical[first - 1..last] {
+                out.push_str(line);
+                out.push('\n');
             }
-        }
-        if let Some(names) = first.trim_start().strip_prefix(RELEASE_DIRECTIVE) {
-            skip_next = !names.split_whitespace().any(|n| n == release);
-            continue;
-        }
-        if std::mem::take(&mut skip_next) {
-            continue;
-        }
-        for line in physical {
-            out.push_str(line);
-            out.push('\n');
         }
     }
     Ok(out)
