@@ -405,12 +405,13 @@ fn migrate(
         argv.push(backup.info.version.clone());
         argv.push(options.new_version.clone());
         let output = runner.run(&argv, &env).map_err(RestoreError::Migration)?;
-        said.extend(
-            output
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_owned),
-        );
+        // A migration may repeat what the backup holds (page names): no control character of
+        // it reaches the administrator's terminal.
+        said.extend(output.lines().filter(|l| !l.trim().is_empty()).map(|l| {
+            l.chars()
+                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                .collect()
+        }));
     }
     Ok(said)
 }

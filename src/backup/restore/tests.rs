@@ -95,7 +95,8 @@ impl Runner for Recorder {
                 let (target, staged) = line.split_once('=').unwrap();
                 std::fs::write(Path::new(staged).join("migrated"), argv[1..].join(" ")).unwrap();
                 said.push_str(target);
-                said.push_str(" migrated\n\n");
+                // What a hostile page name would bring: an escape sequence for the terminal.
+                said.push_str(" \u{1b}[2J migrated\n\n");
             }
         }
         self.record(argv.join(" ")).map(|()| said)
@@ -372,7 +373,12 @@ fn migrations_change_the_staged_data_then_services_stop_around_the_swap() {
         "one line per staged root: {:?}",
         restored.migrated
     );
-    assert!(restored.migrated.iter().all(|l| l.ends_with(" migrated")));
+    assert!(
+        restored
+            .migrated
+            .iter()
+            .all(|l| l.ends_with(" \u{fffd}[2J migrated"))
+    );
     assert_eq!(
         recorder.events(),
         [
