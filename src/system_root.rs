@@ -4,7 +4,7 @@
 //! aimed at a mistyped path says so instead of reporting an empty system or making one.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The environment variable that names the root when no `--root` is given.
 pub const ENVIRONMENT: &str = "DPKG_ROOT";
@@ -52,9 +52,45 @@ fn resolve_from(
     }
 }
 
+/// The release code name in an `os-release` file's text (`VERSION_CODENAME`).
+pub fn codename(os_release: &str) -> Option<String> {
+    os_release.lines().find_map(|line| {
+        let value = line.strip_prefix("VERSION_CODENAME=")?;
+        let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+        (!value.is_empty()).then(|| value.to_owned())
+    })
+}
+
+/// The Debian release of the system at `root` (`trixie`): its `etc/os-release`'s code name.
+pub fn release(root: &Path) -> std::io::Result<String> {
+    let file = root.join("etc/os-release");
+    let text = fs_err::read_to_string(&file)?;
+    codename(&text)
+        .ok_or_else(|| std::io::Error::other(format!("no VERSION_CODENAME in {}", file.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_codename_of_a_root() {
+        let text = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
+        assert_eq!(codename(text).as_deref(), Some("bookworm"));
+        assert_eq!(codename("ID=debian\n"), None);
+        assert_eq!(
+            codename("VERSION_CODENAME=\"trixie\"\n").as_deref(),
+            Some("trixie")
+        );
+        let root = tempfile::tempdir().unwrap();
+        assert!(release(root.path()).is_err(), "no os-release");
+        std::fs::create_dir(root.path().join("etc")).unwrap();
+        std::fs::write(root.path().join("etc/os-release"), "ID=debian\n").unwrap();
+        let error = release(root.path()).unwrap_err().to_string();
+        assert!(error.contains("no VERSION_CODENAME in"), "{error}");
+        std::fs::write(root.path().join("etc/os-release"), text).unwrap();
+        assert_eq!(release(root.path()).unwrap(), "bookworm");
+    }
 
     #[test]
     fn the_option_then_the_environment_then_slash() {

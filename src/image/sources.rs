@@ -12,19 +12,9 @@ pub struct SourceFile {
     pub text: String,
 }
 
-/// The release code name in an `os-release` file's text (`VERSION_CODENAME`).
-pub fn codename(os_release: &str) -> Option<String> {
-    os_release.lines().find_map(|line| {
-        let value = line.strip_prefix("VERSION_CODENAME=")?;
-        let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
-        (!value.is_empty()).then(|| value.to_owned())
-    })
-}
-
 /// The host's release: `/etc/os-release`'s code name.
 pub fn host_codename() -> std::io::Result<String> {
-    let text = fs_err::read_to_string("/etc/os-release")?;
-    codename(&text).ok_or_else(|| std::io::Error::other("no VERSION_CODENAME in /etc/os-release"))
+    crate::system_root::release(Path::new("/"))
 }
 
 /// The host's APT source files, in APT's order.
@@ -232,17 +222,6 @@ impl Repo {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_codename() {
-        let text = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
-        assert_eq!(codename(text).as_deref(), Some("bookworm"));
-        assert_eq!(codename("ID=debian\n"), None);
-        assert_eq!(
-            codename("VERSION_CODENAME=\"trixie\"\n").as_deref(),
-            Some("trixie")
-        );
-    }
 
     #[test]
     fn deb822_entries_of_the_release_are_moved_and_others_left_out() {

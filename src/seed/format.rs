@@ -468,6 +468,11 @@ fn logical_lines(
     })
 }
 
+/// Whether `text` has a well-formed `#release:` line: a seed whose answers differ by release.
+pub fn names_releases(text: &str) -> bool {
+    logical_lines(text).any(|l| matches!(l, Ok((_, _, Logical::Directive))))
+}
+
 /// The seed `text` as Debian `release` (a code name) gets it: each answer that a `#release:` line
 /// gives to other releases left out, with the directives themselves; every other line (comments
 /// among them) as it was. The seed is validated first: its first error, if any.
@@ -802,6 +807,8 @@ mod tests {
         let trixie = Seed::parse(&for_release(RELEASES, "trixie").unwrap()).unwrap();
         assert_eq!(trixie.entries[1].value, "13  and later");
         assert!(!for_release(RELEASES, "sid").unwrap().contains("b/y"));
+        assert!(names_releases(RELEASES));
+        assert!(!names_releases("# release: x\na a/x string 1\n"));
         // Parsed for one release, the entries keep their lines in the file as written.
         let lines = |release| {
             Seed::parse_for_release(RELEASES, release)

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Command::ForRelease { release, file } => (|| {
             let release = match release {
                 Some(release) => release,
-                None => appliance::image::sources::host_codename()
+                None => appliance::system_root::release(std::path::Path::new("/"))
                     .context("cannot tell this system's release: give --release")?,
             };
             let text = fs_err::read_to_string(&file)?;
@@ -317,12 +317,18 @@ fn check(
     let seed = seed
         .map(|path| -> anyhow::Result<Seed> {
             let text = fs_err::read_to_string(path)?;
-            let release = fs_err::read_to_string(root.join("etc/os-release"))
-                .ok()
-                .and_then(|text| appliance::image::sources::codename(&text));
-            let seed = match release {
-                Some(release) => Seed::parse_for_release(&text, &release),
-                None => Seed::parse(&text),
+            // Only a seed whose answers differ by release needs the root's release.
+            let seed = if appliance::seed::format::names_releases(&text) {
+                let release = appliance::system_root::release(root).with_context(|| {
+                    format!(
+                        "`{}` answers by release (#release:), but the release at `{}` is unknown",
+                        path.display(),
+                        root.display()
+                    )
+                })?;
+                Seed::parse_for_release(&text, &release)
+            } else {
+                Seed::parse(&text)
             };
             Ok(seed.map_err(|error| InvalidSeed {
                 origin: Origin::File(path.to_owned()),
