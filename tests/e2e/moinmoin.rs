@@ -20,6 +20,19 @@ pub(crate) struct Ports {
 
 /// Moves nginx, gunicorn and appliance-control to free ports (booted roots share the host's
 /// network), keeps postfix from the host's port 25, boots the root and waits for both services.
+/// appliance-tools, then moinmoin-appliance as a user installs it: nothing asked, and moin has the
+/// seed's wiki name.
+pub(crate) fn install_asking_nothing(root: &Root) {
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools >/dev/null"
+    ));
+    assert_nothing_asked(root, "moinmoin-appliance");
+    assert!(
+        root.read("/etc/moin/moin.conf")
+            .contains("SITENAME='Appliance Wiki'")
+    );
+}
+
 /// The wiki administrator's password generated for this system (`va-seed secrets`).
 pub(crate) fn wiki_password(root: &Root) -> String {
     root.secret("moinmoin-appliance", "wiki-admin")
@@ -181,15 +194,8 @@ fn moinmoin_appliance_installs_without_a_question_and_serves_the_wiki_at_the_roo
         &[],
     );
     let root = Root::fresh("moinmoin");
-    root.ok(&format!(
-        "{NONINTERACTIVE} apt-get install -y -q appliance-tools >/dev/null"
-    ));
-    assert_nothing_asked(&root, "moinmoin-appliance");
-    // The seed reached moin, postfix and appliance-control.
-    assert!(
-        root.read("/etc/moin/moin.conf")
-            .contains("SITENAME='Appliance Wiki'")
-    );
+    install_asking_nothing(&root);
+    // The seed reached postfix and appliance-control too.
     let main_cf = root.read("/etc/postfix/main.cf");
     assert!(
         main_cf.contains("relayhost = [smtp.example.org]:587")

@@ -183,14 +183,7 @@ fn moinmoin_appliance_on_trixie_serves_and_takes_back_the_2009_wiki_and_a_debian
     );
 
     // Installed with plain apt-get: nothing asked, the seed everywhere.
-    root.ok(&format!(
-        "{NONINTERACTIVE} apt-get install -y -q appliance-tools >/dev/null"
-    ));
-    assert_nothing_asked(&root, "moinmoin-appliance");
-    assert!(
-        root.read("/etc/moin/moin.conf")
-            .contains("SITENAME='Appliance Wiki'")
-    );
+    moinmoin::install_asking_nothing(&root);
     let python = root.ok("readlink -f /opt/moin/bin/python3");
     assert!(python.contains("python3.13"), "moin's Python: {python}");
 
