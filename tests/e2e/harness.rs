@@ -21,11 +21,8 @@ pub fn repo() -> PathBuf {
 /// The code name of the host's Debian release (`bookworm`), whose roots the tests make unless
 /// they name another release.
 pub fn host_release() -> String {
-    let text = std::fs::read_to_string("/etc/os-release").expect("read /etc/os-release");
-    text.lines()
-        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
-        .map(|v| v.trim_matches('"').to_owned())
-        .expect("no VERSION_CODENAME in /etc/os-release")
+    appliance::system_root::release(Path::new("/"))
+        .unwrap_or_else(|e| panic!("the host's release: {e}"))
 }
 
 /// The packages `make deb` built for `release`: [`repo`] for the host's, `build/repo/RELEASE` for
