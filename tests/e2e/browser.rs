@@ -1,13 +1,13 @@
 //! Headless Chromium drives the real appliance-control in a booted root: log in, see the overview,
 //! refresh the package lists and watch the progress arrive, make a backup and download it, set a
 //! smarthost and find it in main.cf, log out. Screenshots of each page are kept under
-//! `build/screenshots/`.
+//! `build/screenshots/` (`build/screenshots-trixie/` on Debian 13).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::control::booted_control;
-use crate::harness::{TREE, free_port, needs};
+use crate::harness::{Root, TREE, free_port, needs};
 use crate::webdriver::Browser;
 
 #[test]
@@ -18,8 +18,14 @@ fn an_administrator_uses_appliance_control_in_chromium() {
         &["chromium", "chromedriver"],
     );
     let (root, port) = booted_control("browser");
+    administrator_session(&root, port, "Debian GNU/Linux 12", "build/screenshots");
+}
+
+/// The session of an administrator in Chromium, on appliance-control at `port` in `root` (made by
+/// `booted_control`), whose overview names `system`; screenshots go to `screenshots` in the tree.
+pub(crate) fn administrator_session(root: &Root, port: u16, system: &str, screenshots: &str) {
     let site = format!("https://127.0.0.1:{port}");
-    let artefacts = Path::new(TREE).join("build/screenshots");
+    let artefacts = Path::new(TREE).join(screenshots);
     let _ = std::fs::remove_dir_all(&artefacts);
     let browser = Browser::start(free_port(), &artefacts);
 
@@ -36,7 +42,7 @@ fn an_administrator_uses_appliance_control_in_chromium() {
     browser.click("form[action='/login'] button");
     assert_eq!(browser.text("h1"), "Overview");
     let overview = browser.text("main");
-    assert!(overview.contains("Debian GNU/Linux 12"), "{overview}");
+    assert!(overview.contains(system), "{overview}");
     assert!(overview.contains("apache2"), "{overview}");
     browser.screenshot("overview");
 

@@ -1,7 +1,7 @@
 //! appliance-control in a Debian root booted with its own systemd: the web service runs as its
 //! own user, the agent answers only that user and root, and refuses hostile requests.
 
-use crate::harness::{Root, free_port, needs};
+use crate::harness::{Root, free_port, host_release, needs};
 use crate::seeds::NONINTERACTIVE;
 
 /// The certificate the package made for the system (checked by curl: it names 127.0.0.1).
@@ -10,7 +10,12 @@ pub const CERTIFICATE: &str = "/etc/appliance-control/tls/cert.pem";
 /// A root with dokuwiki-appliance and appliance-control, Apache and appliance-control on free
 /// ports of the shared network, booted. Returns the root and appliance-control's port.
 pub fn booted_control(name: &str) -> (Root, u16) {
-    let root = Root::fresh(name);
+    booted_control_of(&host_release(), name)
+}
+
+/// [`booted_control`] in a root of Debian `release`.
+pub fn booted_control_of(release: &str, name: &str) -> (Root, u16) {
+    let root = Root::fresh_of(release, name);
     root.ok(&format!(
         "{NONINTERACTIVE}
          echo 'appliance-control appliance-control/admin-password password appliance-demo' | debconf-set-selections

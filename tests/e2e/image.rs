@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{TREE, free_port, needs, output_text, repo, version};
+use crate::harness::{TREE, free_port, host_release, needs, output_text, repo, version};
 
 /// An epoch for the reproducible builds (2025-11-26).
 const EPOCH: &str = "1764115200";
@@ -19,10 +19,10 @@ fn va_build() -> Command {
 }
 
 /// A directory for one test's images, removed on drop (its own, under /var/tmp).
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Scratch {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let dir = PathBuf::from(format!(
             "/var/tmp/appliance-e2e/{name}-{}",
             std::process::id()
@@ -43,12 +43,23 @@ impl Drop for Scratch {
 /// reproducibly; panics with the log's end on failure. Every build's root
 /// file system is checked to be the one its `/etc/fstab` and `grub.cfg` name.
 fn build(appliance: &str, output: &Path, extra: &[&str], epoch: Option<&str>) -> Output {
+    build_from(&repo(), appliance, output, extra, epoch)
+}
+
+/// [`build`] with the packages of the repository `packages` (`make deb`'s directory of a release).
+pub(crate) fn build_from(
+    packages: &Path,
+    appliance: &str,
+    output: &Path,
+    extra: &[&str],
+    epoch: Option<&str>,
+) -> Output {
     let mut command = va_build();
     command
         .args(["--appliance", appliance, "-o"])
         .arg(output)
         .arg("--repo")
-        .arg(repo())
+        .arg(packages)
         .args(extra);
     if let Some(epoch) = epoch {
         command.env("SOURCE_DATE_EPOCH", epoch);
@@ -340,7 +351,7 @@ fn tls_fingerprint(port: u16) -> String {
 }
 
 /// A new SSH key pair in `dir`; returns the private key's path.
-fn ssh_key(dir: &Path) -> PathBuf {
+pub(crate) fn ssh_key(dir: &Path) -> PathBuf {
     let key = dir.join("id_ed25519");
     let keygen = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f"])
@@ -600,7 +611,9 @@ fn dokuwiki_image_builds_reproducibly() {
 }
 
 /// One boot of a copy of the moinmoin image: what makes the machine itself.
-struct Machine {
+pub(crate) struct Machine {
+    /// The code name of its Debian release.
+    pub(crate) release: String,
     secrets: String,
     control_password: String,
     tls: String,
@@ -610,7 +623,7 @@ struct Machine {
 /// Boots a copy of `image` (UEFI or BIOS), checks the wiki and appliance-control answer, that
 /// the credentials `va-seed secrets` shows there log in and that `foreign` (another machine's
 /// password) does not, and returns them; powers it off.
-fn boot_moinmoin(
+pub(crate) fn boot_moinmoin(
     image: &Path,
     uefi: bool,
     key: &Path,
@@ -652,6 +665,8 @@ fn boot_moinmoin(
         vm.console()
     );
     let secrets = String::from_utf8_lossy(&shown.stdout).into_owned();
+    let release = ssh(ssh_port, key, ". /etc/os-release && echo $VERSION_CODENAME");
+    let release = String::from_utf8_lossy(&release.stdout).trim().to_owned();
     let value = |name: &str| {
         secrets
             .lines()
@@ -692,6 +707,7 @@ fn boot_moinmoin(
         .unwrap_or_else(|| panic!("no host key: {}", output_text(&scan)));
     vm.power_off(Duration::from_secs(180));
     Machine {
+        release,
         secrets,
         control_password,
         tls,
@@ -763,6 +779,7 @@ fn copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret() {
         &scratch.0.join("jar2"),
         Some(&first.control_password),
     );
+    assert_eq!(first.release, host_release());
     assert_ne!(first.tls, second.tls, "one TLS key on two machines");
     assert_ne!(
         first.host_key, second.host_key,

@@ -42,6 +42,18 @@ pub(crate) fn wiki_log_in_as(browser: &Browser, wiki: &str, user: &str, password
     // Enter in the password field submits the form (`WebDriver`'s key for Enter: U+E007).
     browser.type_into("input[name=login_password]", &format!("{password}\u{e007}"));
     browser.find("a.moin-logout");
+    // The logo on every page is an image the browser could show (an SVG served as text/xml,
+    // as MoinMoin 2.0.0b5 serves it, is not).
+    browser.find("#moin-img-logo");
+    let shown = browser.script(
+        "const logo = document.querySelector('#moin-img-logo'); \
+         return logo.complete && logo.naturalWidth > 0;",
+    );
+    assert_eq!(
+        shown,
+        serde_json::Value::Bool(true),
+        "the wiki's logo is broken"
+    );
 }
 
 /// Writes `text` into the wiki's page `page` (made as a moin wiki text page when new) with the

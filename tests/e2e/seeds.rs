@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{Root, TREE, build_deb, needs, output_text, version};
+use crate::harness::{Root, TREE, build_deb, host_release, needs, output_text, version};
 
 pub const NONINTERACTIVE: &str = "export DEBIAN_FRONTEND=noninteractive;";
 
@@ -71,7 +71,7 @@ pub fn state_field(root: &Root, field: &str) -> String {
         .to_owned()
 }
 
-fn debconf_value(root: &Root, question: &str) -> String {
+pub(crate) fn debconf_value(root: &Root, question: &str) -> String {
     let owner = question.split('/').next().unwrap_or_default();
     let shown = root.ok(&format!("debconf-show {owner}"));
     shown
@@ -87,7 +87,7 @@ fn debconf_value(root: &Root, question: &str) -> String {
 }
 
 /// A fixture package from `tests/fixtures/NAME`, built now.
-fn fixture_deb(name: &str, out: &Path) -> PathBuf {
+pub(crate) fn fixture_deb(name: &str, out: &Path) -> PathBuf {
     let tree = out.join(name);
     let status = Command::new("cp")
         .arg("-a")
@@ -99,9 +99,14 @@ fn fixture_deb(name: &str, out: &Path) -> PathBuf {
     build_deb(&tree, &out.join(format!("{name}_1_all.deb")))
 }
 
-/// dokuwiki-appliance at `version`, built with `dh_appliance` from a copy of the tree's sources whose
-/// seed `edit` changes.
-fn appliance_version(version: &str, edit: impl Fn(&str) -> String, out: &Path) -> PathBuf {
+/// dokuwiki-appliance at `version` for Debian `release`, built with `dh_appliance` from a copy of
+/// the tree's sources whose seed `edit` changes.
+pub(crate) fn appliance_version(
+    version: &str,
+    release: &str,
+    edit: impl Fn(&str) -> String,
+    out: &Path,
+) -> PathBuf {
     let source = out.join("dokuwiki-appliance");
     let status = Command::new("cp")
         .arg("-aL")
@@ -122,7 +127,7 @@ fn appliance_version(version: &str, edit: impl Fn(&str) -> String, out: &Path) -
     )
     .unwrap();
     let dh = Path::new(TREE).join("dh-appliance");
-    let release = Path::new(TREE).join("target/release");
+    let tools = Path::new(TREE).join("target/release");
     let output = Command::new("dpkg-buildpackage")
         .args(["-b", "-uc", "-us", "-d", "--no-sign"])
         .current_dir(&source)
@@ -131,13 +136,14 @@ fn appliance_version(version: &str, edit: impl Fn(&str) -> String, out: &Path) -
             format!(
                 "{}:{}:{}",
                 dh.display(),
-                release.display(),
+                tools.display(),
                 std::env::var("PATH").unwrap_or_default()
             ),
         )
         .env("PERL5LIB", &dh)
         .env("DH_DATAFILES", &dh)
-        .env("APPLIANCE_VA_SEED", release.join("va-seed"))
+        .env("APPLIANCE_VA_SEED", tools.join("va-seed"))
+        .env("APPLIANCE_RELEASE", release)
         .output()
         .unwrap();
     assert!(
@@ -194,6 +200,7 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
     root.ok("echo 'dokuwiki dokuwiki/wiki/title string Admin Title' | debconf-set-selections");
     let upgrade = appliance_version(
         "1.1",
+        &host_release(),
         |seed| seed.replace("[smtp.example.org]:587", "[smtp2.example.org]:587"),
         work.path(),
     );
@@ -410,18 +417,15 @@ fn one_transaction_with_appliance_tools_seeds_too() {
     );
 }
 
-#[test]
-#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
-fn a_malformed_seed_stops_apt_before_dpkg() {
-    needs("a_malformed_seed_stops_apt_before_dpkg", &[]);
-    let root = Root::fresh("malformed");
-    root.ok(&format!(
-        "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
-    ));
+/// `apt-get APT_OPTIONS install` of an appliance whose seed is malformed fails in the hook, with
+/// the seed's line, before dpkg changes anything. The root has appliance-tools.
+pub(crate) fn assert_a_malformed_seed_stops_apt(root: &Root, apt_options: &str) {
     let work = tempfile::tempdir().unwrap();
     let broken = root.put(&fixture_deb("broken-appliance", work.path()));
     let before = root.dpkg_state();
-    let output = root.run(&format!("{NONINTERACTIVE} apt-get install -y -q {broken}"));
+    let output = root.run(&format!(
+        "{NONINTERACTIVE} apt-get {apt_options} install -y -q {broken}"
+    ));
     assert!(
         !output.status.success(),
         "apt-get succeeded:\n{}",
@@ -437,6 +441,17 @@ fn a_malformed_seed_stops_apt_before_dpkg() {
     assert!(stderr.contains("line 3: unknown type `strin`"), "{stderr}");
     assert_eq!(root.dpkg_state(), before, "dpkg changed something");
     assert!(!root.exists("/var/lib/appliance/state/broken-appliance.info"));
+}
+
+#[test]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
+fn a_malformed_seed_stops_apt_before_dpkg() {
+    needs("a_malformed_seed_stops_apt_before_dpkg", &[]);
+    let root = Root::fresh("malformed");
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools"
+    ));
+    assert_a_malformed_seed_stops_apt(&root, "");
 }
 
 #[test]

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use crate::harness::{Root, TREE, needs_of, version_of};
+use crate::harness::{Root, TREE, needs_of, output_text, repo_of, version_of};
 use crate::seeds::{NONINTERACTIVE, assert_nothing_asked, assert_seeded, state_field};
-use crate::{backups, catalog, moinmoin};
+use crate::{backups, browser, catalog, control, image, moinmoin, seeds};
 
 const TRIXIE: &str = "trixie";
 const BOOKWORM: &str = "bookworm";
@@ -73,6 +73,147 @@ fn on_trixie_every_seed_checks_and_the_hook_seeds_with_either_solver() {
         "{installed}"
     );
     assert_seeded(&root);
+}
+
+#[test]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
+fn on_trixie_dpkg_i_one_transaction_an_upgrade_and_a_malformed_seed_go_as_on_debian_12() {
+    needs_of(
+        "on_trixie_dpkg_i_one_transaction_an_upgrade_and_a_malformed_seed_go_as_on_debian_12",
+        TRIXIE,
+        &["dpkg-buildpackage"],
+    );
+    let root = Root::fresh_of(TRIXIE, "trixie-paths");
+    let version = version_of(TRIXIE, "dokuwiki-appliance");
+
+    // dpkg -i of the appliance alone fails on its dependencies; `apt-get -f install` brings them
+    // and appliance-tools, whose trigger seeds what the hook could not.
+    let first = root.run(&format!(
+        "{NONINTERACTIVE} dpkg -i /srv/repo/dokuwiki-appliance_{version}_all.deb 2>&1"
+    ));
+    assert!(!first.status.success(), "{}", output_text(&first));
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get -f install -y -q >/dev/null"
+    ));
+    assert_seeded(&root);
+    assert_eq!(state_field(&root, "Version"), version);
+
+    // Purged with what it brought, then installed again in one transaction with appliance-tools,
+    // with the solver Debian 14's APT makes the default: nothing is left to reconfigure.
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get purge --autoremove -y -q dokuwiki-appliance >/dev/null"
+    ));
+    assert!(!root.dpkg_state().contains("appliance-tools installed"));
+    let output = root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -o APT::Solver=3.0 -y -q dokuwiki-appliance 2>&1"
+    ));
+    assert_seeded(&root);
+    assert_eq!(state_field(&root, "Version"), version);
+    let pending = state_field(&root, "Reconfigure");
+    assert!(
+        pending.trim().is_empty(),
+        "left to reconfigure: {pending}\n{output}"
+    );
+
+    // An upgrade built for trixie changes one answer; the administrator's own answer survives.
+    root.ok("echo 'dokuwiki dokuwiki/wiki/title string Admin Title' | debconf-set-selections");
+    let work = tempfile::tempdir().unwrap();
+    let upgrade = root.put(&seeds::appliance_version(
+        "1.1",
+        TRIXIE,
+        |seed| seed.replace("[smtp.example.org]:587", "[smtp2.example.org]:587"),
+        work.path(),
+    ));
+    for solver in ["", "-o APT::Solver=3.0"] {
+        let simulated = root.ok(&format!("apt-get {solver} install -s {upgrade} 2>&1"));
+        assert!(simulated.contains("Inst dokuwiki-appliance"), "{simulated}");
+    }
+    let output = root.ok(&format!(
+        "{NONINTERACTIVE} apt-get -o APT::Solver=3.0 install -y -q {upgrade} 2>&1"
+    ));
+    assert!(
+        output.contains("Seeding dokuwiki-appliance 1.1: 1 changed answer applied"),
+        "{output}"
+    );
+    assert_eq!(
+        seeds::debconf_value(&root, "postfix/relayhost"),
+        "[smtp2.example.org]:587"
+    );
+    assert_eq!(
+        seeds::debconf_value(&root, "dokuwiki/wiki/title"),
+        "Admin Title"
+    );
+
+    // A malformed seed stops either solver before dpkg.
+    for solver in ["", "-o APT::Solver=3.0"] {
+        seeds::assert_a_malformed_seed_stops_apt(&root, solver);
+    }
+}
+
+#[test]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
+fn on_trixie_an_administrator_uses_appliance_control_in_chromium() {
+    needs_of(
+        "on_trixie_an_administrator_uses_appliance_control_in_chromium",
+        TRIXIE,
+        &["chromium", "chromedriver"],
+    );
+    let (root, port) = control::booted_control_of(TRIXIE, "trixie-browser");
+    browser::administrator_session(
+        &root,
+        port,
+        "Debian GNU/Linux 13",
+        "build/screenshots-trixie",
+    );
+}
+
+#[test]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
+fn on_trixie_va_build_makes_a_moinmoin_image_that_boots_and_serves_the_wiki() {
+    needs_of(
+        "on_trixie_va_build_makes_a_moinmoin_image_that_boots_and_serves_the_wiki",
+        TRIXIE,
+        &[
+            "qemu-system-x86_64",
+            "qemu-img",
+            "blkid",
+            "debugfs",
+            "ssh",
+            "openssl",
+        ],
+    );
+    let scratch = image::Scratch::new("image-trixie");
+    let key = image::ssh_key(&scratch.0);
+    let path = scratch.0.join("moinmoin-13.qcow2");
+    // From a Debian 12 host, as its administrator would build for a new server.
+    let run = image::build_from(
+        &repo_of(TRIXIE),
+        "moinmoin-appliance",
+        &path,
+        &[
+            "--suite",
+            TRIXIE,
+            "--hostname",
+            "wiki",
+            "--ssh-key",
+            &key.with_extension("pub").display().to_string(),
+        ],
+        None,
+    );
+    let said = String::from_utf8_lossy(&run.stdout);
+    let version = version_of(TRIXIE, "moinmoin-appliance");
+    assert!(
+        said.contains(&format!(": moinmoin-appliance {version} in ")),
+        "{said}"
+    );
+    let seed =
+        std::fs::read_to_string(Path::new(TREE).join("seeds/moinmoin-appliance.seed")).unwrap();
+    let name = seed
+        .lines()
+        .find_map(|l| l.strip_prefix("moin moin/wiki-name string "))
+        .expect("the seed names the wiki");
+    let machine = image::boot_moinmoin(&path, false, &key, name, &scratch.0.join("jar"), None);
+    assert_eq!(machine.release, TRIXIE);
 }
 
 /// `va-backup --json create` in a Debian 12 root where `appliance` is
@@ -194,6 +335,7 @@ fn moinmoin_appliance_on_trixie_serves_and_takes_back_the_2009_wiki_and_a_debian
         front.contains("<title>Home - Appliance Wiki</title>"),
         "{front}"
     );
+    moinmoin::assert_logo_is_an_image(&root, ports.web, &front);
     let password = moinmoin::wiki_password(&root);
     assert_ne!(password, password12, "two systems share a password");
     let login = moinmoin::wiki_login(&root, ports.web, &password);

@@ -180,6 +180,15 @@ impl Browser {
         );
     }
 
+    /// What `script` (a function body, as `WebDriver` runs it) returns on the current page.
+    pub fn script(&self, script: &str) -> Value {
+        call(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(&json!({ "script": script, "args": [] })),
+        )
+    }
+
     /// Waits up to `seconds` for the text of `css` to hold `wanted`; returns it.
     pub fn wait_for_text(&self, css: &str, wanted: &str, seconds: u64) -> String {
         let started = Instant::now();
