@@ -34,6 +34,11 @@ pub struct Manifest {
     /// The systemd services of the application, shown and restarted by appliance-control.
     #[serde(default)]
     pub services: Vec<String>,
+    /// The packages the application's data depends on besides the appliance (the application,
+    /// its web server, its database): an APT transaction that upgrades, removes or reconfigures
+    /// one of them, or the appliance, takes a safety backup first.
+    #[serde(default)]
+    pub packages: Vec<String>,
     /// What a backup of this appliance holds and what runs around it.
     #[serde(default)]
     pub backup: Option<BackupPlan>,
@@ -316,6 +321,13 @@ impl Manifest {
     fn check(&self) -> Result<(), String> {
         if !crate::seed::registry::valid_package_name(&self.appliance) {
             return Err(format!("`{}` is not a package name", self.appliance));
+        }
+        if let Some(bad) = self
+            .packages
+            .iter()
+            .find(|p| !crate::seed::registry::valid_package_name(p))
+        {
+            return Err(format!("`{bad}` in `packages` is not a package name"));
         }
         self.check_secrets()?;
         for setting in &self.settings {

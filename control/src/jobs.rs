@@ -67,7 +67,8 @@ pub struct Job {
     pub started: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished: Option<String>,
-    /// The backup taken before an upgrade, offered for restore when the upgrade fails.
+    /// The safety backup APT's hook made before the upgrade (a file name in
+    /// `/var/backups/appliance/safety`), offered for rollback when the upgrade fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_backup: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -251,13 +252,9 @@ pub fn run(root: &Path, kind: Kind, id: &str) -> Result<State, String> {
     let result = match kind {
         Kind::Refresh => apt(&file, &["update"]),
         Kind::Upgrade => {
-            match safety_backup(root, &mut file) {
-                Ok(name) => job.safety_backup = name,
-                Err(reason) => {
-                    let _ = writeln!(file, "The safety backup failed: {reason}");
-                }
-            }
-            apt(
+            // APT's hook makes the safety backup (and says so in the log) when the upgrade
+            // changes the appliance; a failure to make it stops the upgrade.
+            let result = apt(
                 &file,
                 &[
                     "-y",
@@ -268,7 +265,9 @@ pub fn run(root: &Path, kind: Kind, id: &str) -> Result<State, String> {
                     "upgrade",
                     "--with-new-pkgs",
                 ],
-            )
+            );
+            job.safety_backup = safety_backup_since(root, &job.started);
+            result
         }
         Kind::ConfigurePending => command(&file, "dpkg", &["--configure", "-a"]),
     };
@@ -297,31 +296,14 @@ pub fn run(root: &Path, kind: Kind, id: &str) -> Result<State, String> {
     Ok(job.state)
 }
 
-fn safety_backup(root: &Path, log: &mut std::fs::File) -> Result<Option<String>, String> {
-    use appliance::backup::plan::{self, What};
-    if plan::manifest_for_backup(root, None).is_err() {
-        let _ = writeln!(log, "No plugin declares a backup: no safety backup taken.");
-        return Ok(None);
-    }
-    let _ = writeln!(log, "Taking a safety backup before the upgrade…");
-    let created = plan::create(
-        root,
-        &What::Plugin(None),
-        None,
-        false,
-        &appliance::backup::Quiet,
-    )
-    .map_err(|e| appliance::error_chain(&e))?;
-    let name = created
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned());
-    let _ = writeln!(
-        log,
-        "Safety backup: {}",
-        name.as_deref().unwrap_or_default()
-    );
-    Ok(name)
+/// The newest safety backup the hook made since `started` (RFC 3339), by its file name.
+fn safety_backup_since(root: &Path, started: &str) -> Option<String> {
+    appliance::backup::safety::list(root)
+        .ok()?
+        .into_iter()
+        .rev()
+        .find(|(_, record)| record.made.as_str() >= started)
+        .map(|(_, record)| record.backup)
 }
 
 fn apt(log: &std::fs::File, arguments: &[&str]) -> Result<(), String> {

@@ -20,7 +20,7 @@ pub enum Request {
     Refresh,
     /// The packages that an upgrade would change.
     Upgrades,
-    /// A safety backup, then `apt-get upgrade`, as a job.
+    /// `apt-get upgrade` as a job (with the safety backup that APT's hook makes).
     Upgrade,
     /// `dpkg --configure -a`, as a job, after an interrupted dpkg.
     ConfigurePending,

@@ -10,6 +10,7 @@ pub mod paths;
 pub mod plan;
 pub mod read;
 pub mod restore;
+pub mod safety;
 pub mod store;
 pub mod write;
 

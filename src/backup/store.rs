@@ -40,7 +40,7 @@ pub fn stem(appliance: &str, seconds: u64) -> String {
 
 /// The order of backups by name: a second backup of the same second (`…Z-2.abf`) after the first
 /// (`…Z.abf`), though `-` sorts before `.`.
-fn order(path: &Path) -> (String, u32) {
+pub(crate) fn order(path: &Path) -> (String, u32) {
     let stem = path
         .file_stem()
         .unwrap_or_default()

@@ -203,6 +203,8 @@ pub enum HookError {
     },
     #[error("cannot record the site's value of a generated secret")]
     Secret(#[from] crate::secrets::SecretError),
+    #[error(transparent)]
+    Safety(#[from] crate::backup::safety::SafetyError),
 }
 
 /// APT's configuration key naming a seed of the site's own answers, applied after the appliances'
@@ -210,8 +212,9 @@ pub enum HookError {
 /// it for an image's own administrator password).
 pub const SITE_SEED: &str = "Appliance::Site-Seed";
 
-/// Runs the hook on `input` for the system at `root`: validates every appliance's seed, then
-/// applies them all. Returns what was applied; empty when the transaction holds no appliance.
+/// Runs the hook on `input` for the system at `root`: validates every appliance's seed, makes the
+/// safety backups the transaction needs ([`crate::backup::safety`]), then applies the seeds.
+/// Returns what was applied; empty when the transaction holds no appliance.
 pub fn run(
     input: &Input,
     root: &Path,
@@ -250,14 +253,16 @@ pub fn run(
         })?;
         found.push(shipped);
     }
+    // Read and checked before any answer reaches debconf.
+    let site = match input.config(SITE_SEED).filter(|p| !p.is_empty()) {
+        Some(path) if !found.is_empty() => Some((path, read_site_seed(Path::new(path))?)),
+        _ => None,
+    };
+    // Every seed is sound: the data is saved before anything changes.
+    crate::backup::safety::before_transaction(input, root, reporter)?;
     if found.is_empty() {
         return Ok(Vec::new());
     }
-    // Read and checked before any answer reaches debconf.
-    let site = match input.config(SITE_SEED).filter(|p| !p.is_empty()) {
-        Some(path) => Some((path, read_site_seed(Path::new(path))?)),
-        None => None,
-    };
     let lock = registry.lock()?;
     let mut outcomes = Vec::with_capacity(found.len());
     // What the site's seed may set of the appliances' generated secrets (kept only with one).

@@ -167,6 +167,35 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
         "{NONINTERACTIVE} apt-get install -y -q /var/tmp/upgrade/*.deb 2>&1"
     ));
     assert!(upgraded.status.success(), "{}", output_text(&upgraded));
+    // APT's hook made a safety backup first, and said so in one line.
+    let said = String::from_utf8_lossy(&upgraded.stdout);
+    let line = said
+        .lines()
+        .find(|l| l.contains("Safety backup of moinmoin-appliance before this transaction: "))
+        .unwrap_or_else(|| panic!("no safety backup:\n{said}"));
+    assert!(
+        line.contains("/var/backups/appliance/safety/moinmoin-appliance-") && line.ends_with(')'),
+        "{line}"
+    );
+    let records = root.exec_ok("cat /var/backups/appliance/safety/*.json");
+    let record: serde_json::Value = serde_json::from_str(&records).unwrap();
+    assert_eq!(
+        record["guarded"],
+        serde_json::json!(["moinmoin-appliance", "moin"])
+    );
+    let moin_change = record["transaction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["package"] == "moin")
+        .unwrap_or_else(|| panic!("{record}"));
+    assert_eq!(moin_change["after"], moin_version.as_str(), "{record}");
+    assert_ne!(moin_change["before"], moin_version.as_str(), "{record}");
+    let backup = format!(
+        "/var/backups/appliance/safety/{}",
+        record["backup"].as_str().unwrap()
+    );
+    root.exec_ok(&format!("va-backup check {backup}"));
     let state =
         root.exec_ok("dpkg-query -W -f '${Package} ${db:Status-Status} ${Version}\\n' | sort");
     for (package, version) in [
@@ -195,6 +224,34 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
     );
     let overview = control_login(&root, ports.control, &control_before);
     assert!(overview.starts_with("303"), "{overview}");
+
+    // A safety backup that cannot be made stops the transaction before dpkg changes anything;
+    // APT's option goes on without one.
+    let reinstall = format!(
+        "{NONINTERACTIVE} apt-get install --reinstall -y -q /var/tmp/upgrade/{} 2>&1",
+        appliance.file_name().unwrap().to_string_lossy()
+    );
+    root.exec_ok(
+        "mv /var/backups/appliance/safety /var/tmp/safety && touch /var/backups/appliance/safety",
+    );
+    let before = root.dpkg_state();
+    let refused = root.exec(&reinstall);
+    let text = output_text(&refused);
+    assert!(!refused.status.success(), "{text}");
+    assert!(
+        text.contains("cannot keep the safety backup in /var/backups/appliance/safety")
+            && text.contains("stopped this transaction before dpkg changed anything"),
+        "{text}"
+    );
+    assert_eq!(root.dpkg_state(), before);
+    let without = root.exec_ok(&reinstall.replace(
+        "apt-get install",
+        "apt-get -o Appliance::Safety-Backup=false install",
+    ));
+    assert!(!without.contains("Safety backup"), "{without}");
+    root.exec_ok(
+        "rm /var/backups/appliance/safety && mv /var/tmp/safety /var/backups/appliance/safety",
+    );
 }
 
 #[test]

@@ -135,6 +135,14 @@ fn on_trixie_dpkg_i_one_transaction_an_upgrade_and_a_malformed_seed_go_as_on_deb
         output.contains("Seeding dokuwiki-appliance 1.1: 1 changed answer applied"),
         "{output}"
     );
+    // The wiki was saved first, as on Debian 12.
+    assert!(
+        output.contains(
+            "Safety backup of dokuwiki-appliance before this transaction: \
+             /var/backups/appliance/safety/dokuwiki-appliance-"
+        ),
+        "{output}"
+    );
     assert_eq!(
         seeds::debconf_value(&root, "postfix/relayhost"),
         "[smtp2.example.org]:587"

@@ -1,0 +1,330 @@
+//! Safety backups: the APT hook makes the plugin's backup before a transaction upgrades, removes or
+//! reconfigures the installed appliance or a package its manifest names (`packages`), whatever
+//! started it (`apt-get upgrade`, unattended-upgrades, appliance-control). Each backup is kept in
+//! `/var/backups/appliance/safety` with the record of its transaction (`NAME.json`: the versions of
+//! every package before and after), the newest few of each appliance.
+//!
+//! On by default; APT's configuration turns it off (`Appliance::Safety-Backup "false";`, or
+//! `-o Appliance::Safety-Backup=false` for one run) and says how many to keep
+//! (`Appliance::Safety-Backup::Keep`, 3 by default). A transaction that touches no appliance costs
+//! one look at the plugin directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::{self, PlanError, What};
+use super::store;
+use crate::Reporter;
+use crate::plugin::{Manifest, ManifestError};
+use crate::seed::hook::{Action, Input, PackageAction};
+
+/// Where safety backups are kept, relative to the system's root: apart from the administrator's
+/// own backups, whose pruning they never take part in.
+pub const SAFETY_DIR: &str = "var/backups/appliance/safety";
+/// APT's configuration key that turns safety backups off (`false`, `no`, `off`, `0`).
+pub const ENABLED: &str = "Appliance::Safety-Backup";
+/// APT's configuration key: how many safety backups of each appliance are kept.
+pub const KEEP: &str = "Appliance::Safety-Backup::Keep";
+pub const DEFAULT_KEEP: usize = 3;
+
+/// What a transaction does to one package, as the hook was told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub package: String,
+    /// The version installed before the transaction; none for a new package.
+    pub before: Option<String>,
+    /// The version after it; none for a removal.
+    pub after: Option<String>,
+}
+
+/// The record of one safety backup: `NAME.json` beside `NAME.abf`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The backup's file name, in the same directory.
+    pub backup: String,
+    pub appliance: String,
+    /// When the hook made it (RFC 3339, UTC).
+    pub made: String,
+    /// The packages of the appliance that made the transaction need it.
+    pub guarded: Vec<String>,
+    /// Every package the transaction changes.
+    pub transaction: Vec<Change>,
+}
+
+/// One safety backup made.
+#[derive(Debug)]
+pub struct Made {
+    pub path: PathBuf,
+    pub size: u64,
+    pub record: Record,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SafetyError {
+    #[error("cannot read the plugin manifests to decide on a safety backup")]
+    Manifest(#[from] ManifestError),
+    #[error(
+        "cannot make the safety backup of {appliance} that this transaction needs (it changes {}); \
+         to go on without one: apt-get -o {ENABLED}=false …",
+        .guarded.join(", ")
+    )]
+    Backup {
+        appliance: String,
+        guarded: Vec<String>,
+        #[source]
+        source: PlanError,
+    },
+    #[error("cannot keep the safety backup in {}", .path.display())]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{value}` is not a number of safety backups to keep ({KEEP})")]
+    Keep { value: String },
+}
+
+/// Whether APT's configuration leaves safety backups on.
+pub fn enabled(input: &Input) -> bool {
+    !input.config(ENABLED).is_some_and(|value| {
+        matches!(
+            value.trim().to_ascii_lowercase().as_str(),
+            "false" | "no" | "off" | "0" | "without"
+        )
+    })
+}
+
+/// How many safety backups of each appliance APT's configuration keeps (at least one).
+pub fn keep(input: &Input) -> Result<usize, SafetyError> {
+    match input.config(KEEP) {
+        None => Ok(DEFAULT_KEEP),
+        Some(value) => value
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| SafetyError::Keep {
+                value: value.to_owned(),
+            }),
+    }
+}
+
+/// The packages of `manifest` (its appliance first) that `actions` change while installed:
+/// unpacked again (an upgrade, a downgrade, a reinstall), removed or configured. A package that
+/// is new to the system holds nothing to lose.
+pub fn guarded(actions: &[PackageAction], manifest: &Manifest) -> Vec<String> {
+    let mut found = Vec::new();
+    for package in std::iter::once(&manifest.appliance).chain(&manifest.packages) {
+        let changed = actions
+            .iter()
+            .any(|a| &a.package == package && a.old_version.is_some());
+        if changed && !found.contains(package) {
+            found.push(package.clone());
+        }
+    }
+    found
+}
+
+/// The changes of the transaction, one a package (an upgrade comes as an unpack and a configure).
+pub fn changes(actions: &[PackageAction]) -> Vec<Change> {
+    let mut changes: Vec<Change> = Vec::new();
+    for action in actions.iter().filter(|a| !a.package.is_empty()) {
+        if changes.iter().any(|c| c.package == action.package) {
+            continue;
+        }
+        let after = match action.action {
+            Action::Remove => None,
+            _ => action.new_version.clone(),
+        };
+        changes.push(Change {
+            package: action.package.clone(),
+            before: action.old_version.clone(),
+            after,
+        });
+    }
+    changes
+}
+
+/// Makes the safety backups the transaction `input` needs on the system at `root`, before dpkg
+/// runs: for every plugin with a backup plan whose packages it changes. Says one line for each.
+/// An error stops the transaction; nothing was changed then.
+pub fn before_transaction(
+    input: &Input,
+    root: &Path,
+    reporter: &mut dyn Reporter,
+) -> Result<Vec<Made>, SafetyError> {
+    if !enabled(input) || input.actions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut made = Vec::new();
+    for (path, manifest) in Manifest::all(root)? {
+        if manifest.backup.is_none() {
+            continue;
+        }
+        let guarded = guarded(&input.actions, &manifest);
+        if guarded.is_empty() {
+            continue;
+        }
+        let keep = keep(input)?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let one = make(root, &name, &manifest.appliance, guarded, input)?;
+        reporter.info(&format!(
+            "Safety backup of {} before this transaction: {} ({})",
+            one.record.appliance,
+            one.path.display(),
+            human_size(one.size)
+        ));
+        let removed = prune(root, keep).map_err(|source| SafetyError::Store {
+            path: root.join(SAFETY_DIR),
+            source,
+        })?;
+        for old in removed {
+            reporter.info(&format!(
+                "Removed the older safety backup {}",
+                old.display()
+            ));
+        }
+        made.push(one);
+    }
+    Ok(made)
+}
+
+fn make(
+    root: &Path,
+    plugin: &str,
+    appliance: &str,
+    guarded: Vec<String>,
+    input: &Input,
+) -> Result<Made, SafetyError> {
+    let dir = root.join(SAFETY_DIR);
+    let store_error = |source| SafetyError::Store {
+        path: dir.clone(),
+        source,
+    };
+    fs_err::create_dir_all(&dir).map_err(store_error)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let stem = store::stem(appliance, now);
+    // A second transaction within the same second gets its own name.
+    let mut path = dir.join(format!("{stem}.abf"));
+    let mut number = 1;
+    while path.exists() || path.with_extension("json").exists() {
+        number += 1;
+        path = dir.join(format!("{stem}-{number}.abf"));
+    }
+    let created = plan::create(
+        root,
+        &What::Plugin(Some(plugin.to_owned())),
+        Some(&path),
+        false,
+        &super::Quiet,
+    )
+    .map_err(|source| SafetyError::Backup {
+        appliance: appliance.to_owned(),
+        guarded: guarded.clone(),
+        source,
+    })?;
+    let record = Record {
+        backup: file_name(&created.path),
+        appliance: appliance.to_owned(),
+        made: store::rfc3339(now),
+        guarded,
+        transaction: changes(&input.actions),
+    };
+    let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
+    let written = crate::atomic::write(&created.path.with_extension("json"), &json, 0o600)
+        .and_then(|()| fs_err::metadata(&created.path));
+    match written {
+        Ok(metadata) => Ok(Made {
+            size: metadata.len(),
+            path: created.path,
+            record,
+        }),
+        Err(source) => {
+            // A backup without its record would be kept forever: none at all.
+            let _ = fs_err::remove_file(&created.path);
+            Err(store_error(source))
+        }
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The safety backups under `root`, by their records, oldest first; a record that cannot be read
+/// is left out (and its backup left alone).
+pub fn list(root: &Path) -> std::io::Result<Vec<(PathBuf, Record)>> {
+    let dir = root.join(SAFETY_DIR);
+    let entries = match fs_err::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let Ok(bytes) = fs_err::read(&path) else {
+            continue;
+        };
+        if let Ok(record) = serde_json::from_slice::<Record>(&bytes) {
+            found.push((dir.join(&record.backup), record));
+        }
+    }
+    // Within one second, `NAME-2.abf` was made after `NAME.abf`.
+    found.sort_by_cached_key(|(path, record)| (record.made.clone(), store::order(path).1));
+    Ok(found)
+}
+
+/// Deletes all but the `keep` newest safety backups of each appliance, each with its record;
+/// returns the backups deleted.
+pub fn prune(root: &Path, keep: usize) -> std::io::Result<Vec<PathBuf>> {
+    let mut by_appliance: std::collections::BTreeMap<String, Vec<PathBuf>> =
+        std::collections::BTreeMap::new();
+    for (path, record) in list(root)? {
+        by_appliance.entry(record.appliance).or_default().push(path);
+    }
+    let mut removed = Vec::new();
+    for paths in by_appliance.values() {
+        for path in paths.iter().rev().skip(keep) {
+            match fs_err::remove_file(path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+            fs_err::remove_file(path.with_extension("json"))?;
+            removed.push(path.clone());
+        }
+    }
+    Ok(removed)
+}
+
+/// `12.3 MiB`: a size for people.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut unit = 0;
+    let mut divisor: u128 = 1024;
+    while unit < UNITS.len() - 1 && u128::from(bytes) >= divisor * 1024 {
+        unit += 1;
+        divisor *= 1024;
+    }
+    // In tenths, rounded.
+    let tenths = (u128::from(bytes) * 10 + divisor / 2) / divisor;
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests;
