@@ -158,10 +158,20 @@ pub fn before_transaction(
         return Ok(Vec::new());
     }
     let mut made = Vec::new();
-    for (path, manifest) in Manifest::all(root)? {
-        if manifest.backup.is_none() {
-            continue;
-        }
+    for (path, manifest) in Manifest::each(root)? {
+        // A broken manifest must not stop every APT run, the one that would mend it included.
+        let manifest = match manifest {
+            Ok(manifest) if manifest.backup.is_some() => manifest,
+            Ok(_) => continue,
+            Err(error) => {
+                reporter.warning(&format!(
+                    "no safety backup for the plugin {}: {}",
+                    path.display(),
+                    crate::error_chain(&error)
+                ));
+                continue;
+            }
+        };
         let guarded = guarded(&input.actions, &manifest);
         if guarded.is_empty() {
             continue;

@@ -218,6 +218,23 @@ fn no_backup_when_off_untouched_or_without_a_plan() {
 }
 
 #[test]
+fn a_broken_manifest_is_a_warning_and_the_others_still_guard() {
+    let root = system(MANIFEST);
+    let plugins = root.path().join(crate::plugin::PLUGIN_DIR);
+    std::fs::write(plugins.join("broken.yaml"), "appliance: [not, a, name]\n").unwrap();
+    let mut said = Collected::default();
+    let made = before_transaction(&input(&[], &UPGRADE_NGINX), root.path(), &mut said).unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(said.warnings.len(), 1, "{:?}", said.warnings);
+    assert!(
+        said.warnings[0].starts_with("no safety backup for the plugin ")
+            && said.warnings[0].contains("broken.yaml"),
+        "{:?}",
+        said.warnings
+    );
+}
+
+#[test]
 fn a_failed_backup_stops_the_transaction_and_leaves_nothing() {
     // The data directory is gone: the backup cannot be made.
     let root = system(MANIFEST);
