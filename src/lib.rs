@@ -34,6 +34,7 @@ pub mod catalog;
 pub mod cli;
 pub mod deb;
 pub mod debconf;
+pub mod health;
 #[cfg(feature = "apt")]
 pub mod image;
 pub mod plugin;

@@ -53,6 +53,35 @@ pub struct Manifest {
     /// `va-seed secrets`.
     #[serde(default)]
     pub secrets: Vec<SecretInfo>,
+    /// How to tell that the application works: run after every transaction that changed it,
+    /// after a restore and after an image's first boot (`va-backup health`).
+    #[serde(default)]
+    pub health: Vec<HealthCheck>,
+}
+
+/// One check of the application's health: an HTTP request to this host whose answer must be a
+/// success and hold a text, or a command that must succeed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// Its name, for people (`wiki front page`).
+    pub name: String,
+    /// `http://127.0.0.1[:PORT]/PATH`: fetched until it answers 2xx or 3xx, or the time is up.
+    #[serde(default)]
+    pub http: Option<String>,
+    /// What the answer's body must contain.
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// A command that must exit 0 (tried until it does, or the time is up).
+    #[serde(default)]
+    pub run: Option<Command>,
+    /// How long to keep trying, in seconds (a service that was just restarted may need some).
+    #[serde(default = "default_health_timeout")]
+    pub timeout: u64,
+}
+
+fn default_health_timeout() -> u64 {
+    60
 }
 
 /// A secret of the appliance that must differ between machines: a password generated for the
@@ -322,14 +351,8 @@ impl Manifest {
         if !crate::seed::registry::valid_package_name(&self.appliance) {
             return Err(format!("`{}` is not a package name", self.appliance));
         }
-        if let Some(bad) = self
-            .packages
-            .iter()
-            .find(|p| !crate::seed::registry::valid_package_name(p))
-        {
-            return Err(format!("`{bad}` in `packages` is not a package name"));
-        }
         self.check_secrets()?;
+        self.check_health()?;
         for setting in &self.settings {
             if !valid_name(&setting.name) {
                 return Err(format!("`{}` is not a setting name", setting.name));
@@ -421,6 +444,50 @@ impl Manifest {
             }
         }
         self.check_services(&backup.stop)
+    }
+
+    /// The packages a safety backup guards and the health checks.
+    fn check_health(&self) -> Result<(), String> {
+        if let Some(bad) = self
+            .packages
+            .iter()
+            .find(|p| !crate::seed::registry::valid_package_name(p))
+        {
+            return Err(format!("`{bad}` in `packages` is not a package name"));
+        }
+        for check in &self.health {
+            if check.name.trim().is_empty() {
+                return Err("a health check has no name".into());
+            }
+            match (&check.http, &check.run) {
+                (Some(url), None) => {
+                    crate::health::Url::parse(url)
+                        .map_err(|e| format!("the health check `{}`: {e}", check.name))?;
+                }
+                (None, Some(command)) => {
+                    check_command(command)?;
+                    if check.contains.is_some() {
+                        return Err(format!(
+                            "the health check `{}`: `contains` goes with `http`, not `run`",
+                            check.name
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "the health check `{}` needs one of `http` or `run`",
+                        check.name
+                    ));
+                }
+            }
+            if check.timeout == 0 || check.timeout > 3600 {
+                return Err(format!(
+                    "the health check `{}`: a timeout of {} s (1 to 3600)",
+                    check.name, check.timeout
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_secrets(&self) -> Result<(), String> {

@@ -81,6 +81,12 @@ pub enum SafetyError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot mark the health checks due after this transaction in {}", .path.display())]
+    Pending {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`{value}` is not a number of safety backups to keep ({KEEP})")]
     Keep { value: String },
 }
@@ -154,14 +160,14 @@ pub fn before_transaction(
     root: &Path,
     reporter: &mut dyn Reporter,
 ) -> Result<Vec<Made>, SafetyError> {
-    if !enabled(input) || input.actions.is_empty() {
+    if input.actions.is_empty() {
         return Ok(Vec::new());
     }
     let mut made = Vec::new();
     for (path, manifest) in Manifest::each(root)? {
         // A broken manifest must not stop every APT run, the one that would mend it included.
         let manifest = match manifest {
-            Ok(manifest) if manifest.backup.is_some() => manifest,
+            Ok(manifest) if manifest.backup.is_some() || !manifest.health.is_empty() => manifest,
             Ok(_) => continue,
             Err(error) => {
                 reporter.warning(&format!(
@@ -174,6 +180,18 @@ pub fn before_transaction(
         };
         let guarded = guarded(&input.actions, &manifest);
         if guarded.is_empty() {
+            continue;
+        }
+        // The checks are due once dpkg is done (APT's DPkg::Post-Invoke), backup or not.
+        if !manifest.health.is_empty() {
+            crate::health::mark_pending(root, "an upgrade").map_err(|source| {
+                SafetyError::Pending {
+                    path: root.join(crate::health::PENDING),
+                    source,
+                }
+            })?;
+        }
+        if !enabled(input) || manifest.backup.is_none() {
             continue;
         }
         let keep = keep(input)?;

@@ -278,6 +278,11 @@ if command -v va-seed >/dev/null; then
 	printf '%s\n' "This machine's passwords and certificate fingerprint: as root, run \`va-seed secrets\`." \
 		> /etc/issue.d/va-build.issue
 fi
+# Once the services are up, appliance-health.service checks that the appliance works.
+if command -v va-backup >/dev/null; then
+	mkdir -p /var/lib/appliance/health
+	echo "the first boot" > /var/lib/appliance/health/pending
+fi
 rm -f /var/lib/va-build/first-boot
 "#;
 

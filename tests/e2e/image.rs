@@ -665,6 +665,16 @@ pub(crate) fn boot_moinmoin(
         vm.console()
     );
     let secrets = String::from_utf8_lossy(&shown.stdout).into_owned();
+    // Once its services were up, the first boot checked that the appliance works.
+    let health = ssh(
+        ssh_port,
+        key,
+        "for i in $(seq 120); do cat /var/lib/appliance/health/moinmoin-appliance.json 2>/dev/null && exit 0; sleep 1; done; systemctl status appliance-health; exit 1",
+    );
+    assert!(health.status.success(), "{}", output_text(&health));
+    let health: serde_json::Value = serde_json::from_slice(&health.stdout).unwrap();
+    assert_eq!(health["ok"], true, "{health}");
+    assert_eq!(health["after"], "the first boot", "{health}");
     let release = ssh(ssh_port, key, ". /etc/os-release && echo $VERSION_CODENAME");
     let release = String::from_utf8_lossy(&release.stdout).trim().to_owned();
     let value = |name: &str| {

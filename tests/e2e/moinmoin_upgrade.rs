@@ -191,11 +191,22 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
         .unwrap_or_else(|| panic!("{record}"));
     assert_eq!(moin_change["after"], moin_version.as_str(), "{record}");
     assert_ne!(moin_change["before"], moin_version.as_str(), "{record}");
+    // After dpkg, APT ran the health checks the hook had left due: the wiki answers.
+    assert!(
+        said.contains("moinmoin-appliance: healthy (2 checks passed)"),
+        "{said}"
+    );
+    let health: serde_json::Value =
+        serde_json::from_str(&root.read("/var/lib/appliance/health/moinmoin-appliance.json"))
+            .unwrap();
+    assert_eq!(health["ok"], true, "{health}");
+    assert_eq!(health["after"], "an upgrade", "{health}");
+    assert!(!root.exists("/var/lib/appliance/health/pending"));
     let backup = format!(
         "/var/backups/appliance/safety/{}",
         record["backup"].as_str().unwrap()
     );
-    root.exec_ok(&format!("va-backup check {backup}"));
+    root.exec_ok(&format!("va-backup verify {backup}"));
     let state =
         root.exec_ok("dpkg-query -W -f '${Package} ${db:Status-Status} ${Version}\\n' | sort");
     for (package, version) in [
@@ -252,6 +263,24 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
     root.exec_ok(
         "rm /var/backups/appliance/safety && mv /var/tmp/safety /var/backups/appliance/safety",
     );
+
+    // The checks fail when the wiki does not answer, and say which; the record keeps it.
+    root.exec_ok("systemctl stop moin");
+    let failing = root.exec("va-backup health 2>&1");
+    let text = output_text(&failing);
+    assert_eq!(failing.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("moinmoin-appliance: UNHEALTHY after a request: moin service: ")
+            && text.contains("wiki front page: "),
+        "{text}"
+    );
+    assert!(
+        root.read("/var/lib/appliance/health/moinmoin-appliance.json")
+            .contains("\"ok\": false")
+    );
+    root.exec_ok("systemctl start moin");
+    let healthy = root.exec_ok("va-backup health");
+    assert!(healthy.contains("moinmoin-appliance: healthy"), "{healthy}");
 }
 
 #[test]

@@ -187,14 +187,14 @@ impl Agent<'_> {
         }
     }
 
-    /// A backup in the store, by name (checked by the protocol: no directory in it).
+    /// A backup in the store, or else a safety backup APT's hook made (the Updates page offers
+    /// it after a failed upgrade), by name (checked by the protocol: no directory in it).
     fn stored(&self, name: &str) -> Result<PathBuf, String> {
-        let path = self.root.join(BACKUP_DIR).join(name);
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!("there is no backup `{name}`"))
-        }
+        [BACKUP_DIR, appliance::backup::safety::SAFETY_DIR]
+            .iter()
+            .map(|dir| self.root.join(dir).join(name))
+            .find(|path| path.is_file())
+            .ok_or_else(|| format!("there is no backup `{name}`"))
     }
 
     /// Checks an uploaded backup and copies it into the store (root's, mode 0600). The upload

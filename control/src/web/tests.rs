@@ -413,6 +413,21 @@ actions:
         "relayhost = [smtp.example.org]:587\n",
     )
     .unwrap();
+    appliance::health::record(
+        system,
+        &appliance::health::Report {
+            appliance: "wiki-appliance".into(),
+            checked: "2026-11-26T04:05:00Z".into(),
+            after: "an upgrade".into(),
+            ok: false,
+            checks: vec![appliance::health::Outcome {
+                name: "front page".into(),
+                ok: false,
+                said: "answered `HTTP/1.1 502 <Bad> Gateway`".into(),
+            }],
+        },
+    )
+    .unwrap();
 }
 
 #[tokio::test]
@@ -446,6 +461,14 @@ async fn every_page_renders_with_real_data() {
         ("/", "The &lt;Wiki&gt;"),
         ("/", "2 pending"),
         ("/", "An installation was interrupted"),
+        (
+            "/",
+            "failing</span>\n  wiki-appliance, checked 2026-11-26T04:05:00Z after an upgrade",
+        ),
+        (
+            "/",
+            "front page: answered `HTTP&#x2f;1.1 502 &lt;Bad&gt; Gateway`",
+        ),
         ("/updates", "Setting up &lt;libc6&gt;"),
         ("/updates", "Restore wiki-appliance-20261126T040000Z.abf"),
         ("/updates", "newdep"),

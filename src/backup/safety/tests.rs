@@ -218,6 +218,34 @@ fn no_backup_when_off_untouched_or_without_a_plan() {
 }
 
 #[test]
+fn a_guarded_transaction_marks_the_health_checks_due_even_without_a_backup() {
+    let root = system(&format!(
+        "{MANIFEST}health:\n  - {{name: wiki, run: [/bin/true]}}\n"
+    ));
+    let mut said = Collected::default();
+    before_transaction(
+        &input(
+            &[],
+            &["libc6 2.36 amd64 same > 2.37 amd64 same /x/libc6.deb"],
+        ),
+        root.path(),
+        &mut said,
+    )
+    .unwrap();
+    assert_eq!(crate::health::take_pending(root.path()).unwrap(), None);
+    let off = input(&["Appliance::Safety-Backup=false"], &UPGRADE_NGINX);
+    assert!(
+        before_transaction(&off, root.path(), &mut said)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        crate::health::take_pending(root.path()).unwrap().as_deref(),
+        Some("an upgrade")
+    );
+}
+
+#[test]
 fn a_broken_manifest_is_a_warning_and_the_others_still_guard() {
     let root = system(MANIFEST);
     let plugins = root.path().join(crate::plugin::PLUGIN_DIR);

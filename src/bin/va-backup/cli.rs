@@ -89,6 +89,21 @@ pub enum Command {
         #[arg(long = "move", value_name = "FROM=TO")]
         moves: Vec<String>,
     },
+    /// Run the appliance's health checks, record the result and say it
+    ///
+    /// The checks are the plugin manifests' `health`: an HTTP request to this host whose answer
+    /// must hold a text, or a command that must succeed, each tried until it passes or its time
+    /// is up. The result is kept in /var/lib/appliance/health/APPLIANCE.json, which
+    /// appliance-control's overview shows; a failure is mailed to root (through the system's
+    /// sendmail, hence the configured smarthost) and makes the exit status 1. APT runs
+    /// `va-backup health --pending` after every transaction that changed the appliance, and a
+    /// restore runs the checks too.
+    Health {
+        /// Only if a transaction that changed the appliance left the checks due (what APT's
+        /// `DPkg::Post-Invoke` runs); otherwise do nothing
+        #[arg(long)]
+        pending: bool,
+    },
     /// Delete all but the newest N backups of each appliance under /var/backups/appliance
     Prune {
         /// How many of each appliance's backups stay; 0 (all deleted) needs --force

@@ -112,7 +112,81 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             force,
             dry_run,
         } => prune(cli, root, &mut out, *keep, *force, *dry_run),
+        Command::Health { pending } => health_command(cli, root, &mut out, *pending),
     }
+}
+
+fn health_command(
+    cli: &Cli,
+    root: &Path,
+    out: &mut impl Write,
+    pending: bool,
+) -> anyhow::Result<()> {
+    let after = if pending {
+        match appliance::health::take_pending(root)
+            .context("cannot read whether health checks are due")?
+        {
+            Some(after) => after,
+            None => return Ok(()),
+        }
+    } else {
+        "a request".to_owned()
+    };
+    health(cli, root, out, &after)
+}
+
+/// Runs, records and says the health checks of every plugin that declares some (after `after`);
+/// mails a failure; an error when one fails.
+fn health(cli: &Cli, root: &Path, out: &mut impl Write, after: &str) -> anyhow::Result<()> {
+    let reports = checked(root, after)?;
+    if cli.json {
+        writeln!(out, "{}", serde_json::to_string(&reports)?)?;
+    } else if reports.is_empty() {
+        writeln!(out, "no plugin declares health checks")?;
+    } else {
+        for report in &reports {
+            writeln!(out, "{}", report.summary())?;
+        }
+    }
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| r.appliance.as_str())
+        .collect();
+    anyhow::ensure!(
+        failed.is_empty(),
+        "the health checks of {} failed",
+        failed.join(", ")
+    );
+    Ok(())
+}
+
+/// The health checks of every plugin that declares some, run (after `after`), recorded, and a
+/// failure mailed.
+fn checked(root: &Path, after: &str) -> anyhow::Result<Vec<appliance::health::Report>> {
+    let (reports, broken) = appliance::health::check_all(root, after);
+    for (path, error) in &broken {
+        appliance::cli::warning(&format!(
+            "no health checks from {}: {}",
+            path.display(),
+            appliance::error_chain(error)
+        ));
+    }
+    for report in &reports {
+        appliance::health::record(root, report).with_context(|| {
+            format!(
+                "cannot record the health of {} under {}",
+                report.appliance,
+                root.join(appliance::health::HEALTH_DIR).display()
+            )
+        })?;
+        if !report.ok
+            && let Err(why) = appliance::health::mail_failure(root, report)
+        {
+            appliance::cli::warning(&format!("the failure was not mailed: {why}"));
+        }
+    }
+    Ok(reports)
 }
 
 fn create(
@@ -289,6 +363,19 @@ fn restore_command(
             report.info.timestamp,
             report.origin.describe()
         )?;
+    }
+    // Does the application answer again? Recorded for the overview, a failure mailed and said;
+    // the restore itself is done. A system in a directory runs no services to ask.
+    if appliance::target::Target::new(root).is_live() {
+        match checked(root, "a restore") {
+            Ok(reports) if !cli.json => {
+                for report in reports {
+                    writeln!(out, "{}", report.summary())?;
+                }
+            }
+            Ok(_) => {}
+            Err(error) => appliance::cli::warning(&format!("{error:#}")),
+        }
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! The overview: the system at a glance, the services the plugins declare, what waits to be
-//! upgraded and the newest backup.
+//! The overview: the system at a glance, the services the plugins declare, the last health check,
+//! what waits to be upgraded and the newest backup.
 
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,7 @@ pub async fn overview(State(state): State<Shared>, session: CurrentSession) -> R
             pending => pending,
             last_backup => last_backup,
             dpkg_interrupted => jobs::dpkg_interrupted(&root),
+            health => appliance::health::all(&root),
         },
     )
 }

@@ -1,0 +1,345 @@
+//! Health checks: whether the application still works, as its plugin manifest tells (`health`:
+//! an HTTP request to this host whose answer must hold a text, or a command that must succeed).
+//! They run after every APT transaction that changed the appliance (the hook leaves a mark, APT's
+//! `DPkg::Post-Invoke` runs `va-backup health --pending`), after a restore and after an image's
+//! first boot. Each result is recorded in `/var/lib/appliance/health/APPLIANCE.json`, which
+//! appliance-control's overview shows; a failure is mailed to root, whom the mail system relays
+//! through the configured smarthost.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::backup::commands::{Runner, SystemRunner};
+use crate::plugin::{HealthCheck, Manifest, ManifestError};
+
+/// Where the results are kept, relative to the system's root.
+pub const HEALTH_DIR: &str = "var/lib/appliance/health";
+/// The mark the APT hook leaves when a transaction changes an appliance: the checks are due.
+pub const PENDING: &str = "var/lib/appliance/health/pending";
+
+/// The most of an answer read (a wiki's page is far smaller).
+const MAX_ANSWER: u64 = 4 << 20;
+
+/// An `http://` address on this host: the checks never leave the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+}
+
+impl Url {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let rest = text
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("`{text}` is not an http:// address"))?;
+        let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(':') => (
+                host,
+                port.parse::<u16>()
+                    .map_err(|_| format!("`{text}`: `{port}` is not a port"))?,
+            ),
+            _ => (authority, 80),
+        };
+        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err(format!(
+                "`{text}`: a health check asks this host only (127.0.0.1, localhost or [::1])"
+            ));
+        }
+        if path.contains(char::is_whitespace) {
+            return Err(format!("`{text}`: the path holds a space"));
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            path: path.to_owned(),
+        })
+    }
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub name: String,
+    pub ok: bool,
+    /// What was found: the status and why it fails, for people.
+    pub said: String,
+}
+
+/// The results of an appliance's checks at one time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub appliance: String,
+    /// When (RFC 3339, UTC).
+    pub checked: String,
+    /// What the checks followed: `an upgrade`, `a restore`, `the first boot`, `a request`.
+    pub after: String,
+    pub ok: bool,
+    pub checks: Vec<Outcome>,
+}
+
+impl Report {
+    /// One line for people: `healthy` or which checks fail.
+    pub fn summary(&self) -> String {
+        if self.ok {
+            format!(
+                "{}: healthy ({} check{} passed)",
+                self.appliance,
+                self.checks.len(),
+                if self.checks.len() == 1 { "" } else { "s" }
+            )
+        } else {
+            let failed: Vec<String> = self
+                .checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{}: {}", c.name, c.said))
+                .collect();
+            format!(
+                "{}: UNHEALTHY after {}: {}",
+                self.appliance,
+                self.after,
+                failed.join("; ")
+            )
+        }
+    }
+}
+
+/// Runs `manifest`'s checks on the system at `root`.
+pub fn check(root: &Path, manifest: &Manifest, after: &str) -> Report {
+    let runner = SystemRunner::new(root);
+    let checks: Vec<Outcome> = manifest
+        .health
+        .iter()
+        .map(|check| run_one(check, &runner))
+        .collect();
+    Report {
+        appliance: manifest.appliance.clone(),
+        checked: crate::backup::store::rfc3339(now()),
+        after: after.to_owned(),
+        ok: checks.iter().all(|c| c.ok),
+        checks,
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Tries `check` until it passes or its time is up; the last attempt's outcome.
+fn run_one(check: &HealthCheck, runner: &dyn Runner) -> Outcome {
+    let deadline = Instant::now() + Duration::from_secs(check.timeout);
+    loop {
+        let attempt = match (&check.http, &check.run) {
+            (Some(url), _) => http_check(url, check.contains.as_deref(), deadline),
+            (None, Some(command)) => runner
+                .run(command, &[])
+                .map(|_| "succeeded".to_owned())
+                .map_err(|e| crate::error_chain(&e)),
+            (None, None) => Err("nothing to check".to_owned()),
+        };
+        match attempt {
+            Ok(said) => {
+                return Outcome {
+                    name: check.name.clone(),
+                    ok: true,
+                    said,
+                };
+            }
+            Err(said) if Instant::now() + Duration::from_secs(1) >= deadline => {
+                return Outcome {
+                    name: check.name.clone(),
+                    ok: false,
+                    said,
+                };
+            }
+            Err(_) => std::thread::sleep(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// One request (HTTP/1.0: an answer without chunks); `Ok` with its status line when it is a
+/// success that holds `contains`.
+fn http_check(url: &str, contains: Option<&str>, deadline: Instant) -> Result<String, String> {
+    let url = Url::parse(url)?;
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .clamp(Duration::from_secs(1), Duration::from_secs(30));
+    let host = url.host.trim_start_matches('[').trim_end_matches(']');
+    let address = (host, url.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {}: {e}", url.host))?
+        .next()
+        .ok_or_else(|| format!("no address for {}", url.host))?;
+    let mut stream = TcpStream::connect_timeout(&address, left)
+        .map_err(|e| format!("cannot connect to {address}: {e}"))?;
+    let io = |e: std::io::Error| format!("{address}: {e}");
+    stream.set_read_timeout(Some(left)).map_err(io)?;
+    stream.set_write_timeout(Some(left)).map_err(io)?;
+    let request = format!(
+        "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: appliance-health\r\nConnection: close\r\n\r\n",
+        url.path, url.host
+    );
+    stream.write_all(request.as_bytes()).map_err(io)?;
+    let mut answer = Vec::new();
+    stream
+        .take(MAX_ANSWER)
+        .read_to_end(&mut answer)
+        .map_err(io)?;
+    let text = String::from_utf8_lossy(&answer);
+    let status_line = text.lines().next().unwrap_or_default().trim().to_owned();
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("not an HTTP answer: `{status_line}`"))?;
+    if !(200..400).contains(&status) {
+        return Err(format!("answered `{status_line}`"));
+    }
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    match contains {
+        Some(wanted) if !body.contains(wanted) => {
+            Err(format!("answered `{status_line}` without `{wanted}`"))
+        }
+        _ => Ok(format!("answered `{status_line}`")),
+    }
+}
+
+/// Writes `report` where appliance-control and [`last`] find it.
+pub fn record(root: &Path, report: &Report) -> std::io::Result<PathBuf> {
+    let dir = root.join(HEALTH_DIR);
+    fs_err::create_dir_all(&dir)?;
+    let path = dir.join(format!("{}.json", report.appliance));
+    let json = serde_json::to_vec_pretty(report).unwrap_or_default();
+    crate::atomic::write(&path, &json, 0o644)?;
+    Ok(path)
+}
+
+/// The last recorded result of `appliance`'s checks, if any can be read.
+pub fn last(root: &Path, appliance: &str) -> Option<Report> {
+    if !crate::seed::registry::valid_package_name(appliance) {
+        return None;
+    }
+    let bytes = fs_err::read(root.join(HEALTH_DIR).join(format!("{appliance}.json"))).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The last recorded results of every appliance, by name.
+pub fn all(root: &Path) -> Vec<Report> {
+    let Ok(entries) = fs_err::read_dir(root.join(HEALTH_DIR)) else {
+        return Vec::new();
+    };
+    let mut reports: Vec<Report> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| fs_err::read(e.path()).ok())
+        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+        .collect();
+    reports.sort_by(|a, b| a.appliance.cmp(&b.appliance));
+    reports
+}
+
+/// Runs the checks of every plugin that declares some and whose appliance is installed; a
+/// manifest that cannot be read stops nothing (it is an error of its own, returned beside the
+/// reports).
+pub fn check_all(root: &Path, after: &str) -> (Vec<Report>, Vec<(PathBuf, ManifestError)>) {
+    let mut reports = Vec::new();
+    let mut broken = Vec::new();
+    let each = match Manifest::each(root) {
+        Ok(each) => each,
+        Err(error) => return (reports, vec![(root.join(crate::plugin::PLUGIN_DIR), error)]),
+    };
+    for (path, manifest) in each {
+        match manifest {
+            // An appliance that is not installed (any more) has nothing to answer.
+            Ok(manifest)
+                if !manifest.health.is_empty()
+                    && crate::backup::plan::installed_version(root, &manifest.appliance)
+                        .is_some() =>
+            {
+                reports.push(check(root, &manifest, after));
+            }
+            Ok(_) => {}
+            Err(error) => broken.push((path, error)),
+        }
+    }
+    (reports, broken)
+}
+
+/// Leaves the mark that the checks are due (the hook, before dpkg changes an appliance).
+pub fn mark_pending(root: &Path, why: &str) -> std::io::Result<()> {
+    let path = root.join(PENDING);
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir)?;
+    }
+    crate::atomic::write(&path, format!("{why}\n").as_bytes(), 0o644)
+}
+
+/// Takes the mark away; whether there was one, and what it said.
+pub fn take_pending(root: &Path) -> std::io::Result<Option<String>> {
+    let path = root.join(PENDING);
+    match fs_err::read_to_string(&path) {
+        Ok(why) => {
+            fs_err::remove_file(&path)?;
+            Ok(Some(why.trim().to_owned()))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// The mail that tells the administrator of a failed check (for `sendmail -t`).
+pub fn failure_mail(host: &str, report: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut text = format!(
+        "To: root\nSubject: {host}: {} is unhealthy after {}\nAuto-Submitted: auto-generated\n\
+         Content-Type: text/plain; charset=utf-8\n\n\
+         The health checks of {} on {host} failed at {} after {}:\n\n",
+        report.appliance, report.after, report.appliance, report.checked, report.after
+    );
+    for check in &report.checks {
+        let _ = writeln!(
+            text,
+            "  {} {}: {}",
+            if check.ok { "passed" } else { "FAILED" },
+            check.name,
+            check.said
+        );
+    }
+    text.push_str(
+        "\nThe safety backup made before the last change is in /var/backups/appliance/safety;\n\
+         `va-backup list` shows every backup.\n",
+    );
+    text
+}
+
+/// Mails `report` to root with the system's `sendmail` when it failed; says why it could not.
+pub fn mail_failure(root: &Path, report: &Report) -> Result<(), String> {
+    if report.ok {
+        return Ok(());
+    }
+    let sendmail = root.join("usr/sbin/sendmail");
+    if !sendmail.exists() {
+        return Err("no /usr/sbin/sendmail to mail the failure with".into());
+    }
+    let host = nix::unistd::gethostname().map_or_else(
+        |_| "this system".into(),
+        |h| h.to_string_lossy().into_owned(),
+    );
+    let message = failure_mail(&host, report);
+    let mut command = crate::target::Target::new(root).command("/usr/sbin/sendmail");
+    command.args(["-t", "-oi"]);
+    crate::target::run(command, "sendmail -t", Some(message.as_bytes()))
+        .map(drop)
+        .map_err(|e| crate::error_chain(&e))
+}
+
+#[cfg(test)]
+mod tests;

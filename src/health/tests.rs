@@ -1,0 +1,226 @@
+use super::*;
+use std::net::TcpListener;
+
+/// A one-request-at-a-time HTTP server on a free port of 127.0.0.1 that answers `answer` to
+/// every request, for `count` requests; returns its port.
+fn server(answer: &'static str, count: usize) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(count) {
+            let mut stream = stream.unwrap();
+            read_request(&mut stream);
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+/// Reads a request to its blank line.
+fn read_request(stream: &mut std::net::TcpStream) {
+    let mut request = Vec::new();
+    let mut byte = [0u8; 1];
+    while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+        request.push(byte[0]);
+    }
+}
+
+fn manifest(health: &str) -> Manifest {
+    Manifest::parse(&format!("appliance: wiki-appliance\nhealth:\n{health}")).unwrap()
+}
+
+#[test]
+fn addresses_of_this_host_only() {
+    assert_eq!(
+        Url::parse("http://127.0.0.1:8000/Home").unwrap(),
+        Url {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            path: "/Home".into()
+        }
+    );
+    assert_eq!(Url::parse("http://localhost").unwrap().path, "/");
+    assert_eq!(Url::parse("http://[::1]:81/x").unwrap().port, 81);
+    for (bad, says) in [
+        ("https://127.0.0.1/", "not an http://"),
+        ("http://example.org/", "this host only"),
+        ("http://127.0.0.1:http/", "not a port"),
+        ("http://127.0.0.1/a b", "a space"),
+    ] {
+        let error = Url::parse(bad).unwrap_err();
+        assert!(error.contains(says), "{bad}: {error}");
+    }
+}
+
+#[test]
+fn the_manifest_says_one_way_to_check() {
+    let parsed = manifest(
+        "  - name: front page\n    http: http://127.0.0.1/\n    contains: Wiki\n  - name: moin\n    run: [/usr/bin/systemctl, is-active, moin]\n    timeout: 5\n",
+    );
+    assert_eq!(parsed.health.len(), 2);
+    assert_eq!(parsed.health[0].timeout, 60);
+    assert_eq!(parsed.health[1].timeout, 5);
+    for (health, says) in [
+        ("  - name: x\n", "needs one of `http` or `run`"),
+        (
+            "  - name: x\n    http: http://127.0.0.1/\n    run: [/bin/true]\n",
+            "needs one of",
+        ),
+        (
+            "  - name: x\n    run: [/bin/true]\n    contains: y\n",
+            "`contains` goes with `http`",
+        ),
+        ("  - name: x\n    run: [true]\n", "absolute path"),
+        (
+            "  - name: x\n    http: http://example.org/\n",
+            "this host only",
+        ),
+        (
+            "  - name: x\n    run: [/bin/true]\n    timeout: 0\n",
+            "1 to 3600",
+        ),
+        ("  - name: ' '\n    run: [/bin/true]\n", "no name"),
+    ] {
+        let error =
+            Manifest::parse(&format!("appliance: wiki-appliance\nhealth:\n{health}")).unwrap_err();
+        assert!(error.contains(says), "{health}: {error}");
+    }
+}
+
+#[test]
+fn an_answer_that_holds_the_text_passes_and_others_fail() {
+    let good = server(
+        "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<title>Home - Wiki</title>",
+        1,
+    );
+    let wrong = server("HTTP/1.0 200 OK\r\n\r\nan nginx welcome page", 10);
+    let broken = server("HTTP/1.0 502 Bad Gateway\r\n\r\n<title>Home</title>", 10);
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let checks = format!(
+        "  - {{name: good, http: 'http://127.0.0.1:{good}/', contains: '<title>Home'}}\n\
+         \x20 - {{name: wrong, http: 'http://127.0.0.1:{wrong}/', contains: '<title>Home', timeout: 1}}\n\
+         \x20 - {{name: broken, http: 'http://127.0.0.1:{broken}/', timeout: 1}}\n\
+         \x20 - {{name: closed, http: 'http://127.0.0.1:{closed}/', timeout: 1}}\n\
+         \x20 - {{name: command, run: [/bin/true]}}\n\
+         \x20 - {{name: failing command, run: [/bin/sh, -c, 'echo stopped >&2; exit 3'], timeout: 1}}\n"
+    );
+    let report = check(Path::new("/"), &manifest(&checks), "an upgrade");
+    let said: Vec<(&str, bool, &str)> = report
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.ok, c.said.as_str()))
+        .collect();
+    assert!(!report.ok);
+    assert_eq!(said[0], ("good", true, "answered `HTTP/1.0 200 OK`"));
+    assert_eq!(
+        said[1],
+        (
+            "wrong",
+            false,
+            "answered `HTTP/1.0 200 OK` without `<title>Home`"
+        )
+    );
+    assert_eq!(
+        said[2],
+        ("broken", false, "answered `HTTP/1.0 502 Bad Gateway`")
+    );
+    assert!(
+        !said[3].1 && said[3].2.starts_with("cannot connect to 127.0.0.1:"),
+        "{said:?}"
+    );
+    assert_eq!(said[4], ("command", true, "succeeded"));
+    assert!(!said[5].1 && said[5].2.contains("stopped"), "{said:?}");
+    let summary = report.summary();
+    assert!(
+        summary.starts_with("wiki-appliance: UNHEALTHY after an upgrade: wrong: ")
+            && !summary.contains("good:"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_service_that_comes_up_late_passes_within_its_time() {
+    // Nothing listens for the first two seconds.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let (mut stream, _) = listener.accept().unwrap();
+        read_request(&mut stream);
+        let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nup");
+    });
+    let report = check(
+        Path::new("/"),
+        &manifest(&format!(
+            "  - {{name: late, http: 'http://127.0.0.1:{port}/', contains: up, timeout: 20}}\n"
+        )),
+        "a restore",
+    );
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.summary(), "wiki-appliance: healthy (1 check passed)");
+}
+
+#[test]
+fn results_are_recorded_and_the_mark_taken_once() {
+    let root = tempfile::tempdir().unwrap();
+    assert!(last(root.path(), "wiki-appliance").is_none());
+    // A chroot would need a whole system: run on /, record under the test's root.
+    let report = check(
+        Path::new("/"),
+        &manifest("  - {name: command, run: [/bin/true]}\n"),
+        "a request",
+    );
+    let path = record(root.path(), &report).unwrap();
+    assert_eq!(
+        path,
+        root.path().join(HEALTH_DIR).join("wiki-appliance.json")
+    );
+    assert_eq!(last(root.path(), "wiki-appliance"), Some(report.clone()));
+    assert_eq!(all(root.path()), [report]);
+    assert!(last(root.path(), "../etc").is_none());
+
+    assert_eq!(take_pending(root.path()).unwrap(), None);
+    mark_pending(root.path(), "an upgrade").unwrap();
+    assert_eq!(
+        take_pending(root.path()).unwrap().as_deref(),
+        Some("an upgrade")
+    );
+    assert_eq!(take_pending(root.path()).unwrap(), None);
+}
+
+#[test]
+fn the_mail_names_what_failed() {
+    let report = Report {
+        appliance: "wiki-appliance".into(),
+        checked: "2026-11-30T03:15:00Z".into(),
+        after: "an upgrade".into(),
+        ok: false,
+        checks: vec![
+            Outcome {
+                name: "front page".into(),
+                ok: false,
+                said: "answered `HTTP/1.1 502 Bad Gateway`".into(),
+            },
+            Outcome {
+                name: "moin".into(),
+                ok: true,
+                said: "succeeded".into(),
+            },
+        ],
+    };
+    let mail = failure_mail("wiki", &report);
+    assert!(
+        mail.starts_with("To: root\nSubject: wiki: wiki-appliance is unhealthy after an upgrade\n")
+    );
+    assert!(mail.contains("\n\nThe health checks of wiki-appliance on wiki failed"));
+    assert!(mail.contains("  FAILED front page: answered `HTTP/1.1 502 Bad Gateway`\n"));
+    assert!(mail.contains("  passed moin: succeeded\n"));
+    // A healthy result is not mailed.
+    let healthy = Report { ok: true, ..report };
+    mail_failure(Path::new("/nonexistent"), &healthy).unwrap();
+}
