@@ -24,6 +24,9 @@ use crate::seed::hook::{Action, Input, PackageAction};
 pub const SAFETY_DIR: &str = "var/backups/appliance/safety";
 /// APT's configuration key that turns safety backups off (`false`, `no`, `off`, `0`).
 pub const ENABLED: &str = "Appliance::Safety-Backup";
+/// APT's configuration key that leaves the health checks after the transaction out (`false`):
+/// what a rollback's own transaction sets, since the data it restores next is not back yet.
+pub const HEALTH_CHECK: &str = "Appliance::Health-Check";
 /// APT's configuration key: how many safety backups of each appliance are kept.
 pub const KEEP: &str = "Appliance::Safety-Backup::Keep";
 pub const DEFAULT_KEEP: usize = 3;
@@ -50,6 +53,20 @@ pub struct Record {
     pub guarded: Vec<String>,
     /// Every package the transaction changes.
     pub transaction: Vec<Change>,
+    /// The `.debs` of the guarded packages' versions before the transaction that APT's cache
+    /// still held, kept in `NAME.debs/` for a rollback.
+    #[serde(default)]
+    pub debs: Vec<String>,
+    /// When `va-backup rollback` put this backup back (RFC 3339), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back: Option<String>,
+}
+
+impl Record {
+    /// The directory of the kept `.debs`, beside `backup` (the `.abf`'s path).
+    pub fn debs_dir(backup: &Path) -> PathBuf {
+        backup.with_extension("debs")
+    }
 }
 
 /// One safety backup made.
@@ -93,7 +110,11 @@ pub enum SafetyError {
 
 /// Whether APT's configuration leaves safety backups on.
 pub fn enabled(input: &Input) -> bool {
-    !input.config(ENABLED).is_some_and(|value| {
+    !is_off(input.config(ENABLED))
+}
+
+fn is_off(value: Option<&str>) -> bool {
+    value.is_some_and(|value| {
         matches!(
             value.trim().to_ascii_lowercase().as_str(),
             "false" | "no" | "off" | "0" | "without"
@@ -183,7 +204,7 @@ pub fn before_transaction(
             continue;
         }
         // The checks are due once dpkg is done (APT's DPkg::Post-Invoke), backup or not.
-        if !manifest.health.is_empty() {
+        if !manifest.health.is_empty() && !is_off(input.config(HEALTH_CHECK)) {
             crate::health::mark_pending(root, "an upgrade").map_err(|source| {
                 SafetyError::Pending {
                     path: root.join(crate::health::PENDING),
@@ -257,12 +278,16 @@ fn make(
         guarded: guarded.clone(),
         source,
     })?;
+    let transaction = changes(&input.actions);
+    let debs = keep_debs(root, &created.path, &guarded, &transaction);
     let record = Record {
         backup: file_name(&created.path),
         appliance: appliance.to_owned(),
         made: store::rfc3339(now),
         guarded,
-        transaction: changes(&input.actions),
+        transaction,
+        debs,
+        rolled_back: None,
     };
     let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
     let written = crate::atomic::write(&created.path.with_extension("json"), &json, 0o600)
@@ -276,9 +301,54 @@ fn make(
         Err(source) => {
             // A backup without its record would be kept forever: none at all.
             let _ = fs_err::remove_file(&created.path);
+            let _ = fs_err::remove_dir_all(Record::debs_dir(&created.path));
             Err(store_error(source))
         }
     }
+}
+
+/// APT's cache of downloaded packages, relative to the root.
+const ARCHIVES: &str = "var/cache/apt/archives";
+
+/// Copies into `NAME.debs/` the `.deb` of each guarded package's version before the transaction
+/// that APT's cache still holds (hard links where it can); the file names kept. What is not
+/// there is not kept: a rollback then asks APT's sources for that version.
+fn keep_debs(root: &Path, backup: &Path, guarded: &[String], changes: &[Change]) -> Vec<String> {
+    let Ok(entries) = fs_err::read_dir(root.join(ARCHIVES)) else {
+        return Vec::new();
+    };
+    let cached: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    let dir = Record::debs_dir(backup);
+    let mut kept = Vec::new();
+    for change in changes.iter().filter(|c| guarded.contains(&c.package)) {
+        let Some(before) = &change.before else {
+            continue;
+        };
+        // dpkg's name of a file: the epoch's colon as %3a.
+        let prefix = format!("{}_{}_", change.package, before.replace(':', "%3a"));
+        let Some(deb) = cached.iter().find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        }) else {
+            continue;
+        };
+        let name = file_name(deb);
+        let target = dir.join(&name);
+        let copied = fs_err::create_dir_all(&dir).and_then(|()| {
+            fs_err::hard_link(deb, &target).or_else(|_| {
+                let mut source = fs_err::File::open(deb)?;
+                crate::atomic::write_from(&target, &mut source, 0o644)
+            })
+        });
+        if copied.is_ok() {
+            kept.push(name);
+        }
+    }
+    kept
 }
 
 fn file_name(path: &Path) -> String {
@@ -330,11 +400,190 @@ pub fn prune(root: &Path, keep: usize) -> std::io::Result<Vec<PathBuf>> {
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                 Err(error) => return Err(error),
             }
+            match fs_err::remove_dir_all(Record::debs_dir(path)) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
             fs_err::remove_file(path.with_extension("json"))?;
             removed.push(path.clone());
         }
     }
     Ok(removed)
+}
+
+/// Why a rollback cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error("there is no safety backup to roll back to in {}", .0.display())]
+    Nothing(PathBuf),
+    #[error(
+        "the last transaction's safety backup ({backup}, of {made}) was put back already, at {at}; \
+         `va-backup restore` restores it again"
+    )]
+    Done {
+        backup: String,
+        made: String,
+        at: String,
+    },
+    #[error("cannot read the safety backups")]
+    Read(#[source] std::io::Error),
+    #[error("cannot restore the safety backup {}", .path.display())]
+    Restore {
+        path: PathBuf,
+        #[source]
+        source: PlanError,
+    },
+    #[error("cannot record the rollback in {}", .path.display())]
+    Record {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A package version put back, or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutBack {
+    pub package: String,
+    pub version: String,
+    /// From the `.deb` the hook kept (else from APT's sources).
+    pub kept: bool,
+    /// Why it could not be put back.
+    pub failed: Option<String>,
+}
+
+/// What a rollback did.
+#[derive(Debug)]
+pub struct RolledBack {
+    pub path: PathBuf,
+    pub record: Record,
+    pub packages: Vec<PutBack>,
+    pub restored: plan::RestoreReport,
+}
+
+/// Puts back the last transaction's safety backup on the system at `root`: first the guarded
+/// packages' versions before it (from the `.debs` the hook kept, else from APT's sources), then
+/// the data. A package that cannot be put back is said, not fatal: the data is restored anyway
+/// (a restore into a newer version is a restore like any other, migrations included).
+pub fn rollback(root: &Path) -> Result<RolledBack, RollbackError> {
+    let (path, mut record) = list(root)
+        .map_err(RollbackError::Read)?
+        .pop()
+        .ok_or_else(|| RollbackError::Nothing(root.join(SAFETY_DIR)))?;
+    if let Some(at) = &record.rolled_back {
+        return Err(RollbackError::Done {
+            backup: record.backup.clone(),
+            made: record.made.clone(),
+            at: at.clone(),
+        });
+    }
+    let packages = put_back_packages(root, &path, &record);
+    let restored = plan::restore(
+        root,
+        &path,
+        &plan::RestoreRequest::accepting(),
+        Box::new(super::Quiet),
+    )
+    .map_err(|source| RollbackError::Restore {
+        path: path.clone(),
+        source,
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    record.rolled_back = Some(store::rfc3339(now));
+    let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
+    let record_path = path.with_extension("json");
+    crate::atomic::write(&record_path, &json, 0o600).map_err(|source| RollbackError::Record {
+        path: record_path,
+        source,
+    })?;
+    Ok(RolledBack {
+        path,
+        record,
+        packages,
+        restored,
+    })
+}
+
+/// The guarded packages whose version differs from the one before the transaction, installed at
+/// that version in one APT run (each on its own when that fails, to tell which cannot).
+fn put_back_packages(root: &Path, backup: &Path, record: &Record) -> Vec<PutBack> {
+    let debs = Record::debs_dir(backup);
+    let mut wanted: Vec<(PutBack, String)> = Vec::new();
+    for change in record
+        .transaction
+        .iter()
+        .filter(|c| record.guarded.contains(&c.package))
+    {
+        let Some(before) = &change.before else {
+            continue;
+        };
+        if plan::installed_version(root, &change.package).as_deref() == Some(before.as_str()) {
+            continue;
+        }
+        let prefix = format!("{}_{}_", change.package, before.replace(':', "%3a"));
+        let kept = record.debs.iter().find(|d| d.starts_with(&prefix));
+        // APT takes a path to a .deb or NAME=VERSION; inside a chroot the path is the root's.
+        let argument = match kept {
+            Some(name) => crate::target::Target::new(root)
+                .inside(&debs.join(name))
+                .display()
+                .to_string(),
+            None => format!("{}={before}", change.package),
+        };
+        wanted.push((
+            PutBack {
+                package: change.package.clone(),
+                version: before.clone(),
+                kept: kept.is_some(),
+                failed: None,
+            },
+            argument,
+        ));
+    }
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let all: Vec<&str> = wanted.iter().map(|(_, a)| a.as_str()).collect();
+    if apt_install(root, &all).is_ok() {
+        return wanted.into_iter().map(|(p, _)| p).collect();
+    }
+    wanted
+        .into_iter()
+        .map(|(mut put, argument)| {
+            if let Err(why) = apt_install(root, &[&argument]) {
+                put.failed = Some(why);
+            }
+            put
+        })
+        .collect()
+}
+
+/// `apt-get install` of `arguments` allowing downgrades, the configuration files kept, no safety
+/// backup or health check of its own; the last line APT said when it fails.
+fn apt_install(root: &Path, arguments: &[&str]) -> Result<(), String> {
+    let mut command = crate::target::Target::new(root).command("apt-get");
+    command
+        .args(["-y", "-q", "--allow-downgrades"])
+        .args(["-o", &format!("{ENABLED}=false")])
+        .args(["-o", &format!("{HEALTH_CHECK}=false")])
+        .args(["-o", "Dpkg::Options::=--force-confdef"])
+        .args(["-o", "Dpkg::Options::=--force-confold"])
+        .arg("install")
+        .args(arguments)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    crate::target::run(command, "apt-get install", None)
+        .map(drop)
+        .map_err(|error| {
+            let text = crate::error_chain(&error);
+            text.lines()
+                .rev()
+                .find(|l| l.starts_with("E: "))
+                .unwrap_or(text.lines().last().unwrap_or_default())
+                .to_owned()
+        })
 }
 
 /// `12.3 MiB`: a size for people.

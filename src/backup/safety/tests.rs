@@ -295,3 +295,76 @@ fn sizes_for_people() {
         assert_eq!(human_size(bytes), shown);
     }
 }
+
+#[test]
+fn a_rollback_restores_the_data_says_what_it_could_not_put_back_and_happens_once() {
+    let root = system(MANIFEST);
+    let error = rollback(root.path()).unwrap_err();
+    assert!(
+        matches!(error, RollbackError::Nothing(_)),
+        "{error}: no safety backup yet"
+    );
+    let made = before_transaction(
+        &input(&[], &UPGRADE_NGINX),
+        root.path(),
+        &mut Collected::default(),
+    )
+    .unwrap();
+    assert_eq!(made.len(), 1);
+    // The transaction then changed the wiki's data.
+    std::fs::write(root.path().join("var/lib/wiki/page.txt"), "broken").unwrap();
+    std::fs::write(root.path().join("var/lib/wiki/new.txt"), "new").unwrap();
+
+    let done = rollback(root.path()).unwrap();
+    assert_eq!(done.path, made[0].path);
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("var/lib/wiki/page.txt")).unwrap(),
+        "a page"
+    );
+    assert!(!root.path().join("var/lib/wiki/new.txt").exists());
+    // No APT in this directory: nginx 1.22 could not be put back, and that is said.
+    assert_eq!(done.packages.len(), 1);
+    assert_eq!(done.packages[0].package, "nginx");
+    assert_eq!(done.packages[0].version, "1.22");
+    assert!(!done.packages[0].kept);
+    assert!(done.packages[0].failed.is_some());
+    let (_, record) = list(root.path()).unwrap().pop().unwrap();
+    assert!(record.rolled_back.is_some());
+    let again = rollback(root.path()).unwrap_err().to_string();
+    assert!(again.contains("was put back already"), "{again}");
+}
+
+#[test]
+fn the_previous_debs_in_apts_cache_are_kept_beside_the_backup() {
+    let root = system(MANIFEST);
+    let archives = root.path().join("var/cache/apt/archives");
+    std::fs::create_dir_all(&archives).unwrap();
+    for name in [
+        "nginx_1.22_amd64.deb",
+        "nginx_1.22.1_amd64.deb",
+        "libc6_2.36_amd64.deb",
+        "wiki_1%3a2_all.deb",
+    ] {
+        std::fs::write(archives.join(name), name).unwrap();
+    }
+    let transaction = input(
+        &[],
+        &[
+            UPGRADE_NGINX[0],
+            "wiki 1:2 all none > 1:3 all none /x/wiki.deb",
+            "libc6 2.36 amd64 same > 2.37 amd64 same /x/libc6.deb",
+        ],
+    );
+    let made = before_transaction(&transaction, root.path(), &mut Collected::default()).unwrap();
+    let kept = &made[0].record.debs;
+    assert_eq!(kept, &["nginx_1.22_amd64.deb", "wiki_1%3a2_all.deb"]);
+    let dir = Record::debs_dir(&made[0].path);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("nginx_1.22_amd64.deb")).unwrap(),
+        "nginx_1.22_amd64.deb"
+    );
+    // Pruned with their backup.
+    let upgrade = input(&["Appliance::Safety-Backup::Keep=1"], &UPGRADE_NGINX);
+    before_transaction(&upgrade, root.path(), &mut Collected::default()).unwrap();
+    assert!(!dir.exists() && !made[0].path.exists());
+}

@@ -89,6 +89,14 @@ pub enum Command {
         #[arg(long = "move", value_name = "FROM=TO")]
         moves: Vec<String>,
     },
+    /// Undo the last transaction that changed the appliance, from its safety backup
+    ///
+    /// APT's hook made the safety backup before the transaction (in
+    /// /var/backups/appliance/safety). The appliance's packages go back to their versions before
+    /// it (from the .debs the hook kept, else from APT's sources), then its data and
+    /// configuration are restored, then the health checks run. A package that cannot be put back
+    /// is said; the data is restored all the same.
+    Rollback,
     /// Run the appliance's health checks, record the result and say it
     ///
     /// The checks are the plugin manifests' `health`: an HTTP request to this host whose answer

@@ -113,7 +113,99 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             dry_run,
         } => prune(cli, root, &mut out, *keep, *force, *dry_run),
         Command::Health { pending } => health_command(cli, root, &mut out, *pending),
+        Command::Rollback => rollback(cli, root, &mut out),
     }
+}
+
+fn rollback(cli: &Cli, root: &Path, out: &mut impl Write) -> anyhow::Result<()> {
+    let done = appliance::backup::safety::rollback(root)?;
+    let reports = if appliance::target::Target::new(root).is_live() {
+        checked(root, "a rollback")?
+    } else {
+        Vec::new()
+    };
+    let failed: Vec<&appliance::backup::safety::PutBack> = done
+        .packages
+        .iter()
+        .filter(|p| p.failed.is_some())
+        .collect();
+    if cli.json {
+        let packages: Vec<serde_json::Value> = done
+            .packages
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "package": p.package, "version": p.version, "kept-deb": p.kept,
+                    "failed": p.failed,
+                })
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "backup": done.path,
+                "transaction": done.record.made,
+                "packages": packages,
+                "replaced": done.restored.replaced,
+                "health": reports,
+            })
+        )?;
+    } else {
+        writeln!(
+            out,
+            "rolling back the transaction of {}: {}",
+            done.record.made,
+            done.path.display()
+        )?;
+        for package in &done.packages {
+            match &package.failed {
+                None => writeln!(
+                    out,
+                    "put back: {} {} ({})",
+                    package.package,
+                    package.version,
+                    if package.kept {
+                        "the .deb kept by the hook"
+                    } else {
+                        "from APT's sources"
+                    }
+                )?,
+                Some(why) => writeln!(
+                    out,
+                    "NOT put back: {} {}: {why}",
+                    package.package, package.version
+                )?,
+            }
+        }
+        for line in &done.restored.restored.migrated {
+            writeln!(out, "migrated: {line}")?;
+        }
+        writeln!(
+            out,
+            "restored {} ({} {})",
+            done.path.display(),
+            done.restored.info.appliance,
+            done.restored.info.timestamp
+        )?;
+        for report in &reports {
+            writeln!(out, "{}", report.summary())?;
+        }
+    }
+    anyhow::ensure!(
+        failed.is_empty(),
+        "the data is back, but not every package: {}",
+        failed
+            .iter()
+            .map(|p| format!("{} {}", p.package, p.version))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    anyhow::ensure!(
+        reports.iter().all(|r| r.ok),
+        "rolled back, but the health checks still fail"
+    );
+    Ok(())
 }
 
 fn health_command(
