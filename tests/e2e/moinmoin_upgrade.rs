@@ -29,10 +29,25 @@ fn release() -> PathBuf {
 /// its own on top, and builds it as `make deb` does (the in-tree `dh_appliance`, the moin wheels
 /// from the shared wheelhouse, offline when it is there); returns the new version and the .deb.
 fn newer_build(work: &Path, part: &str) -> (String, PathBuf) {
+    newer_build_with(work, part, 1, None)
+}
+
+/// [`newer_build`] with the version's `+PLUS` suffix, and `postinst` (shell) run first by the
+/// package's postinst when given.
+fn newer_build_with(
+    work: &Path,
+    part: &str,
+    plus: u32,
+    postinst: Option<&str>,
+) -> (String, PathBuf) {
+    let extra = work.join(format!("{part}-postinst-{plus}"));
+    std::fs::create_dir_all(work).unwrap();
+    std::fs::write(&extra, postinst.unwrap_or_default()).unwrap();
     let script = r#"set -eu
-src=$1 dst=$2
+src=$1 dst=$2 plus=$3 extra=$4
 rm -rf "$dst" && mkdir -p "$(dirname "$dst")" && cp -aL "$src" "$dst" && cd "$dst"
-name=$(dpkg-parsechangelog -SSource) new=$(dpkg-parsechangelog -SVersion)+1
+for postinst in debian/*.postinst; do sed -i "/^set -e/r $extra" "$postinst"; done
+name=$(dpkg-parsechangelog -SSource) new=$(dpkg-parsechangelog -SVersion)+$plus
 { printf '%s (%s) unstable; urgency=medium\n\n  * A newer build, for the upgrade test.\n\n' "$name" "$new"
   printf ' -- virtual-appliance-tools developers <appliance-tools@example.org>  %s\n\n' "$(date -R)"
   cat debian/changelog; } > debian/changelog.new
@@ -51,7 +66,9 @@ echo "$name $new""#;
     command
         .args(["-c", script, "newer-build"])
         .arg(Path::new(TREE).join("appliances/moinmoin").join(part))
-        .arg(work.join(part))
+        .arg(work.join(format!("{part}-{plus}")))
+        .arg(plus.to_string())
+        .arg(&extra)
         .env("PATH", path)
         .env("PERL5LIB", &dh)
         .env("DH_DATAFILES", &dh)
@@ -82,6 +99,31 @@ echo "$name $new""#;
         })
         .unwrap_or_else(|| panic!("no .deb of {part} {version} in {}", work.display()));
     (version.to_owned(), deb)
+}
+
+/// Publishes `debs` in a signed repository of updates (`make-repo`, the tree's key, which the
+/// root trusts) inside the root, adds it to its sources and runs `apt-get update` and
+/// `apt-get upgrade`; the upgrade's output, whatever its status.
+fn publish_and_upgrade(root: &Root, work: &Path, debs: &[&PathBuf]) -> std::process::Output {
+    let pool = work.join("updates-pool");
+    let _ = std::fs::remove_dir_all(&pool);
+    std::fs::create_dir_all(&pool).unwrap();
+    for deb in debs {
+        std::fs::copy(deb, pool.join(deb.file_name().unwrap())).unwrap();
+    }
+    let out = root.path.join("var/tmp/updates");
+    let _ = std::fs::remove_dir_all(&out);
+    let made = Command::new(Path::new(TREE).join("tools/make-repo"))
+        .arg(&out)
+        .arg(format!("updates={}", pool.display()))
+        .env("REPO_URI", "file:/var/tmp/updates")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", output_text(&made));
+    root.exec_ok("cp /var/tmp/updates/updates.sources /etc/apt/sources.list.d/ && apt-get update -q >/dev/null");
+    root.exec(&format!(
+        "{NONINTERACTIVE} apt-get upgrade -y -q -o Dpkg::Options::=--force-confold 2>&1"
+    ))
 }
 
 /// The directory of the newer builds, deleted on drop (kept with `APPLIANCE_E2E_KEEP`).
@@ -154,18 +196,12 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
     let ((moin_version, moin), (appliance_version, appliance)) =
         builder.join().expect("the newer builds");
 
-    let dir = root.path.join("var/tmp/upgrade");
-    std::fs::create_dir_all(&dir).unwrap();
-    for deb in [&moin, &appliance] {
-        std::fs::copy(deb, dir.join(deb.file_name().unwrap())).unwrap();
-    }
     let (wiki_before, control_before) = (
         crate::moinmoin::wiki_password(&root),
         crate::moinmoin::control_password(&root),
     );
-    let upgraded = root.exec(&format!(
-        "{NONINTERACTIVE} apt-get install -y -q /var/tmp/upgrade/*.deb 2>&1"
-    ));
+    // A plain `apt-get upgrade` from a signed repository of updates, as a user gets them.
+    let upgraded = publish_and_upgrade(&root, &scratch.0, &[&moin, &appliance]);
     assert!(upgraded.status.success(), "{}", output_text(&upgraded));
     // APT's hook made a safety backup first, and said so in one line.
     let said = String::from_utf8_lossy(&upgraded.stdout);
@@ -179,9 +215,11 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
     );
     let records = root.exec_ok("cat /var/backups/appliance/safety/*.json");
     let record: serde_json::Value = serde_json::from_str(&records).unwrap();
-    assert_eq!(
-        record["guarded"],
-        serde_json::json!(["moinmoin-appliance", "moin"])
+    // (Debian's own updates of nginx, say, may come with it.)
+    let guarded = record["guarded"].as_array().unwrap();
+    assert!(
+        guarded[0] == "moinmoin-appliance" && guarded.contains(&serde_json::json!("moin")),
+        "{record}"
     );
     let moin_change = record["transaction"]
         .as_array()
@@ -236,8 +274,55 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
     let overview = control_login(&root, ports.control, &control_before);
     assert!(overview.starts_with("303"), "{overview}");
 
+    // A newer appliance whose postinst breaks the wiki: the checks after it fail (and are
+    // mailed); `va-backup rollback` puts back the version before it and the wiki's files.
+    let (_, breaking) = newer_build_with(
+        &scratch.0,
+        "appliance",
+        2,
+        Some(
+            "if [ \"$1\" = configure ]; then\n\techo 'raise SystemExit(\"broken by this upgrade\")' >> /etc/moin/wikiconfig.py\n\tsystemctl restart moin || true\nfi\n",
+        ),
+    );
+    let broke = publish_and_upgrade(&root, &scratch.0, &[&moin, &appliance, &breaking]);
+    let said = output_text(&broke);
+    assert!(
+        said.contains("Safety backup of moinmoin-appliance before this transaction")
+            && said.contains("moinmoin-appliance: UNHEALTHY after an upgrade: moin service: "),
+        "{said}"
+    );
+    let health = root.read("/var/lib/appliance/health/moinmoin-appliance.json");
+    assert!(health.contains("\"ok\": false"), "{health}");
+    let rolled = root.exec_ok("va-backup rollback 2>&1");
+    assert!(
+        rolled.contains(&format!(
+            "put back: moinmoin-appliance {appliance_version} (from APT's sources)"
+        )) && rolled.contains("moinmoin-appliance: healthy"),
+        "{rolled}"
+    );
+    assert!(
+        root.dpkg_state()
+            .contains(&format!("moinmoin-appliance installed {appliance_version}"))
+    );
+    assert!(
+        !root
+            .read("/etc/moin/wikiconfig.py")
+            .contains("broken by this upgrade")
+    );
+    let page = wiki_page(&root, ports.web, "/UpgradeProofPage");
+    assert!(page.contains("Written with the old build."), "{page}");
+    let again = root.exec("va-backup rollback 2>&1");
+    assert!(
+        !again.status.success() && output_text(&again).contains("was put back already"),
+        "{}",
+        output_text(&again)
+    );
+
     // A safety backup that cannot be made stops the transaction before dpkg changes anything;
     // APT's option goes on without one.
+    let dir = root.path.join("var/tmp/upgrade");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&appliance, dir.join(appliance.file_name().unwrap())).unwrap();
     let reinstall = format!(
         "{NONINTERACTIVE} apt-get install --reinstall -y -q /var/tmp/upgrade/{} 2>&1",
         appliance.file_name().unwrap().to_string_lossy()
