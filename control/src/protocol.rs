@@ -77,6 +77,11 @@ pub enum Request {
     },
     /// Whether the nightly backup is on.
     ScheduleState,
+    /// Turns on or off the safety backups APT's hook makes before a transaction changes the
+    /// appliance (`Appliance::Safety-Backup` in /etc/apt/apt.conf.d).
+    SafetyBackups {
+        enable: bool,
+    },
     /// Runs an action that a root-owned plugin manifest declares, with the values of its
     /// parameters (checked against the manifest by the agent; passwords among them).
     Action {

@@ -43,12 +43,12 @@ pub struct Input {
 }
 
 impl Input {
-    /// The last value of a configuration key.
+    /// The last value of a configuration key (APT's keys ignore case).
     pub fn config(&self, key: &str) -> Option<&str> {
         self.config
             .iter()
             .rev()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.as_str())
     }
 }

@@ -150,9 +150,11 @@ impl Agent<'_> {
     /// Hands the request to its area.
     fn carry_out(&self, request: &Request) -> Result<Answer, String> {
         match request {
-            Request::Refresh | Request::Upgrade | Request::ConfigurePending | Request::Upgrades => {
-                self.updates(request)
-            }
+            Request::Refresh
+            | Request::Upgrade
+            | Request::ConfigurePending
+            | Request::Upgrades
+            | Request::SafetyBackups { .. } => self.updates(request),
             Request::BackupCreate
             | Request::BackupList
             | Request::BackupOpen { .. }

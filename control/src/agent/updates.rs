@@ -13,6 +13,22 @@ pub struct Started {
     pub job: String,
 }
 
+/// The answer to `safety-backups`: whether they are on now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafetyBackups {
+    pub enabled: bool,
+}
+
+/// The APT configuration file that turns safety backups off, relative to the root; without it
+/// they are on (the hook's default).
+pub const SAFETY_BACKUPS_OFF: &str = "etc/apt/apt.conf.d/50appliance-safety-backups";
+
+/// Whether the safety backups are on under `root` (the web side reads it too: the file is
+/// world-readable, as APT's configuration is).
+pub fn safety_backups_enabled(root: &std::path::Path) -> bool {
+    !root.join(SAFETY_BACKUPS_OFF).exists()
+}
+
 /// The answer to `upgrades`: the packages an upgrade would change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Upgrades {
@@ -40,6 +56,31 @@ impl Agent<'_> {
                 )?;
                 ok(&Upgrades {
                     packages: jobs::parse_simulation(&simulated),
+                })
+            }
+            Request::SafetyBackups { enable } => {
+                let path = root.join(SAFETY_BACKUPS_OFF);
+                let done = if *enable {
+                    match std::fs::remove_file(&path) {
+                        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+                        _ => Ok(()),
+                    }
+                } else {
+                    appliance::atomic::write(
+                        &path,
+                        format!(
+                            "// Written by appliance-control (Updates page): no safety backup before\n\
+                             // a transaction changes the appliance. Remove this file to have them again.\n\
+                             {} \"false\";\n",
+                            appliance::backup::safety::ENABLED
+                        )
+                        .as_bytes(),
+                        0o644,
+                    )
+                };
+                done.map_err(|e| format!("cannot change {}: {e}", path.display()))?;
+                ok(&SafetyBackups {
+                    enabled: safety_backups_enabled(root),
                 })
             }
             _ => Err("not an update request".into()),

@@ -130,6 +130,11 @@ pub fn protected_routes() -> Vec<(Method, &'static str, MethodRouter<Shared>)> {
         (Method::POST, "/updates/refresh", post(pages::refresh)),
         (Method::POST, "/updates/upgrade", post(pages::upgrade)),
         (Method::POST, "/updates/configure", post(pages::configure)),
+        (
+            Method::POST,
+            "/updates/safety-backups",
+            post(pages::safety_backups),
+        ),
         (Method::GET, "/backups", get(pages::backups)),
         (Method::POST, "/backups/create", post(pages::backup_create)),
         (

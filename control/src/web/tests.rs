@@ -541,6 +541,46 @@ async fn a_plugin_page_sets_and_acts_through_the_agent() {
 }
 
 #[tokio::test]
+async fn the_updates_page_turns_the_safety_backups_off_and_on() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    lived_in(system);
+    std::fs::create_dir_all(system.join("etc/apt/apt.conf.d")).unwrap();
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
+    let response = login(&state, "admin", PASSWORD).await;
+    let session = cookie_value(&response, SESSION_COOKIE);
+    let off = system.join(crate::agent::updates::SAFETY_BACKUPS_OFF);
+    for (enable, exists, says) in [
+        ("no", true, "No more safety backups"),
+        ("yes", false, "A safety backup is made before every change"),
+    ] {
+        let html = text(send(&state, get_in(&session, "/updates")).await).await;
+        assert!(
+            html.contains(if exists {
+                "Turn them off"
+            } else {
+                "Turn them on"
+            }),
+            "{html}"
+        );
+        let csrf = hidden_csrf(&html);
+        let response = send(
+            &state,
+            post_in(
+                &session,
+                "/updates/safety-backups",
+                format!("csrf={csrf}&enable={enable}"),
+            ),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(off.exists(), exists);
+        let html = text(send(&state, get_in(&session, "/updates")).await).await;
+        assert!(html.contains(says), "{html}");
+    }
+}
+
+#[tokio::test]
 async fn an_uploaded_backup_is_checked_and_kept_and_a_bad_one_refused() {
     let root = tempfile::tempdir().unwrap();
     let system = root.path();

@@ -120,6 +120,8 @@ fn the_record_holds_every_change_once() {
 fn apt_options_turn_it_off_and_say_how_many_to_keep() {
     assert!(enabled(&input(&[], &[])));
     assert!(enabled(&input(&["Appliance::Safety-Backup=true"], &[])));
+    // APT's keys ignore case.
+    assert!(!enabled(&input(&["appliance::safety-backup=false"], &[])));
     for off in ["false", "no", "off", "0", "False"] {
         assert!(
             !enabled(&input(&[&format!("Appliance::Safety-Backup={off}")], &[])),

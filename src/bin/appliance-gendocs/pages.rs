@@ -168,11 +168,11 @@ pub const PAGES: &[Extra] = &[
         exit_status: &[
             (
                 "0",
-                "Done: the backup was written, is sound, was restored or pruned.",
+                "Done: the backup was written, is sound, was restored or pruned; the appliance is healthy; the rollback put everything back.",
             ),
             (
                 "1",
-                "The backup is damaged, hostile or too large, or the work failed; a restore that failed left the system's data as it was before (an interrupted one is finished or rolled back by the next va-backup run).",
+                "The backup is damaged, hostile or too large, or the work failed; a restore that failed left the system's data as it was before (an interrupted one is finished or rolled back by the next va-backup run). health: a check failed. rollback: a package could not be put back, or the checks still fail.",
             ),
             USAGE,
         ],
@@ -181,6 +181,14 @@ pub const PAGES: &[Extra] = &[
             (
                 "/var/backups/appliance/",
                 "The backups, APPLIANCE-TIME.abf, newest last; list and prune work there.",
+            ),
+            (
+                "/var/backups/appliance/safety/",
+                "The safety backups APT's hook makes before a transaction changes the appliance, each with NAME.json (the transaction) and NAME.debs/ (the packages' previous .debs); rollback uses the newest.",
+            ),
+            (
+                "/var/lib/appliance/health/",
+                "The last health check of each appliance (APPLIANCE.json), and `pending` while one is due.",
             ),
             (
                 "/var/lib/appliance/backup.key",
@@ -221,6 +229,12 @@ pub const PAGES: &[Extra] = &[
                 "prune",
                 "Keep the newest five of each appliance:",
                 "sudo va-backup prune --keep 5",
+            ),
+            ("health", "Does the wiki work?", "sudo va-backup health"),
+            (
+                "rollback",
+                "Undo the last upgrade of the appliance (packages and data):",
+                "sudo va-backup rollback",
             ),
         ],
     },

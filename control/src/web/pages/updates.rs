@@ -48,8 +48,36 @@ pub async fn updates(State(state): State<Shared>, session: CurrentSession) -> Re
             log_bytes => log.len(),
             pending => jobs::pending(root),
             dpkg_interrupted => jobs::dpkg_interrupted(root),
+            safety_backups => crate::agent::updates::safety_backups_enabled(root),
         },
     )
+}
+
+#[derive(Deserialize)]
+pub struct SafetyBackupsForm {
+    enable: String,
+}
+
+pub async fn safety_backups(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::Form(form): axum::Form<SafetyBackupsForm>,
+) -> Response {
+    let enable = form.enable == "yes";
+    act(
+        &state,
+        &session,
+        Request::SafetyBackups { enable },
+        |answer: crate::agent::updates::SafetyBackups| {
+            if answer.enabled {
+                "A safety backup is made before every change of the appliance".into()
+            } else {
+                "No more safety backups before changes of the appliance".into()
+            }
+        },
+        "/updates",
+    )
+    .await
 }
 
 /// Where an event stream is in a job's log.
