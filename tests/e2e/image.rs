@@ -610,6 +610,34 @@ fn dokuwiki_image_builds_reproducibly() {
     ));
 }
 
+/// moinmoin-appliance built into `scratch` as anybody builds it (no `SOURCE_DATE_EPOCH`, no
+/// `--seed`), with the administrator's new SSH key for root, from the packages in `packages`
+/// and `extra` arguments; the image, the private key and what va-build said.
+pub(crate) fn build_moinmoin(
+    scratch: &Scratch,
+    packages: &Path,
+    extra: &[&str],
+) -> (PathBuf, PathBuf, String) {
+    let key = ssh_key(&scratch.0);
+    let image = scratch.0.join("moinmoin.qcow2");
+    let public = key.with_extension("pub").display().to_string();
+    let mut arguments = vec!["--hostname", "wiki", "--ssh-key", &public];
+    arguments.extend_from_slice(extra);
+    let run = build_from(packages, "moinmoin-appliance", &image, &arguments, None);
+    let said = String::from_utf8_lossy(&run.stdout).into_owned();
+    (image, key, said)
+}
+
+/// The wiki's name that the flagship's seed gives.
+pub(crate) fn seeded_wiki_name() -> String {
+    let seed =
+        std::fs::read_to_string(Path::new(TREE).join("seeds/moinmoin-appliance.seed")).unwrap();
+    seed.lines()
+        .find_map(|l| l.strip_prefix("moin moin/wiki-name string "))
+        .expect("the seed names the wiki")
+        .to_owned()
+}
+
 /// One boot of a copy of the moinmoin image: what makes the machine itself.
 pub(crate) struct Machine {
     /// The code name of its Debian release.
@@ -744,21 +772,7 @@ fn copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret() {
         "ovmf is not installed"
     );
     let scratch = Scratch::new("image-moinmoin");
-    let key = ssh_key(&scratch.0);
-    let image = scratch.0.join("moinmoin.qcow2");
-    // As anybody runs it: no SOURCE_DATE_EPOCH, no --seed; the administrator's key for root.
-    let run = build(
-        "moinmoin-appliance",
-        &image,
-        &[
-            "--hostname",
-            "wiki",
-            "--ssh-key",
-            &key.with_extension("pub").display().to_string(),
-        ],
-        None,
-    );
-    let stdout = String::from_utf8_lossy(&run.stdout);
+    let (image, key, stdout) = build_moinmoin(&scratch, &repo(), &[]);
     assert!(
         stdout.contains("each machine made from the image makes its own passwords")
             && !stdout.contains("password is"),
@@ -771,13 +785,7 @@ fn copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret() {
         ),
         "the build's secrets are not marked in the manifest"
     );
-    let seed =
-        std::fs::read_to_string(Path::new(TREE).join("seeds/moinmoin-appliance.seed")).unwrap();
-    let name = seed
-        .lines()
-        .find_map(|l| l.strip_prefix("moin moin/wiki-name string "))
-        .expect("the seed names the wiki")
-        .to_owned();
+    let name = seeded_wiki_name();
     // Two machines from copies of one image (each boot is a copy-on-write snapshot): the first
     // one's password does not open the second.
     let first = boot_moinmoin(&image, true, &key, &name, &scratch.0.join("jar1"), None);

@@ -212,6 +212,14 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
         output.contains("Seeding dokuwiki-appliance 1.1: 1 changed answer applied"),
         "{output}"
     );
+    // The wiki was saved first (the hook's safety backup; dokuwiki declares no health checks).
+    assert!(
+        output.contains(
+            "Safety backup of dokuwiki-appliance before this transaction: \
+             /var/backups/appliance/safety/dokuwiki-appliance-"
+        ),
+        "{output}"
+    );
     assert_eq!(
         debconf_value(&root, "postfix/relayhost"),
         "[smtp2.example.org]:587"

@@ -191,36 +191,15 @@ fn on_trixie_va_build_makes_a_moinmoin_image_that_boots_and_serves_the_wiki() {
         ],
     );
     let scratch = image::Scratch::new("image-trixie");
-    let key = image::ssh_key(&scratch.0);
-    let path = scratch.0.join("moinmoin-13.qcow2");
     // From a Debian 12 host, as its administrator would build for a new server.
-    let run = image::build_from(
-        &repo_of(TRIXIE),
-        "moinmoin-appliance",
-        &path,
-        &[
-            "--suite",
-            TRIXIE,
-            "--hostname",
-            "wiki",
-            "--ssh-key",
-            &key.with_extension("pub").display().to_string(),
-        ],
-        None,
-    );
-    let said = String::from_utf8_lossy(&run.stdout);
+    let (path, key, said) = image::build_moinmoin(&scratch, &repo_of(TRIXIE), &["--suite", TRIXIE]);
     let version = version_of(TRIXIE, "moinmoin-appliance");
     assert!(
         said.contains(&format!(": moinmoin-appliance {version} in ")),
         "{said}"
     );
-    let seed =
-        std::fs::read_to_string(Path::new(TREE).join("seeds/moinmoin-appliance.seed")).unwrap();
-    let name = seed
-        .lines()
-        .find_map(|l| l.strip_prefix("moin moin/wiki-name string "))
-        .expect("the seed names the wiki");
-    let machine = image::boot_moinmoin(&path, false, &key, name, &scratch.0.join("jar"), None);
+    let name = image::seeded_wiki_name();
+    let machine = image::boot_moinmoin(&path, false, &key, &name, &scratch.0.join("jar"), None);
     assert_eq!(machine.release, TRIXIE);
 }
 
