@@ -99,7 +99,10 @@ pub(crate) fn assert_logo_is_an_image(root: &Root, web: u16, front: &str) {
     let served = root.exec_ok(&format!(
         "curl -fsS -o /dev/null -w '%{{content_type}}' http://127.0.0.1:{web}{logo}"
     ));
-    assert_eq!(served, "image/svg+xml", "the type of the wiki's logo");
+    assert!(
+        served.starts_with("image/svg+xml"),
+        "the type of the wiki's logo: {served}"
+    );
 }
 
 pub(crate) fn wiki_login(root: &Root, web: u16, password: &str) -> String {
