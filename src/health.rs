@@ -21,6 +21,9 @@ pub const HEALTH_DIR: &str = "var/lib/appliance/health";
 /// The mark the APT hook leaves when a transaction changes an appliance: the checks are due.
 pub const PENDING: &str = "var/lib/appliance/health/pending";
 
+/// The longest a failure's mail may take to be handed over.
+const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The most of an answer read (a wiki's page is far smaller).
 const MAX_ANSWER: u64 = 4 << 20;
 
@@ -334,8 +337,15 @@ pub fn mail_failure(root: &Path, report: &Report) -> Result<(), String> {
         |h| h.to_string_lossy().into_owned(),
     );
     let message = failure_mail(&host, report);
-    let mut command = crate::target::Target::new(root).command("/usr/sbin/sendmail");
-    command.args(["-t", "-oi"]);
+    // Postfix's sendmail waits for its pickup service when postfix is down: never for long.
+    let mut command = crate::target::Target::new(root).command("timeout");
+    command.args([
+        "--kill-after=5",
+        &MAIL_TIMEOUT.as_secs().to_string(),
+        "/usr/sbin/sendmail",
+        "-t",
+        "-oi",
+    ]);
     crate::target::run(command, "sendmail -t", Some(message.as_bytes()))
         .map(drop)
         .map_err(|e| crate::error_chain(&e))

@@ -74,8 +74,15 @@ impl Runner for SystemRunner {
         self.systemctl("stop", services)
     }
 
+    /// Started; when that fails, once more after their failed state is reset: a service that
+    /// was crash-looping just before (what a rollback follows) may leave systemd a moment's
+    /// work on its control group.
     fn start(&self, services: &[String]) -> Result<(), ProgramError> {
-        self.systemctl("start", services)
+        self.systemctl("start", services).or_else(|_| {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            let _ = self.systemctl("reset-failed", services);
+            self.systemctl("start", services)
+        })
     }
 
     fn inside(&self, path: &Path) -> PathBuf {
