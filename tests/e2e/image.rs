@@ -9,6 +9,18 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{TREE, free_port, host_release, needs, output_text, repo, version};
 
+/// What building and booting a moinmoin image needs on the host.
+pub(crate) fn image_needs() -> &'static [&'static str] {
+    &[
+        "qemu-system-x86_64",
+        "qemu-img",
+        "blkid",
+        "debugfs",
+        "ssh",
+        "openssl",
+    ]
+}
+
 /// An epoch for the reproducible builds (2025-11-26).
 const EPOCH: &str = "1764115200";
 
@@ -758,14 +770,7 @@ pub(crate) fn boot_moinmoin(
 fn copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret() {
     needs(
         "copies_of_the_moinmoin_image_boot_with_uefi_and_bios_and_share_no_secret",
-        &[
-            "qemu-system-x86_64",
-            "qemu-img",
-            "blkid",
-            "debugfs",
-            "ssh",
-            "openssl",
-        ],
+        image_needs(),
     );
     assert!(
         Path::new("/usr/share/OVMF/OVMF_CODE_4M.fd").exists(),

@@ -99,6 +99,30 @@ pub(crate) fn fixture_deb(name: &str, out: &Path) -> PathBuf {
     build_deb(&tree, &out.join(format!("{name}_1_all.deb")))
 }
 
+/// What the upgrade to dokuwiki-appliance 1.1 ([`appliance_version`] with the relay host changed)
+/// said (`output`) and did, after the administrator set the wiki's title to `Admin Title`: the
+/// wiki saved first, one changed answer applied, the administrator's own kept.
+pub(crate) fn assert_upgraded_to_1_1(root: &Root, output: &str) {
+    // The hook's safety backup; dokuwiki declares no health checks.
+    assert!(
+        output.contains(
+            "Safety backup of dokuwiki-appliance before this transaction: \
+             /var/backups/appliance/safety/dokuwiki-appliance-"
+        ),
+        "{output}"
+    );
+    assert!(
+        output.contains("Seeding dokuwiki-appliance 1.1: 1 changed answer applied"),
+        "{output}"
+    );
+    assert_eq!(
+        debconf_value(root, "postfix/relayhost"),
+        "[smtp2.example.org]:587"
+    );
+    assert_eq!(debconf_value(root, "dokuwiki/wiki/title"), "Admin Title");
+    assert_eq!(state_field(root, "Version"), "1.1");
+}
+
 /// dokuwiki-appliance at `version` for Debian `release`, built with `dh_appliance` from a copy of
 /// the tree's sources whose seed `edit` changes.
 pub(crate) fn appliance_version(
@@ -208,24 +232,7 @@ fn hook_path_seeds_upgrades_purges_and_conflicts() {
     let output = root.ok(&format!(
         "{NONINTERACTIVE} apt-get install -y -q {upgrade} 2>&1"
     ));
-    assert!(
-        output.contains("Seeding dokuwiki-appliance 1.1: 1 changed answer applied"),
-        "{output}"
-    );
-    // The wiki was saved first (the hook's safety backup; dokuwiki declares no health checks).
-    assert!(
-        output.contains(
-            "Safety backup of dokuwiki-appliance before this transaction: \
-             /var/backups/appliance/safety/dokuwiki-appliance-"
-        ),
-        "{output}"
-    );
-    assert_eq!(
-        debconf_value(&root, "postfix/relayhost"),
-        "[smtp2.example.org]:587"
-    );
-    assert_eq!(debconf_value(&root, "dokuwiki/wiki/title"), "Admin Title");
-    assert_eq!(state_field(&root, "Version"), "1.1");
+    assert_upgraded_to_1_1(&root, &output);
 
     // Purge forgets the state; a reinstall applies the whole seed again.
     root.ok(&format!(

@@ -131,26 +131,7 @@ fn on_trixie_dpkg_i_one_transaction_an_upgrade_and_a_malformed_seed_go_as_on_deb
     let output = root.ok(&format!(
         "{NONINTERACTIVE} apt-get -o APT::Solver=3.0 install -y -q {upgrade} 2>&1"
     ));
-    assert!(
-        output.contains("Seeding dokuwiki-appliance 1.1: 1 changed answer applied"),
-        "{output}"
-    );
-    // The wiki was saved first, as on Debian 12.
-    assert!(
-        output.contains(
-            "Safety backup of dokuwiki-appliance before this transaction: \
-             /var/backups/appliance/safety/dokuwiki-appliance-"
-        ),
-        "{output}"
-    );
-    assert_eq!(
-        seeds::debconf_value(&root, "postfix/relayhost"),
-        "[smtp2.example.org]:587"
-    );
-    assert_eq!(
-        seeds::debconf_value(&root, "dokuwiki/wiki/title"),
-        "Admin Title"
-    );
+    seeds::assert_upgraded_to_1_1(&root, &output);
 
     // A malformed seed stops either solver before dpkg (with no appliance installed: APT 3.0's
     // solver does not remove one to install another, and says so before any hook runs).
@@ -185,14 +166,7 @@ fn on_trixie_va_build_makes_a_moinmoin_image_that_boots_and_serves_the_wiki() {
     needs_of(
         "on_trixie_va_build_makes_a_moinmoin_image_that_boots_and_serves_the_wiki",
         TRIXIE,
-        &[
-            "qemu-system-x86_64",
-            "qemu-img",
-            "blkid",
-            "debugfs",
-            "ssh",
-            "openssl",
-        ],
+        image::image_needs(),
     );
     let scratch = image::Scratch::new("image-trixie");
     // From a Debian 12 host, as its administrator would build for a new server.
