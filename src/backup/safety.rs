@@ -357,8 +357,10 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The safety backups under `root`, by their records, oldest first; a record that cannot be read
-/// is left out (and its backup left alone).
+/// The safety backups under `root`, by their records, oldest first. A backup is the record's
+/// own name with `.abf` (`NAME.json`, `NAME.abf`); a record that cannot be read, or that names
+/// another backup or a `.deb` by anything but a plain file name, is left out (and its files left
+/// alone): nothing outside the directory is ever restored, installed or deleted through one.
 pub fn list(root: &Path) -> std::io::Result<Vec<(PathBuf, Record)>> {
     let dir = root.join(SAFETY_DIR);
     let entries = match fs_err::read_dir(&dir) {
@@ -375,8 +377,13 @@ pub fn list(root: &Path) -> std::io::Result<Vec<(PathBuf, Record)>> {
         let Ok(bytes) = fs_err::read(&path) else {
             continue;
         };
-        if let Ok(record) = serde_json::from_slice::<Record>(&bytes) {
-            found.push((dir.join(&record.backup), record));
+        let Ok(record) = serde_json::from_slice::<Record>(&bytes) else {
+            continue;
+        };
+        let backup = path.with_extension("abf");
+        let plain = |name: &str| !name.is_empty() && !name.contains('/') && name != "..";
+        if file_name(&backup) == record.backup && record.debs.iter().all(|d| plain(d)) {
+            found.push((backup, record));
         }
     }
     // Within one second, `NAME-2.abf` was made after `NAME.abf`.

@@ -370,3 +370,36 @@ fn the_previous_debs_in_apts_cache_are_kept_beside_the_backup() {
     before_transaction(&upgrade, root.path(), &mut Collected::default()).unwrap();
     assert!(!dir.exists() && !made[0].path.exists());
 }
+
+#[test]
+fn a_record_that_names_files_elsewhere_is_left_out() {
+    let root = system(MANIFEST);
+    let made = before_transaction(
+        &input(&[], &UPGRADE_NGINX),
+        root.path(),
+        &mut Collected::default(),
+    )
+    .unwrap();
+    assert_eq!(list(root.path()).unwrap().len(), 1);
+    let record_path = made[0].path.with_extension("json");
+    for (backup, debs) in [
+        ("../../../etc/shadow", vec![]),
+        ("other.abf", vec![]),
+        (
+            made[0].record.backup.as_str(),
+            vec!["../../bin/x.deb".to_owned()],
+        ),
+    ] {
+        let forged = Record {
+            backup: backup.to_owned(),
+            debs,
+            ..made[0].record.clone()
+        };
+        std::fs::write(&record_path, serde_json::to_vec(&forged).unwrap()).unwrap();
+        assert!(list(root.path()).unwrap().is_empty(), "{backup}");
+        assert!(matches!(
+            rollback(root.path()).unwrap_err(),
+            RollbackError::Nothing(_)
+        ));
+    }
+}
