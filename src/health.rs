@@ -123,17 +123,11 @@ pub fn check(root: &Path, manifest: &Manifest, after: &str) -> Report {
         .collect();
     Report {
         appliance: manifest.appliance.clone(),
-        checked: crate::backup::store::rfc3339(now()),
+        checked: crate::backup::store::rfc3339(crate::backup::store::now()),
         after: after.to_owned(),
         ok: checks.iter().all(|c| c.ok),
         checks,
     }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Tries `check` until it passes or its time is up; the last attempt's outcome.

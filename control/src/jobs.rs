@@ -100,11 +100,7 @@ impl Job {
     }
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use appliance::backup::store::now;
 
 /// Starts a job of `kind` as the unit [`UNIT`]; returns its id. Refused while one runs.
 pub fn start(root: &Path, system: &dyn System, kind: Kind) -> Result<String, String> {

@@ -3,7 +3,6 @@
 //! appliance-control's agent both come through here.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Progress;
 use super::commands::{Runner, SystemRunner};
@@ -155,9 +154,7 @@ pub fn create(
     overwrite: bool,
     progress: &dyn Progress,
 ) -> Result<Created, PlanError> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = store::now();
     let (appliance, appdata, sysconf, plugin, plan) = match what {
         What::Directories {
             appliance,

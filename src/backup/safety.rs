@@ -255,9 +255,7 @@ fn make(
         source,
     };
     fs_err::create_dir_all(&dir).map_err(store_error)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = store::now();
     let stem = store::stem(appliance, now);
     // A second transaction within the same second gets its own name.
     let mut path = dir.join(format!("{stem}.abf"));
@@ -496,10 +494,7 @@ pub fn rollback(root: &Path) -> Result<RolledBack, RollbackError> {
         path: path.clone(),
         source,
     })?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    record.rolled_back = Some(store::rfc3339(now));
+    record.rolled_back = Some(store::rfc3339(store::now()));
     let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
     let record_path = path.with_extension("json");
     crate::atomic::write(&record_path, &json, 0o600).map_err(|source| RollbackError::Record {

@@ -126,6 +126,13 @@ pub fn prune(root: &Path, keep: usize, dry_run: bool) -> std::io::Result<Vec<Pat
     Ok(removed)
 }
 
+/// Seconds since the epoch, now (0 on a clock before 1970).
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
 pub fn rfc3339(seconds: u64) -> String {
     let days = i64::try_from(seconds / 86_400).unwrap_or(0);

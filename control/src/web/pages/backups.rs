@@ -217,12 +217,7 @@ async fn receive_upload(state: &Shared, request: axum::extract::Request) -> Resu
         } else {
             format!(
                 "uploaded-{}.abf",
-                appliance::backup::store::rfc3339(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs()),
-                )
-                .replace(':', "")
+                appliance::backup::store::rfc3339(appliance::backup::store::now()).replace(':', "")
             )
         };
         let path = dir.join(&name);
