@@ -220,7 +220,10 @@ fn the_mail_names_what_failed() {
     assert!(mail.contains("\n\nThe health checks of wiki-appliance on wiki failed"));
     assert!(mail.contains("  FAILED front page: answered `HTTP/1.1 502 Bad Gateway`\n"));
     assert!(mail.contains("  passed moin: succeeded\n"));
-    // A healthy result is not mailed.
+    // A failure on a system without sendmail says it could not be mailed; a healthy result is
+    // not mailed at all (so that lack is no error).
+    let unmailed = mail_failure(Path::new("/nonexistent"), &report).unwrap_err();
+    assert!(unmailed.contains("no /usr/sbin/sendmail"), "{unmailed}");
     let healthy = Report { ok: true, ..report };
     mail_failure(Path::new("/nonexistent"), &healthy).unwrap();
 }
