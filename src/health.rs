@@ -21,6 +21,15 @@ pub const HEALTH_DIR: &str = "var/lib/appliance/health";
 /// The mark the APT hook leaves when a transaction changes an appliance: the checks are due.
 pub const PENDING: &str = "var/lib/appliance/health/pending";
 
+/// What the checks follow when unattended-upgrades made the transaction: a failure then rolls the
+/// transaction back on its own ([`start_rollback`]).
+pub const AFTER_UNATTENDED: &str = "an unattended upgrade";
+/// What the checks follow after any other transaction that changed the appliance.
+pub const AFTER_UPGRADE: &str = "an upgrade";
+
+/// The transient unit that rolls back after a failed unattended upgrade (one at a time).
+pub const ROLLBACK_UNIT: &str = "appliance-rollback";
+
 /// The longest a failure's mail may take to be handed over.
 const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -292,14 +301,80 @@ pub fn take_pending(root: &Path) -> std::io::Result<Option<String>> {
     }
 }
 
-/// The mail that tells the administrator of a failed check (for `sendmail -t`).
-pub fn failure_mail(host: &str, report: &Report) -> String {
+/// Whether a command line (`/proc/PID/cmdline`: arguments ended by NUL) is unattended-upgrades'
+/// (`/usr/bin/unattended-upgrade`, run by python3 or on its own).
+pub fn is_unattended_upgrade(cmdline: &[u8]) -> bool {
+    cmdline.split(|b| *b == 0).take(4).any(|argument| {
+        let name = argument.rsplit(|b| *b == b'/').next().unwrap_or_default();
+        name == b"unattended-upgrade" || name == b"unattended-upgrades"
+    })
+}
+
+/// The parent of process `pid`, from `/proc/PID/stat` (its fourth field, after the name in
+/// parentheses, which may hold anything).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs_err::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether unattended-upgrades started this process, however deep (APT runs its hooks through
+/// `sh -c`, from the unattended-upgrade process itself).
+pub fn run_by_unattended_upgrades() -> bool {
+    let mut pid = std::process::id();
+    for _ in 0..64 {
+        match parent_of(pid) {
+            Some(parent) if parent > 1 => {
+                if fs_err::read(format!("/proc/{parent}/cmdline"))
+                    .is_ok_and(|c| is_unattended_upgrade(&c))
+                {
+                    return true;
+                }
+                pid = parent;
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Starts the rollback of the last transaction as a unit of its own (`va-backup rollback --mail`),
+/// not waiting for it: APT still holds its lock while its `DPkg::Post-Invoke` runs the checks, and
+/// the rollback's own APT run waits for it to end.
+pub fn start_rollback(root: &Path) -> Result<(), String> {
+    if !crate::target::Target::new(root).is_live() {
+        return Err(format!(
+            "{} is not the running system: no unit can be started there",
+            root.display()
+        ));
+    }
+    let mut command = crate::target::Target::new(root).command("systemd-run");
+    command.args([
+        "--no-block",
+        "--collect",
+        &format!("--unit={ROLLBACK_UNIT}"),
+        "--description=Roll the appliance back after a failed unattended upgrade",
+        "/usr/bin/va-backup",
+        "rollback",
+        "--mail",
+    ]);
+    crate::target::run(command, "systemd-run va-backup rollback", None)
+        .map(drop)
+        .map_err(|e| crate::error_chain(&e))
+}
+
+/// The mail that tells the administrator of a failed check (for `sendmail -t`); `note`, if any,
+/// says what is done about it.
+pub fn failure_mail(host: &str, report: &Report, note: Option<&str>) -> String {
     use std::fmt::Write as _;
-    let mut text = format!(
-        "To: root\nSubject: {host}: {} is unhealthy after {}\nAuto-Submitted: auto-generated\n\
-         Content-Type: text/plain; charset=utf-8\n\n\
-         The health checks of {} on {host} failed at {} after {}:\n\n",
-        report.appliance, report.after, report.appliance, report.checked, report.after
+    let mut text = mail_head(
+        host,
+        &format!("{} is unhealthy after {}", report.appliance, report.after),
+    );
+    let _ = write!(
+        text,
+        "The health checks of {} on {host} failed at {} after {}:\n\n",
+        report.appliance, report.checked, report.after
     );
     for check in &report.checks {
         let _ = writeln!(
@@ -314,23 +389,48 @@ pub fn failure_mail(host: &str, report: &Report) -> String {
         "\nThe safety backup made before the last change is in /var/backups/appliance/safety;\n\
          `va-backup list` shows every backup.\n",
     );
+    if let Some(note) = note {
+        let _ = write!(text, "\n{note}\n");
+    }
     text
 }
 
+/// The head of a mail to root, with its blank line.
+pub fn mail_head(host: &str, subject: &str) -> String {
+    // A subject is one line.
+    let subject: String = subject
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!(
+        "To: root\nSubject: {host}: {subject}\nAuto-Submitted: auto-generated\n\
+         Content-Type: text/plain; charset=utf-8\n\n"
+    )
+}
+
+/// This system's name, for mails.
+pub fn host_name() -> String {
+    nix::unistd::gethostname().map_or_else(
+        |_| "this system".into(),
+        |h| h.to_string_lossy().into_owned(),
+    )
+}
+
 /// Mails `report` to root with the system's `sendmail` when it failed; says why it could not.
-pub fn mail_failure(root: &Path, report: &Report) -> Result<(), String> {
+pub fn mail_failure(root: &Path, report: &Report, note: Option<&str>) -> Result<(), String> {
     if report.ok {
         return Ok(());
     }
+    mail_root(root, &failure_mail(&host_name(), report, note))
+}
+
+/// Hands `message` (headers included) to the system's `sendmail` for root, whom the mail
+/// system relays through the configured smarthost; says why it could not.
+pub fn mail_root(root: &Path, message: &str) -> Result<(), String> {
     let sendmail = root.join("usr/sbin/sendmail");
     if !sendmail.exists() {
-        return Err("no /usr/sbin/sendmail to mail the failure with".into());
+        return Err("no /usr/sbin/sendmail to mail with".into());
     }
-    let host = nix::unistd::gethostname().map_or_else(
-        |_| "this system".into(),
-        |h| h.to_string_lossy().into_owned(),
-    );
-    let message = failure_mail(&host, report);
     // Postfix's sendmail waits for its pickup service when postfix is down: never for long.
     let mut command = crate::target::Target::new(root).command("timeout");
     command.args([

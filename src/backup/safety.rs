@@ -60,6 +60,19 @@ pub struct Record {
     /// When `va-backup rollback` put this backup back (RFC 3339), if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back: Option<String>,
+    /// The health checks after the transaction, when they ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+/// The health checks' result after a transaction, as its record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub ok: bool,
+    /// When (RFC 3339, UTC).
+    pub checked: String,
+    /// [`crate::health::Report::summary`].
+    pub summary: String,
 }
 
 impl Record {
@@ -205,11 +218,15 @@ pub fn before_transaction(
         }
         // The checks are due once dpkg is done (APT's DPkg::Post-Invoke), backup or not.
         if !manifest.health.is_empty() && !is_off(input.config(HEALTH_CHECK)) {
-            crate::health::mark_pending(root, "an upgrade").map_err(|source| {
-                SafetyError::Pending {
-                    path: root.join(crate::health::PENDING),
-                    source,
-                }
+            // After unattended-upgrades, a failure rolls back on its own.
+            let after = if crate::health::run_by_unattended_upgrades() {
+                crate::health::AFTER_UNATTENDED
+            } else {
+                crate::health::AFTER_UPGRADE
+            };
+            crate::health::mark_pending(root, after).map_err(|source| SafetyError::Pending {
+                path: root.join(crate::health::PENDING),
+                source,
             })?;
         }
         if !enabled(input) || manifest.backup.is_none() {
@@ -286,10 +303,10 @@ fn make(
         transaction,
         debs,
         rolled_back: None,
+        health: None,
     };
-    let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
-    let written = crate::atomic::write(&created.path.with_extension("json"), &json, 0o600)
-        .and_then(|()| fs_err::metadata(&created.path));
+    let written =
+        write_record(&created.path, &record).and_then(|()| fs_err::metadata(&created.path));
     match written {
         Ok(metadata) => Ok(Made {
             size: metadata.len(),
@@ -387,6 +404,32 @@ pub fn list(root: &Path) -> std::io::Result<Vec<(PathBuf, Record)>> {
     // Within one second, `NAME-2.abf` was made after `NAME.abf`.
     found.sort_by_cached_key(|(path, record)| (record.made.clone(), store::order(path).1));
     Ok(found)
+}
+
+/// Keeps `report` in the record of the newest safety backup of its appliance that has no result
+/// yet (the transaction the checks followed); `false` when there is none.
+pub fn note_health(root: &Path, report: &crate::health::Report) -> std::io::Result<bool> {
+    let Some((path, mut record)) = list(root)?
+        .into_iter()
+        .rev()
+        .find(|(_, r)| r.appliance == report.appliance)
+        .filter(|(_, r)| r.health.is_none() && r.rolled_back.is_none())
+    else {
+        return Ok(false);
+    };
+    record.health = Some(Health {
+        ok: report.ok,
+        checked: report.checked.clone(),
+        summary: report.summary(),
+    });
+    write_record(&path, &record)?;
+    Ok(true)
+}
+
+/// Writes `record` beside its backup `path`, root's alone (it names what the system runs).
+fn write_record(path: &Path, record: &Record) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(record).unwrap_or_default();
+    crate::atomic::write(&path.with_extension("json"), &json, 0o600)
 }
 
 /// Deletes all but the `keep` newest safety backups of each appliance, each with its record;
@@ -495,10 +538,8 @@ pub fn rollback(root: &Path) -> Result<RolledBack, RollbackError> {
         source,
     })?;
     record.rolled_back = Some(store::rfc3339(store::now()));
-    let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
-    let record_path = path.with_extension("json");
-    crate::atomic::write(&record_path, &json, 0o600).map_err(|source| RollbackError::Record {
-        path: record_path,
+    write_record(&path, &record).map_err(|source| RollbackError::Record {
+        path: path.with_extension("json"),
         source,
     })?;
     Ok(RolledBack {
@@ -569,6 +610,8 @@ fn apt_install(root: &Path, arguments: &[&str]) -> Result<(), String> {
     let mut command = crate::target::Target::new(root).command("apt-get");
     command
         .args(["-y", "-q", "--allow-downgrades"])
+        // After unattended-upgrades, its APT run may still hold the lock: wait for it to end.
+        .args(["-o", "DPkg::Lock::Timeout=1800"])
         .args(["-o", &format!("{ENABLED}=false")])
         .args(["-o", &format!("{HEALTH_CHECK}=false")])
         .args(["-o", "Dpkg::Options::=--force-confdef"])

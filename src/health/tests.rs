@@ -213,17 +213,55 @@ fn the_mail_names_what_failed() {
             },
         ],
     };
-    let mail = failure_mail("wiki", &report);
+    let mail = failure_mail("wiki", &report, None);
     assert!(
         mail.starts_with("To: root\nSubject: wiki: wiki-appliance is unhealthy after an upgrade\n")
     );
     assert!(mail.contains("\n\nThe health checks of wiki-appliance on wiki failed"));
     assert!(mail.contains("  FAILED front page: answered `HTTP/1.1 502 Bad Gateway`\n"));
     assert!(mail.contains("  passed moin: succeeded\n"));
+    assert!(mail.ends_with("`va-backup list` shows every backup.\n"));
+    let noted = failure_mail("wiki", &report, Some("Rolling back."));
+    assert!(
+        noted.ends_with("every backup.\n\nRolling back.\n"),
+        "{noted}"
+    );
+    // A subject is one line, whatever a name holds.
+    assert_eq!(
+        mail_head("wiki", "a\nBcc: x"),
+        "To: root\nSubject: wiki: a Bcc: x\nAuto-Submitted: auto-generated\n\
+         Content-Type: text/plain; charset=utf-8\n\n"
+    );
     // A failure on a system without sendmail says it could not be mailed; a healthy result is
     // not mailed at all (so that lack is no error).
-    let unmailed = mail_failure(Path::new("/nonexistent"), &report).unwrap_err();
+    let unmailed = mail_failure(Path::new("/nonexistent"), &report, None).unwrap_err();
     assert!(unmailed.contains("no /usr/sbin/sendmail"), "{unmailed}");
     let healthy = Report { ok: true, ..report };
-    mail_failure(Path::new("/nonexistent"), &healthy).unwrap();
+    mail_failure(Path::new("/nonexistent"), &healthy, None).unwrap();
+}
+
+#[test]
+fn unattended_upgrades_is_known_by_its_command_line() {
+    for yes in [
+        &b"/usr/bin/python3\0/usr/bin/unattended-upgrade\0"[..],
+        b"/usr/bin/python3\0-E\0/usr/bin/unattended-upgrade\0--verbose\0",
+        b"/usr/bin/unattended-upgrade\0",
+        b"unattended-upgrades\0",
+    ] {
+        assert!(
+            is_unattended_upgrade(yes),
+            "{}",
+            String::from_utf8_lossy(yes)
+        );
+    }
+    assert!(!is_unattended_upgrade(b"apt-get\0upgrade\0"));
+    assert!(!is_unattended_upgrade(
+        b"/usr/bin/python3\0/usr/bin/unattended-upgrade-shutdown\0"
+    ));
+    assert!(!is_unattended_upgrade(
+        b"vi\0/etc/apt/apt.conf.d/50unattended-upgrades\0"
+    ));
+    assert!(!is_unattended_upgrade(b""));
+    // This test is not run by it.
+    assert!(!run_by_unattended_upgrades());
 }

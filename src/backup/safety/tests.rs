@@ -403,3 +403,36 @@ fn a_record_that_names_files_elsewhere_is_left_out() {
         ));
     }
 }
+
+#[test]
+fn the_health_after_a_transaction_is_kept_in_its_record_once() {
+    let root = system(MANIFEST);
+    let upgrade = input(&[], &UPGRADE_NGINX);
+    let mut said = Collected::default();
+    let report = |appliance: &str, ok| crate::health::Report {
+        appliance: appliance.into(),
+        checked: "2026-11-30T03:15:00Z".into(),
+        after: crate::health::AFTER_UNATTENDED.into(),
+        ok,
+        checks: Vec::new(),
+    };
+    // No safety backup yet, or none of this appliance: nothing to note.
+    assert!(!note_health(root.path(), &report("wiki-appliance", false)).unwrap());
+    let made = before_transaction(&upgrade, root.path(), &mut said)
+        .unwrap()
+        .remove(0);
+    assert!(!note_health(root.path(), &report("other-appliance", false)).unwrap());
+    assert!(note_health(root.path(), &report("wiki-appliance", false)).unwrap());
+    let (_, record) = list(root.path()).unwrap().pop().unwrap();
+    assert_eq!(record.backup, made.record.backup);
+    let health = record.health.unwrap();
+    assert!(!health.ok);
+    assert!(
+        health
+            .summary
+            .contains("UNHEALTHY after an unattended upgrade")
+    );
+    // A later result (a manual check) does not overwrite the transaction's.
+    assert!(!note_health(root.path(), &report("wiki-appliance", true)).unwrap());
+    assert!(!list(root.path()).unwrap()[0].1.health.as_ref().unwrap().ok);
+}

@@ -95,8 +95,14 @@ pub enum Command {
     /// /var/backups/appliance/safety). The appliance's packages go back to their versions before
     /// it (from the .debs the hook kept, else from APT's sources), then its data and
     /// configuration are restored, then the health checks run. A package that cannot be put back
-    /// is said; the data is restored all the same.
-    Rollback,
+    /// is said; the data is restored all the same. After unattended-upgrades, when the health
+    /// checks fail, the rollback starts on its own (as the transient unit appliance-rollback,
+    /// which runs `va-backup rollback --mail`).
+    Rollback {
+        /// Mail root what the rollback did (through the system's sendmail)
+        #[arg(long)]
+        mail: bool,
+    },
     /// Run the appliance's health checks, record the result and say it
     ///
     /// The checks are the plugin manifests' `health`: an HTTP request to this host whose answer

@@ -113,8 +113,48 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             dry_run,
         } => prune(cli, root, &mut out, *keep, *force, *dry_run),
         Command::Health { pending } => health_command(cli, root, &mut out, *pending),
-        Command::Rollback => rollback(cli, root, &mut out),
+        Command::Rollback { mail } => {
+            if *mail {
+                rollback_and_mail(cli, root, &mut out)
+            } else {
+                rollback(cli, root, &mut out)
+            }
+        }
     }
+}
+
+/// The rollback after a failed unattended upgrade: what it says, and how it ended, is mailed to
+/// root as well.
+fn rollback_and_mail(cli: &Cli, root: &Path, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut said = Vec::new();
+    let result = rollback(cli, root, &mut said);
+    out.write_all(&said)?;
+    let host = appliance::health::host_name();
+    let (subject, end) = match &result {
+        Ok(()) => (
+            "the appliance was rolled back after a failed unattended upgrade".to_owned(),
+            "Every package and the data are back, and the health checks pass.".to_owned(),
+        ),
+        Err(error) => (
+            "the rollback after a failed unattended upgrade did not finish".to_owned(),
+            format!(
+                "The rollback did not finish: {}\n\nThe safety backups are in \
+                 /var/backups/appliance/safety (`va-backup list --all`); \
+                 `va-backup restore FILE` restores one.",
+                appliance::error_chain(error.as_ref())
+            ),
+        ),
+    };
+    let message = format!(
+        "{}The health checks of the appliance on {host} failed after unattended-upgrades changed \
+         it, so the transaction was rolled back to the safety backup made before it:\n\n{}\n{end}\n",
+        appliance::health::mail_head(&host, &subject),
+        String::from_utf8_lossy(&said)
+    );
+    if let Err(why) = appliance::health::mail_root(root, &message) {
+        appliance::cli::warning(&format!("what the rollback did was not mailed: {why}"));
+    }
+    result
 }
 
 fn rollback(cli: &Cli, root: &Path, out: &mut impl Write) -> anyhow::Result<()> {
@@ -264,6 +304,22 @@ fn checked(root: &Path, after: &str) -> anyhow::Result<Vec<appliance::health::Re
             appliance::error_chain(error)
         ));
     }
+    let transaction =
+        after == appliance::health::AFTER_UPGRADE || after == appliance::health::AFTER_UNATTENDED;
+    // After unattended-upgrades, nobody is there to roll back: it is done on its own.
+    let rollback = (after == appliance::health::AFTER_UNATTENDED && reports.iter().any(|r| !r.ok))
+        .then(|| match appliance::health::start_rollback(root) {
+            Ok(()) => format!(
+                "unattended-upgrades made this change, so it is being rolled back now to that \
+                 safety backup ({}.service, as `va-backup rollback` does); a second mail will say \
+                 what it put back.",
+                appliance::health::ROLLBACK_UNIT
+            ),
+            Err(why) => format!(
+                "unattended-upgrades made this change, but its rollback could not be started \
+                 ({why}): `va-backup rollback` rolls it back."
+            ),
+        });
     for report in &reports {
         appliance::health::record(root, report).with_context(|| {
             format!(
@@ -272,11 +328,19 @@ fn checked(root: &Path, after: &str) -> anyhow::Result<Vec<appliance::health::Re
                 root.join(appliance::health::HEALTH_DIR).display()
             )
         })?;
+        if transaction && let Err(error) = appliance::backup::safety::note_health(root, report) {
+            appliance::cli::warning(&format!(
+                "the safety backup's record does not keep the result: {error}"
+            ));
+        }
         if !report.ok
-            && let Err(why) = appliance::health::mail_failure(root, report)
+            && let Err(why) = appliance::health::mail_failure(root, report, rollback.as_deref())
         {
             appliance::cli::warning(&format!("the failure was not mailed: {why}"));
         }
+    }
+    if let Some(rollback) = &rollback {
+        appliance::cli::warning(rollback);
     }
     Ok(reports)
 }
