@@ -23,6 +23,7 @@ pub enum Kind {
     Refresh,
     Upgrade,
     ConfigurePending,
+    Rollback,
 }
 
 impl Kind {
@@ -31,13 +32,19 @@ impl Kind {
             Kind::Refresh => "refresh",
             Kind::Upgrade => "upgrade",
             Kind::ConfigurePending => "configure-pending",
+            Kind::Rollback => "rollback",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        [Kind::Refresh, Kind::Upgrade, Kind::ConfigurePending]
-            .into_iter()
-            .find(|k| k.name() == name)
+        [
+            Kind::Refresh,
+            Kind::Upgrade,
+            Kind::ConfigurePending,
+            Kind::Rollback,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
     }
 
     fn title(self) -> &'static str {
@@ -45,6 +52,7 @@ impl Kind {
             Kind::Refresh => "Updating the package lists",
             Kind::Upgrade => "Installing updates",
             Kind::ConfigurePending => "Finishing an interrupted installation",
+            Kind::Rollback => "Rolling back the last transaction",
         }
     }
 }
@@ -266,6 +274,8 @@ pub fn run(root: &Path, kind: Kind, id: &str) -> Result<State, String> {
             result
         }
         Kind::ConfigurePending => command(&file, "dpkg", &["--configure", "-a"]),
+        // Packages, then data, then the health checks; it says what it could not put back.
+        Kind::Rollback => command(&file, "va-backup", &["rollback"]),
     };
     // What is left to upgrade now.
     let mut simulate = Target::new(Path::new("/")).command("apt-get");

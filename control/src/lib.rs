@@ -16,5 +16,6 @@ pub mod session;
 pub mod settings;
 pub mod sysinfo;
 pub mod tls;
+pub mod unattended;
 pub mod users;
 pub mod web;

@@ -82,6 +82,22 @@ pub enum Request {
     SafetyBackups {
         enable: bool,
     },
+    /// `va-backup rollback` as a job: the last transaction's safety backup put back, packages
+    /// and data.
+    Rollback,
+    /// Sets unattended-upgrades (on or off, security updates only or all, when, whether to
+    /// reboot).
+    Unattended {
+        enable: bool,
+        #[serde(rename = "all-updates")]
+        all_updates: bool,
+        time: String,
+        reboot: bool,
+    },
+    /// How unattended-upgrades is set, as APT's configuration says.
+    UnattendedState,
+    /// APT's last transactions, each with its safety backup and health result.
+    History,
     /// Runs an action that a root-owned plugin manifest declares, with the values of its
     /// parameters (checked against the manifest by the agent; passwords among them).
     Action {
@@ -282,6 +298,9 @@ pub fn check(request: &Request) -> Result<(), String> {
             if parameters.values().any(|v| !valid_value(v)) {
                 return Err("a parameter's value must be one line of at most 1024 bytes".into());
             }
+        }
+        Request::Unattended { time, .. } if !crate::unattended::valid_time(time) => {
+            return Err(format!("`{time}` is not a time of day (HH:MM)"));
         }
         Request::PluginSettings { plugin } if !appliance::plugin::valid_name(plugin) => {
             return Err("not a plugin".into());

@@ -154,7 +154,11 @@ impl Agent<'_> {
             | Request::Upgrade
             | Request::ConfigurePending
             | Request::Upgrades
-            | Request::SafetyBackups { .. } => self.updates(request),
+            | Request::SafetyBackups { .. }
+            | Request::Rollback
+            | Request::Unattended { .. }
+            | Request::UnattendedState
+            | Request::History => self.updates(request),
             Request::BackupCreate
             | Request::BackupList
             | Request::BackupOpen { .. }

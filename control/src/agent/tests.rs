@@ -671,3 +671,103 @@ fn a_backup_from_elsewhere_restores_its_system_configuration_only_when_confirmed
         "made here\n"
     );
 }
+
+#[test]
+fn unattended_updates_are_set_in_apts_configuration_and_the_timer() {
+    let root = root_with_plugin();
+    let recorder = Recorder::default();
+    let agent = Agent {
+        root: root.path().to_owned(),
+        web_uid: Some(998),
+        system: &recorder,
+    };
+    let on =
+        r#"{"op":"unattended","enable":true,"all-updates":false,"time":"03:30","reboot":true}"#;
+    // Without unattended-upgrades there is nothing to turn on, and nothing is written.
+    let (refused, _) = ask(&agent, Some(998), on);
+    assert!(
+        refused.error.as_deref().unwrap().contains("not installed"),
+        "{refused:?}"
+    );
+    assert!(!root.path().join(crate::unattended::CONFIG).exists());
+    let program = root.path().join(crate::unattended::PROGRAM);
+    std::fs::create_dir_all(program.parent().unwrap()).unwrap();
+    std::fs::write(&program, "#!/usr/bin/python3\n").unwrap();
+    let (answer, _) = ask(&agent, Some(998), on);
+    assert!(answer.ok, "{answer:?}");
+    let config = std::fs::read_to_string(root.path().join(crate::unattended::CONFIG)).unwrap();
+    assert!(config.contains("APT::Periodic::Unattended-Upgrade \"1\";"));
+    assert!(config.contains("Unattended-Upgrade::Automatic-Reboot \"true\";"));
+    assert!(
+        !config.contains("label=Debian\";"),
+        "security only: {config}"
+    );
+    let dropin =
+        std::fs::read_to_string(root.path().join(crate::unattended::TIMER_DROPIN)).unwrap();
+    assert!(dropin.contains("OnCalendar=*-*-* 03:30\n"));
+    let runs = recorder.runs.borrow();
+    assert!(
+        runs.iter()
+            .any(|r| r == "systemctl restart apt-daily-upgrade.timer"),
+        "{runs:?}"
+    );
+    // A time that is not one is refused before anything runs.
+    let (bad, _) = ask(
+        &agent,
+        Some(998),
+        r#"{"op":"unattended","enable":false,"all-updates":false,"time":"3:30;rm","reboot":false}"#,
+    );
+    assert!(bad.error.unwrap().contains("not a time of day"));
+}
+
+#[test]
+fn a_rollback_needs_a_safety_backup_not_yet_rolled_back() {
+    let root = root_with_plugin();
+    let recorder = Recorder::default();
+    let agent = Agent {
+        root: root.path().to_owned(),
+        web_uid: Some(998),
+        system: &recorder,
+    };
+    let (nothing, _) = ask(&agent, Some(998), r#"{"op":"rollback"}"#);
+    assert!(
+        nothing.error.unwrap().contains("no safety backup"),
+        "no job without a backup"
+    );
+    let dir = root.path().join(appliance::backup::safety::SAFETY_DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = |rolled_back: Option<&str>| {
+        serde_json::json!({
+            "backup": "wiki-appliance-2026-11-30T031500Z.abf", "appliance": "wiki-appliance",
+            "made": "2026-11-30T03:15:00Z", "guarded": ["apache2"],
+            "transaction": [{"package": "apache2", "before": "2.4.1", "after": "2.4.2"}],
+            "rolled_back": rolled_back,
+        })
+        .to_string()
+    };
+    std::fs::write(
+        dir.join("wiki-appliance-2026-11-30T031500Z.json"),
+        record(Some("2026-11-30T04:00:00Z")),
+    )
+    .unwrap();
+    let (done, _) = ask(&agent, Some(998), r#"{"op":"rollback"}"#);
+    assert!(done.error.unwrap().contains("rolled back already"));
+    // The history shows the transaction with its backup.
+    std::fs::create_dir_all(root.path().join("var/log/apt")).unwrap();
+    std::fs::write(
+        root.path().join(crate::unattended::HISTORY),
+        "Start-Date: 2026-11-30  03:15:00\nUpgrade: apache2:amd64 (2.4.1, 2.4.2)\nEnd-Date: 2026-11-30  03:15:09\n",
+    )
+    .unwrap();
+    let (history, _) = ask(&agent, Some(998), r#"{"op":"history"}"#);
+    let history: crate::agent::updates::History = history.into_answer().unwrap();
+    assert_eq!(
+        history.transactions[0].safety_backup.as_deref(),
+        Some("wiki-appliance-2026-11-30T031500Z.abf")
+    );
+    assert_eq!(
+        history.transactions[0].rolled_back.as_deref(),
+        Some("2026-11-30T04:00:00Z")
+    );
+    assert!(recorder.runs.borrow().is_empty(), "no job was started");
+}

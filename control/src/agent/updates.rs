@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{Agent, Answer, ok};
 use crate::jobs::{self, Kind};
 use crate::protocol::Request;
+use crate::unattended;
 
 /// The answer to `refresh`, `upgrade` and `configure-pending`: the job started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +30,22 @@ pub fn safety_backups_enabled(root: &std::path::Path) -> bool {
     !root.join(SAFETY_BACKUPS_OFF).exists()
 }
 
+/// The last safety backup, which the Updates page offers to roll back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastSafety {
+    pub backup: String,
+    pub appliance: String,
+    pub made: String,
+    pub rolled_back: Option<String>,
+}
+
+/// The answer to `history`: the newest transactions first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    pub transactions: Vec<unattended::Transaction>,
+    pub last_safety_backup: Option<LastSafety>,
+}
+
 /// The answer to `upgrades`: the packages an upgrade would change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Upgrades {
@@ -49,6 +66,20 @@ impl Agent<'_> {
             Request::ConfigurePending => ok(&Started {
                 job: jobs::start(root, self.system, Kind::ConfigurePending)?,
             }),
+            Request::Rollback => self.rollback(),
+            Request::Unattended {
+                enable,
+                all_updates,
+                time,
+                reboot,
+            } => self.set_unattended(&unattended::Settings {
+                enabled: *enable,
+                all_updates: *all_updates,
+                time: time.clone(),
+                reboot: *reboot,
+            }),
+            Request::UnattendedState => ok(&self.unattended_state()?),
+            Request::History => self.history(),
             Request::Upgrades => {
                 let simulated = self.system.run(
                     "apt-get",
@@ -85,6 +116,87 @@ impl Agent<'_> {
             }
             _ => Err("not an update request".into()),
         }
+    }
+
+    /// Starts the rollback job, when there is a transaction to roll back (said now, not at the
+    /// end of a job).
+    fn rollback(&self) -> Result<Answer, String> {
+        match appliance::backup::safety::list(&self.root)
+            .map_err(|e| format!("cannot read the safety backups: {e}"))?
+            .pop()
+        {
+            None => Err("there is no safety backup to roll back to".into()),
+            Some((_, record)) if record.rolled_back.is_some() => Err(format!(
+                "the last transaction ({}) was rolled back already",
+                record.made
+            )),
+            Some(_) => ok(&Started {
+                job: jobs::start(&self.root, self.system, Kind::Rollback)?,
+            }),
+        }
+    }
+
+    /// Writes unattended-upgrades' settings (APT's configuration, the timer's drop-in) and has
+    /// the timer take its new time.
+    fn set_unattended(&self, settings: &unattended::Settings) -> Result<Answer, String> {
+        if settings.enabled && !unattended::installed(&self.root) {
+            return Err(
+                "unattended-upgrades is not installed (apt-get install unattended-upgrades)".into(),
+            );
+        }
+        let write = |relative: &str, text: String| {
+            let path = self.root.join(relative);
+            path.parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| appliance::atomic::write(&path, text.as_bytes(), 0o644))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        };
+        write(unattended::CONFIG, unattended::config_text(settings))?;
+        write(
+            unattended::TIMER_DROPIN,
+            unattended::timer_text(&settings.time),
+        )?;
+        self.system.run("systemctl", &["daemon-reload"])?;
+        // The timer (Debian's, enabled by default) computes its next run again.
+        self.system
+            .run("systemctl", &["restart", "apt-daily-upgrade.timer"])?;
+        ok(&self.unattended_state()?)
+    }
+
+    /// APT's last transactions with their safety backups, and the last safety backup.
+    fn history(&self) -> Result<Answer, String> {
+        let log = match std::fs::read_to_string(self.root.join(unattended::HISTORY)) {
+            Ok(log) => log,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(error) => return Err(format!("cannot read APT's history: {error}")),
+        };
+        let records = appliance::backup::safety::list(&self.root)
+            .map_err(|e| format!("cannot read the safety backups: {e}"))?;
+        let last = records.last().map(|(_, r)| LastSafety {
+            backup: r.backup.clone(),
+            appliance: r.appliance.clone(),
+            made: r.made.clone(),
+            rolled_back: r.rolled_back.clone(),
+        });
+        ok(&History {
+            transactions: unattended::history(
+                unattended::parse_history(&log),
+                &records,
+                unattended::HISTORY_SHOWN,
+            ),
+            last_safety_backup: last,
+        })
+    }
+
+    /// unattended-upgrades' settings as APT reads them (`apt-config dump`, the package's files
+    /// and ours) and the timer's drop-in.
+    fn unattended_state(&self) -> Result<unattended::State, String> {
+        let dump = self.system.run("apt-config", &["dump"])?;
+        let dropin = std::fs::read_to_string(self.root.join(unattended::TIMER_DROPIN)).ok();
+        Ok(unattended::State {
+            installed: unattended::installed(&self.root),
+            settings: unattended::settings_from(&dump, dropin.as_deref()),
+        })
     }
 }
 

@@ -135,6 +135,12 @@ pub fn protected_routes() -> Vec<(Method, &'static str, MethodRouter<Shared>)> {
             "/updates/safety-backups",
             post(pages::safety_backups),
         ),
+        (Method::POST, "/updates/rollback", post(pages::rollback)),
+        (
+            Method::POST,
+            "/updates/unattended",
+            post(pages::unattended_save),
+        ),
         (Method::GET, "/backups", get(pages::backups)),
         (Method::POST, "/backups/create", post(pages::backup_create)),
         (

@@ -578,6 +578,44 @@ async fn the_updates_page_turns_the_safety_backups_off_and_on() {
         let html = text(send(&state, get_in(&session, "/updates")).await).await;
         assert!(html.contains(says), "{html}");
     }
+    // Unattended updates need the package; the history is APT's log, with the safety backup
+    // made for a transaction and its health afterwards.
+    std::fs::create_dir_all(system.join("var/log/apt")).unwrap();
+    std::fs::write(
+        system.join(crate::unattended::HISTORY),
+        "Start-Date: 2026-11-30  03:15:00\nCommandline: /usr/bin/unattended-upgrade\n\
+         Upgrade: apache2:amd64 (2.4.1, 2.4.2)\nEnd-Date: 2026-11-30  03:15:09\n",
+    )
+    .unwrap();
+    let safety = system.join(appliance::backup::safety::SAFETY_DIR);
+    std::fs::create_dir_all(&safety).unwrap();
+    std::fs::write(
+        safety.join("wiki-appliance-2026-11-30T031500Z.json"),
+        serde_json::json!({
+            "backup": "wiki-appliance-2026-11-30T031500Z.abf", "appliance": "wiki-appliance",
+            "made": "2026-11-30T03:15:00Z", "guarded": ["apache2"],
+            "transaction": [{"package": "apache2", "before": "2.4.1", "after": "2.4.2"}],
+            "health": {"ok": false, "checked": "2026-11-30T03:16:00Z",
+                       "summary": "wiki-appliance: UNHEALTHY after an unattended upgrade"},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let html = text(send(&state, get_in(&session, "/updates")).await).await;
+    assert!(
+        html.contains("unattended-upgrades is not installed"),
+        "{html}"
+    );
+    let history = &html[html.find("id=\"history\"").unwrap()..];
+    assert!(
+        history.contains("<td>unattended-upgrades</td>")
+            && history.contains("apache2 upgrade 2.4.2")
+            && history.contains("<td>wiki-appliance-2026-11-30T031500Z.abf</td>")
+            && history.contains(">UNHEALTHY</span>"),
+        "{history}"
+    );
+    // The last transaction can be rolled back from the page.
+    assert!(html.contains("action=\"/updates/rollback\""), "{html}");
 }
 
 #[tokio::test]

@@ -31,7 +31,9 @@ pub use mail::{mail, mail_save, mail_test};
 pub use overview::overview;
 pub use plugins::{plugin, plugin_action, plugin_settings};
 pub use power::{power, poweroff, reboot, restart};
-pub use updates::{configure, events, refresh, safety_backups, updates, upgrade};
+pub use updates::{
+    configure, events, refresh, rollback, safety_backups, unattended_save, updates, upgrade,
+};
 
 /// A value kept with the moment it was made.
 type Slot<T> = Mutex<Option<(Instant, T)>>;

@@ -10,11 +10,12 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Deserialize;
 
-use super::{act, page};
-use crate::agent::updates::Started;
+use super::{act, flash, page};
+use crate::agent::updates::{History, Started};
 use crate::jobs;
 use crate::protocol::Request;
-use crate::web::{CurrentSession, Shared};
+use crate::unattended;
+use crate::web::{CurrentSession, Shared, client};
 
 /// A log for people: APT's status lines are shown as progress, not as text.
 fn readable_log(text: &str) -> String {
@@ -35,6 +36,28 @@ pub async fn updates(State(state): State<Shared>, session: CurrentSession) -> Re
     let running = job
         .as_ref()
         .is_some_and(|j| j.state == jobs::State::Running);
+    let agent = &state.config.agent;
+    // What the agent cannot say is shown as an error, the rest of the page all the same.
+    let history = client::ask::<History>(agent, &Request::History).await;
+    let unattended = client::ask::<unattended::State>(agent, &Request::UnattendedState).await;
+    if let Some(error) = history.as_ref().err().or(unattended.as_ref().err()) {
+        flash(&state, &session, "error", error.clone());
+    }
+    let (transactions, last_safety_backup) = history
+        .map(|h| {
+            let transactions: Vec<minijinja::Value> = h
+                .transactions
+                .iter()
+                .map(|t| {
+                    context! {
+                        by => t.by(),
+                        ..minijinja::Value::from_serialize(t)
+                    }
+                })
+                .collect();
+            (transactions, h.last_safety_backup)
+        })
+        .unwrap_or_default();
     page(
         &state,
         &session,
@@ -49,6 +72,10 @@ pub async fn updates(State(state): State<Shared>, session: CurrentSession) -> Re
             pending => jobs::pending(root),
             dpkg_interrupted => jobs::dpkg_interrupted(root),
             safety_backups => crate::agent::updates::safety_backups_enabled(root),
+            transactions => transactions,
+            last_safety_backup => last_safety_backup,
+            unattended => unattended.ok(),
+            window_minutes => unattended::WINDOW_MINUTES,
         },
     )
 }
@@ -78,6 +105,63 @@ pub async fn safety_backups(
         "/updates",
     )
     .await
+}
+
+/// The Updates page's unattended-upgrades form: check boxes are sent only when checked.
+#[derive(Deserialize)]
+pub struct UnattendedForm {
+    #[serde(default)]
+    enable: Option<String>,
+    updates: String,
+    time: String,
+    #[serde(default)]
+    reboot: Option<String>,
+}
+
+pub async fn unattended_save(
+    State(state): State<Shared>,
+    session: CurrentSession,
+    axum::Form(form): axum::Form<UnattendedForm>,
+) -> Response {
+    let request = Request::Unattended {
+        enable: form.enable.is_some(),
+        all_updates: form.updates == "all",
+        time: form.time.trim().to_owned(),
+        reboot: form.reboot.is_some(),
+    };
+    act(
+        &state,
+        &session,
+        request,
+        |answer: unattended::State| {
+            let settings = answer.settings;
+            if settings.enabled {
+                format!(
+                    "Unattended updates are on: {} at {} (within {} minutes){}",
+                    if settings.all_updates {
+                        "every update of the release"
+                    } else {
+                        "security updates"
+                    },
+                    settings.time,
+                    unattended::WINDOW_MINUTES,
+                    if settings.reboot {
+                        ", with a reboot when an update needs one"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                "Unattended updates are off".into()
+            }
+        },
+        "/updates",
+    )
+    .await
+}
+
+pub async fn rollback(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(&state, &session, Request::Rollback, job_started, "/updates").await
 }
 
 /// Where an event stream is in a job's log.
