@@ -19,5 +19,6 @@ mod packages;
 mod repository;
 mod secrets;
 mod seeds;
+mod smtp_sink;
 mod trixie;
 mod webdriver;

@@ -182,7 +182,7 @@ fn control_action(root: &Root, control: u16, fields: &[(&str, &str)]) -> String 
 }
 
 /// One request to appliance-control's agent, as root; the answer lines.
-fn agent(root: &Root, line: &str) -> String {
+pub(crate) fn agent(root: &Root, line: &str) -> String {
     // The request (a password among its parameters) goes on standard input, not on a command
     // line.
     logged_in(

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::harness::{Root, TREE, needs, output_text};
-use crate::moinmoin::{control_login, serve, wiki_login, wiki_page};
+use crate::moinmoin::{agent, control_login, serve, wiki_login, wiki_page};
 use crate::moinmoin_browser::{browser, installed, wiki_edit, wiki_log_in};
 use crate::seeds::NONINTERACTIVE;
 
@@ -105,25 +105,37 @@ echo "$name $new""#;
 /// root trusts) inside the root, adds it to its sources and runs `apt-get update` and
 /// `apt-get upgrade`; the upgrade's output, whatever its status.
 fn publish_and_upgrade(root: &Root, work: &Path, debs: &[&PathBuf]) -> std::process::Output {
-    let pool = work.join("updates-pool");
+    publish(root, work, debs, "updates", None);
+    root.exec(&format!(
+        "{NONINTERACTIVE} apt-get upgrade -y -q -o Dpkg::Options::=--force-confold 2>&1"
+    ))
+}
+
+/// Publishes `debs` as the signed suite `suite` of a repository inside the root (`make-repo`,
+/// the tree's key, which the root trusts), with the Release file's Origin and Label `origin`
+/// when given, adds it to the root's sources and runs `apt-get update`.
+fn publish(root: &Root, work: &Path, debs: &[&PathBuf], suite: &str, origin: Option<(&str, &str)>) {
+    let pool = work.join(format!("{suite}-pool"));
     let _ = std::fs::remove_dir_all(&pool);
     std::fs::create_dir_all(&pool).unwrap();
     for deb in debs {
         std::fs::copy(deb, pool.join(deb.file_name().unwrap())).unwrap();
     }
-    let out = root.path.join("var/tmp/updates");
+    let out = root.path.join("var/tmp").join(suite);
     let _ = std::fs::remove_dir_all(&out);
-    let made = Command::new(Path::new(TREE).join("tools/make-repo"))
+    let mut command = Command::new(Path::new(TREE).join("tools/make-repo"));
+    command
         .arg(&out)
-        .arg(format!("updates={}", pool.display()))
-        .env("REPO_URI", "file:/var/tmp/updates")
-        .output()
-        .unwrap();
+        .arg(format!("{suite}={}", pool.display()))
+        .env("REPO_URI", format!("file:/var/tmp/{suite}"));
+    if let Some((origin, label)) = origin {
+        command.env("REPO_ORIGIN", origin).env("REPO_LABEL", label);
+    }
+    let made = command.output().unwrap();
     assert!(made.status.success(), "{}", output_text(&made));
-    root.exec_ok("cp /var/tmp/updates/updates.sources /etc/apt/sources.list.d/ && apt-get update -q >/dev/null");
-    root.exec(&format!(
-        "{NONINTERACTIVE} apt-get upgrade -y -q -o Dpkg::Options::=--force-confold 2>&1"
-    ))
+    root.exec_ok(&format!(
+        "cp /var/tmp/{suite}/{suite}.sources /etc/apt/sources.list.d/ && apt-get update -q >/dev/null"
+    ));
 }
 
 /// `Root::dpkg_state` of the booted root: each package's name, state and version.
@@ -392,4 +404,147 @@ fn the_moin_package_builds_twice_to_the_same_bytes() {
         "{}",
         output_text(&output)
     );
+}
+
+/// Sets the booted `root` as an administrator would on appliance-control: root's mail relayed to
+/// the smarthost `sink`, unattended updates on (security updates only, at 03:30); and checks
+/// that APT and the timer took it.
+fn unattended_security_updates_mailing_to(root: &Root, sink: &crate::smtp_sink::SmtpSink) {
+    // postfix relays root's mail to the smarthost, a sink on the host; it takes no mail itself
+    // (no smtpd on port 25, which the host's network namespace shares).
+    let smarthost = agent(
+        root,
+        &format!(
+            r#"{{"op":"smarthost","host":"127.0.0.1","port":{},"user":""}}"#,
+            sink.port
+        ),
+    );
+    assert!(smarthost.contains("\"ok\":true"), "{smarthost}");
+    root.exec_ok("postconf -M# smtp/inet && systemctl enable -q --now postfix");
+    // Unattended updates on, security updates only, from the Updates page's request.
+    let set = agent(
+        root,
+        r#"{"op":"unattended","enable":true,"all-updates":false,"time":"03:30","reboot":false}"#,
+    );
+    assert!(
+        set.contains("\"enabled\":true") && set.contains("\"all-updates\":false"),
+        "{set}"
+    );
+    let timer = root.exec_ok("systemctl show -p TimersCalendar apt-daily-upgrade.timer");
+    assert!(timer.contains("03:30"), "{timer}");
+    let config = root.exec_ok("apt-config dump | grep -i '^Unattended-Upgrade::Origins-Pattern::'");
+    assert!(
+        !config.contains("label=Debian\"") && config.contains("-security,label=Debian-Security"),
+        "not security updates only:\n{config}"
+    );
+}
+
+#[test]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
+fn unattended_upgrades_rolls_back_a_security_update_that_breaks_the_wiki_and_mails_what_it_did() {
+    needs(
+        "unattended_upgrades_rolls_back_a_security_update_that_breaks_the_wiki_and_mails_what_it_did",
+        &["dpkg-buildpackage"],
+    );
+    let scratch = Scratch(PathBuf::from(format!(
+        "/var/tmp/moinmoin-unattended-{}",
+        std::process::id()
+    )));
+    // A "security update" of the appliance whose postinst breaks the wiki, built meanwhile.
+    let builder = {
+        let work = scratch.0.clone();
+        std::thread::spawn(move || {
+            newer_build_with(
+                &work,
+                "appliance",
+                3,
+                Some(
+                    "if [ \"$1\" = configure ]; then\n\techo 'raise SystemExit(\"broken by this update\")' >> /etc/moin/wikiconfig.py\n\tsystemctl restart moin || true\nfi\n",
+                ),
+            )
+        })
+    };
+    let root = installed("moinmoin-unattended");
+    // appliance-control recommends unattended-upgrades: a plain install has it.
+    assert!(
+        root.exists("/usr/bin/unattended-upgrade"),
+        "unattended-upgrades was not installed with the appliance"
+    );
+    let ports = serve(&root);
+    let old = root.exec_ok("dpkg-query -W -f '${Version}' moinmoin-appliance");
+    let sink = crate::smtp_sink::SmtpSink::start();
+    unattended_security_updates_mailing_to(&root, &sink);
+
+    // The update comes from a security archive of the root's release (Origin and Label as
+    // Debian's), and unattended-upgrades runs by hand, as its timer would run it.
+    let (_, breaking) = builder.join().expect("the breaking build");
+    let codename = root.exec_ok(". /etc/os-release && printf %s \"$VERSION_CODENAME\"");
+    publish(
+        &root,
+        &scratch.0,
+        &[&breaking],
+        &format!("{codename}-security"),
+        Some(("Debian", "Debian-Security")),
+    );
+    let ran = root.exec("unattended-upgrade -v 2>&1");
+    let said = output_text(&ran);
+    let dpkg_log = root.exec_ok(
+        "cat /var/log/unattended-upgrades/unattended-upgrades-dpkg.log 2>/dev/null || true",
+    );
+    assert!(
+        said.contains("moinmoin-appliance"),
+        "unattended-upgrades did not take the update:\n{said}"
+    );
+    assert!(
+        dpkg_log.contains("Safety backup of moinmoin-appliance before this transaction"),
+        "no safety backup:\n{said}\n{dpkg_log}"
+    );
+
+    // The checks fail after it; the rollback starts on its own and mails what it did.
+    let rolled = sink.wait_for(
+        "the appliance was rolled back after a failed unattended upgrade",
+        Duration::from_secs(600),
+    );
+    assert!(
+        rolled.contains(&format!("put back: moinmoin-appliance {old}"))
+            && rolled.contains("moinmoin-appliance: healthy"),
+        "{rolled}"
+    );
+    let unhealthy = sink.wait_for(
+        "unhealthy after an unattended upgrade",
+        Duration::from_secs(60),
+    );
+    assert!(
+        unhealthy.contains("it is being rolled back now"),
+        "{unhealthy}"
+    );
+    assert!(
+        packages_of(&root).contains(&format!("moinmoin-appliance installed {old}")),
+        "{}",
+        packages_of(&root)
+    );
+    assert!(
+        !root
+            .read("/etc/moin/wikiconfig.py")
+            .contains("broken by this update")
+    );
+    wait_active(&root, "moin");
+    wiki_page(&root, ports.web, "/");
+    let health: serde_json::Value =
+        serde_json::from_str(&root.read("/var/lib/appliance/health/moinmoin-appliance.json"))
+            .unwrap();
+    assert_eq!(health["ok"], true, "{health}");
+    assert_eq!(health["after"], "a rollback", "{health}");
+
+    // The Updates page's history: the unattended transaction with its safety backup, its failed
+    // health and its rollback.
+    let history = agent(&root, r#"{"op":"history"}"#);
+    let answer: serde_json::Value = serde_json::from_str(history.trim()).unwrap();
+    let transactions = answer["data"]["transactions"].as_array().unwrap();
+    let unattended = transactions
+        .iter()
+        .find(|t| t["safety_backup"].is_string())
+        .unwrap_or_else(|| panic!("no transaction with a safety backup: {history}"));
+    assert_eq!(unattended["health"]["ok"], false, "{history}");
+    assert!(unattended["rolled_back"].is_string(), "{history}");
 }
