@@ -288,17 +288,29 @@ pub fn mark_pending(root: &Path, why: &str) -> std::io::Result<()> {
     crate::atomic::write(&path, format!("{why}\n").as_bytes(), 0o644)
 }
 
-/// Takes the mark away; whether there was one, and what it said.
-pub fn take_pending(root: &Path) -> std::io::Result<Option<String>> {
-    let path = root.join(PENDING);
-    match fs_err::read_to_string(&path) {
-        Ok(why) => {
-            fs_err::remove_file(&path)?;
-            Ok(Some(why.trim().to_owned()))
-        }
+/// What the mark says, if there is one (it stays until [`clear_pending`]: checks cut short, by
+/// a reboot say, are run again by `appliance-health.service`).
+pub fn pending(root: &Path) -> std::io::Result<Option<String>> {
+    match fs_err::read_to_string(root.join(PENDING)) {
+        Ok(why) => Ok(Some(why.trim().to_owned())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// Takes the mark away, once the checks it asked for are recorded.
+pub fn clear_pending(root: &Path) -> std::io::Result<()> {
+    match fs_err::remove_file(root.join(PENDING)) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// Takes the mark away; whether there was one, and what it said.
+pub fn take_pending(root: &Path) -> std::io::Result<Option<String>> {
+    let why = pending(root)?;
+    clear_pending(root)?;
+    Ok(why)
 }
 
 /// Whether a command line (`/proc/PID/cmdline`: arguments ended by NUL) is unattended-upgrades'

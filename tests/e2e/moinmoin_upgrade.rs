@@ -477,7 +477,7 @@ fn unattended_upgrades_rolls_back_a_security_update_that_breaks_the_wiki_and_mai
 
     // The update comes from a security archive of the root's release (Origin and Label as
     // Debian's), and unattended-upgrades runs by hand, as its timer would run it.
-    let (_, breaking) = builder.join().expect("the breaking build");
+    let (new_version, breaking) = builder.join().expect("the breaking build");
     let codename = root.exec_ok(". /etc/os-release && printf %s \"$VERSION_CODENAME\"");
     publish(
         &root,
@@ -488,18 +488,20 @@ fn unattended_upgrades_rolls_back_a_security_update_that_breaks_the_wiki_and_mai
     );
     let ran = root.exec("unattended-upgrade -v 2>&1");
     let said = output_text(&ran);
-    let dpkg_log = root.exec_ok(
-        "cat /var/log/unattended-upgrades/unattended-upgrades-dpkg.log 2>/dev/null || true",
-    );
     assert!(
         said.contains("moinmoin-appliance"),
         "unattended-upgrades did not take the update:\n{said}"
     );
-    assert!(
-        dpkg_log.contains("Safety backup of moinmoin-appliance before this transaction"),
-        "no safety backup:\n{said}\n{dpkg_log}"
+    // The hook made its safety backup first (its line goes where unattended-upgrades puts APT's
+    // output: its dpkg log), for this transaction.
+    let dpkg_log = root.exec_ok(
+        "cat /var/log/unattended-upgrades/unattended-upgrades-dpkg.log 2>/dev/null || true",
     );
-
+    let records = root.exec_ok("cat /var/backups/appliance/safety/*.json");
+    assert!(
+        records.contains(&format!("\"after\": \"{new_version}\"")),
+        "no safety backup for the update:\n{records}\n{said}\n{dpkg_log}"
+    );
     // The checks fail after it; the rollback starts on its own and mails what it did.
     let rolled = sink.wait_for(
         "the appliance was rolled back after a failed unattended upgrade",

@@ -254,17 +254,24 @@ fn health_command(
     out: &mut impl Write,
     pending: bool,
 ) -> anyhow::Result<()> {
-    let after = if pending {
-        match appliance::health::take_pending(root)
-            .context("cannot read whether health checks are due")?
-        {
-            Some(after) => after,
-            None => return Ok(()),
-        }
-    } else {
-        "a request".to_owned()
+    if !pending {
+        return health(cli, root, out, "a request");
+    }
+    let Some(after) =
+        appliance::health::pending(root).context("cannot read whether health checks are due")?
+    else {
+        return Ok(());
     };
-    health(cli, root, out, &after)
+    // The mark goes once the result is recorded, whatever it is; checks cut short (a reboot)
+    // leave it for appliance-health.service.
+    let result = health(cli, root, out, &after);
+    appliance::health::clear_pending(root).with_context(|| {
+        format!(
+            "cannot remove {}",
+            root.join(appliance::health::PENDING).display()
+        )
+    })?;
+    result
 }
 
 /// Runs, records and says the health checks of every plugin that declares some (after `after`);
