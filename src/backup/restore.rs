@@ -416,6 +416,30 @@ fn migrate(
     Ok(said)
 }
 
+/// What the commands after a restore are told: `APPLIANCE_RESTORED`, the directories that came
+/// from the backup (one a line, as the commands see them; a directory the manifest declares but
+/// the backup lacks is not among them and holds what it held), and `APPLIANCE_MIGRATED`, `yes`
+/// when migrations changed the data (anything derived from it, a search index say, is then out of
+/// date) or `no`.
+fn after_env(swaps: &[Swap], options: &Options, runner: &dyn Runner) -> [(String, String); 2] {
+    let mut restored = String::new();
+    for swap in swaps {
+        let _ = writeln!(restored, "{}", runner.inside(&swap.target).display());
+    }
+    [
+        ("APPLIANCE_RESTORED".to_owned(), restored),
+        (
+            "APPLIANCE_MIGRATED".to_owned(),
+            if options.migrations.is_empty() {
+                "no"
+            } else {
+                "yes"
+            }
+            .to_owned(),
+        ),
+    ]
+}
+
 fn journal_text(state: &str, swaps: &[Swap]) -> String {
     let mut text = format!("state {state}\n");
     for swap in swaps {
@@ -463,8 +487,9 @@ fn swap_in(
         std::fs::rename(&swap.staged, &swap.target)?;
     }
     // Still "swapping": a failure or a kill from here on puts the previous data back.
+    let env = after_env(swaps, options, runner);
     for command in &options.after {
-        if let Err(reason) = runner.run(command, &[]) {
+        if let Err(reason) = runner.run(command, &env) {
             recover(system_root)?;
             return Err(RestoreError::After(reason));
         }

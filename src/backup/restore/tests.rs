@@ -57,6 +57,8 @@ impl Runner for Offline {
 struct Recorder {
     events: RefCell<Vec<String>>,
     fail: Option<&'static str>,
+    /// The environment of the last command that is not a migration.
+    env: RefCell<Vec<(String, String)>>,
 }
 
 impl Recorder {
@@ -98,6 +100,8 @@ impl Runner for Recorder {
                 // What a hostile page name would bring: an escape sequence for the terminal.
                 said.push_str(" \u{1b}[2J migrated\n\n");
             }
+        } else {
+            env.clone_into(&mut self.env.borrow_mut());
         }
         self.record(argv.join(" ")).map(|()| said)
     }
@@ -355,6 +359,29 @@ fn plugin_options() -> Options {
 }
 
 #[test]
+fn without_a_migration_the_commands_after_are_told_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (system, abf) = system_and_backup(dir.path());
+    let recorder = Recorder::default();
+    let options = Options {
+        migrations: Vec::new(),
+        ..plugin_options()
+    };
+    restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &options,
+        &recorder,
+    )
+    .unwrap();
+    let env = recorder.env.borrow().clone();
+    assert!(
+        env.contains(&("APPLIANCE_MIGRATED".into(), "no".into())),
+        "{env:?}"
+    );
+}
+
+#[test]
 fn migrations_change_the_staged_data_then_services_stop_around_the_swap() {
     let dir = tempfile::tempdir().unwrap();
     let (system, abf) = system_and_backup(dir.path());
@@ -388,6 +415,24 @@ fn migrations_change_the_staged_data_then_services_stop_around_the_swap() {
             "start moin"
         ]
     );
+    // The command after the restore is told which directories came back, and that migrations
+    // changed them (a search index made from them is out of date).
+    let env = recorder.env.borrow().clone();
+    let restored_dirs = &env
+        .iter()
+        .find(|(k, _)| k == "APPLIANCE_RESTORED")
+        .unwrap()
+        .1;
+    let mut lines: Vec<&str> = restored_dirs.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            system.join("etc/moin").to_str().unwrap(),
+            system.join("var/lib/moin/wiki/data").to_str().unwrap()
+        ]
+    );
+    assert!(env.contains(&("APPLIANCE_MIGRATED".into(), "yes".into())));
     // The migration's changes are what went live, in every root.
     assert_eq!(read(&system.join("etc/moin/migrated")), "2.0 2.1");
     assert_eq!(
