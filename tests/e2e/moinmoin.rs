@@ -414,7 +414,9 @@ fn a_moinmoin_1_9_backup_of_2009_restores_onto_the_new_appliance() {
         "{NONINTERACTIVE} apt-get install -y -q appliance-tools moinmoin-appliance >/dev/null"
     ));
     let ports = serve(&root);
-    // A backup of the new appliance, before the old wiki comes in.
+    // A backup of the new appliance, before the old wiki comes in: its search index with it.
+    let index = "ls /var/lib/moin/wiki/index";
+    let index_before = root.exec_ok(index);
     let made = root.exec_ok("va-backup --json create");
     let made: serde_json::Value = serde_json::from_str(&made).unwrap();
     let own = made["path"].as_str().unwrap().to_owned();
@@ -446,10 +448,22 @@ fn a_moinmoin_1_9_backup_of_2009_restores_onto_the_new_appliance() {
     );
     let left = root.exec_ok("find / -xdev \\( -name '.*.appliance-*' -o -name '.import19.*' \\)");
     assert!(left.trim().is_empty(), "{left}");
+    // The migration changed the data: the index was made again, and the search finds the old
+    // page right after.
+    assert_ne!(root.exec_ok(index), index_before);
+    let found = wiki_page(&root, ports.web, "/+search?q=2009");
+    assert!(found.contains("href=\"/OldPage?regex=2009\""), "{found}");
 
-    // The appliance's own backup puts the wiki back as it was before: the index made again.
+    // The appliance's own backup puts the wiki back as it was before, its search index with it
+    // (kept, not made again: the same segments), which answers at once.
     let restored = root.exec_ok(&format!("va-backup restore {own} 2>&1"));
     assert!(restored.contains("restored "), "{restored}");
+    assert_eq!(root.exec_ok(index), index_before);
+    let found = wiki_page(&root, ports.web, "/+search?q=Home");
+    assert!(
+        found.contains("href=\"/Home?regex=Home\"") && !found.contains("OldPage"),
+        "{found}"
+    );
     let gone = root.exec(&format!(
         "curl -sS -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{}/OldPage",
         ports.web

@@ -1,0 +1,42 @@
+"""Whether the wiki's search index INDEX holds exactly the revisions of its data DATA.
+
+    /opt/moin/bin/python3 index-matches-data.py INDEX DATA   (moin's Python: whoosh is there)
+
+Exit status 0 when every revision in DATA (one file per revision under NAMESPACE/meta/, named by
+its revision id) is in the index of all revisions and nothing else is; 1 otherwise, with the
+difference on standard error. after-restore keeps a restored index only then: a backup made while
+the wiki was being edited may hold a revision in one and not in the other.
+"""
+
+import os
+import sys
+
+from whoosh.index import exists_in, open_dir
+
+
+def main(index, data):
+    if not os.path.isdir(index) or not exists_in(index, indexname="all_revs"):
+        print(f"index-matches-data: no index of all revisions in {index}", file=sys.stderr)
+        return 1
+    with open_dir(index, indexname="all_revs").searcher() as searcher:
+        indexed = {fields.get("revid") for fields in searcher.all_stored_fields()}
+    stored = set()
+    for namespace in os.listdir(data):
+        meta = os.path.join(data, namespace, "meta")
+        if os.path.isdir(meta):
+            stored.update(name for name in os.listdir(meta) if not name.startswith("."))
+    if indexed != stored:
+        print(
+            f"index-matches-data: {len(stored - indexed)} revisions of {data} are not in the index, "
+            f"{len(indexed - stored)} indexed revisions are not in the data",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(sys.argv[1], sys.argv[2]))
