@@ -51,6 +51,15 @@ fn root_with_plugin() -> tempfile::TempDir {
     root
 }
 
+/// The agent of the system at `root` for the web user 998, running nothing but recording.
+fn web_agent<'a>(root: &std::path::Path, recorder: &'a Recorder) -> Agent<'a> {
+    Agent {
+        root: root.to_owned(),
+        web_uid: Some(998),
+        system: recorder,
+    }
+}
+
 fn ask(agent: &Agent<'_>, uid: Option<u32>, line: &str) -> (Response, Vec<u8>) {
     let mut output = Vec::new();
     agent
@@ -676,11 +685,7 @@ fn a_backup_from_elsewhere_restores_its_system_configuration_only_when_confirmed
 fn unattended_updates_are_set_in_apts_configuration_and_the_timer() {
     let root = root_with_plugin();
     let recorder = Recorder::default();
-    let agent = Agent {
-        root: root.path().to_owned(),
-        web_uid: Some(998),
-        system: &recorder,
-    };
+    let agent = web_agent(root.path(), &recorder);
     let on =
         r#"{"op":"unattended","enable":true,"all-updates":false,"time":"03:30","reboot":true}"#;
     // Without unattended-upgrades there is nothing to turn on, and nothing is written.
@@ -724,11 +729,7 @@ fn unattended_updates_are_set_in_apts_configuration_and_the_timer() {
 fn a_rollback_needs_a_safety_backup_not_yet_rolled_back() {
     let root = root_with_plugin();
     let recorder = Recorder::default();
-    let agent = Agent {
-        root: root.path().to_owned(),
-        web_uid: Some(998),
-        system: &recorder,
-    };
+    let agent = web_agent(root.path(), &recorder);
     let (nothing, _) = ask(&agent, Some(998), r#"{"op":"rollback"}"#);
     assert!(
         nothing.error.unwrap().contains("no safety backup"),
