@@ -251,8 +251,8 @@ fn a_wiki_page_deleted_comes_back_from_a_backup_restored_in_appliance_control() 
     assert!(!found.contains(PAGE), "a deleted page is found:\n{found}");
     browser.screenshot("moinmoin-deleted");
 
-    // The backup restored from appliance-control (moin stopped, the data swapped, the index
-    // rebuilt, moin started).
+    // The backup restored from appliance-control (moin stopped, the data and its search index
+    // swapped, the index kept, moin started).
     control_restore(&browser, &control, &name);
     browser.screenshot("moinmoin-restored");
     assert_eq!(root.exec_ok("systemctl is-active moin").trim(), "active");
