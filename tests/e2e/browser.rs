@@ -52,7 +52,37 @@ pub(crate) fn administrator_session(root: &Root, port: u16, system: &str, screen
     browser.wait_for_text("#job-log", "Reading package lists", 180);
     browser.wait_for_text("#job-state", "succeeded", 180);
     browser.wait_for_text("main", "Pending updates", 10);
+    // The history: APT's transactions, the appliance's installation among them.
+    browser.wait_for_text(
+        "#history",
+        "apt-get install -y -q appliance-tools dokuwiki-appliance",
+        10,
+    );
     browser.screenshot("updates");
+
+    // Unattended updates on, security updates only, at 04:15 (appliance-control recommends
+    // unattended-upgrades: the appliance's installation brought it).
+    browser.script(
+        "document.querySelector('#unattended input[name=enable]').checked = true; \
+         document.querySelector('#unattended input[name=updates][value=security]').checked = true; \
+         document.querySelector('#unattended input[name=time]').value = '04:15';",
+    );
+    browser.click("form[action='/updates/unattended'] button");
+    browser.wait_for_text(
+        ".message",
+        "Unattended updates are on: security updates at 04:15",
+        30,
+    );
+    browser.screenshot("updates-unattended");
+    let config = root.read("/etc/apt/apt.conf.d/52appliance-unattended-upgrades");
+    assert!(
+        config.contains("APT::Periodic::Unattended-Upgrade \"1\";")
+            && config.contains("label=Debian-Security")
+            && !config.contains("label=Debian\";"),
+        "{config}"
+    );
+    let timer = root.exec_ok("systemctl show -p TimersCalendar apt-daily-upgrade.timer");
+    assert!(timer.contains("04:15"), "{timer}");
 
     // Make a backup and download it.
     browser.go(&format!("{site}/backups"));
