@@ -33,6 +33,10 @@ pub const ROLLBACK_UNIT: &str = "appliance-rollback";
 /// The longest a failure's mail may take to be handed over.
 const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The pause between two attempts of a failing check: a service that comes up (moin, after a
+/// restore) is seen within a fifth of a second.
+const RETRY: Duration = Duration::from_millis(200);
+
 /// The most of an answer read (a wiki's page is far smaller).
 const MAX_ANSWER: u64 = 4 << 20;
 
@@ -139,7 +143,7 @@ pub fn check(root: &Path, manifest: &Manifest, after: &str) -> Report {
     }
 }
 
-/// Tries `check` until it passes or its time is up; the last attempt's outcome.
+/// Tries `check` until it passes or its time is up (every [`RETRY`]); the last attempt's outcome.
 fn run_one(check: &HealthCheck, runner: &dyn Runner) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(check.timeout);
     loop {
@@ -159,14 +163,14 @@ fn run_one(check: &HealthCheck, runner: &dyn Runner) -> Outcome {
                     said,
                 };
             }
-            Err(said) if Instant::now() + Duration::from_secs(1) >= deadline => {
+            Err(said) if Instant::now() + RETRY >= deadline => {
                 return Outcome {
                     name: check.name.clone(),
                     ok: false,
                     said,
                 };
             }
-            Err(_) => std::thread::sleep(Duration::from_secs(1)),
+            Err(_) => std::thread::sleep(RETRY),
         }
     }
 }
