@@ -138,9 +138,8 @@ fn rollback_and_mail(cli: &Cli, root: &Path, out: &mut impl Write) -> anyhow::Re
         Err(error) => (
             "the rollback after a failed unattended upgrade did not finish".to_owned(),
             format!(
-                "The rollback did not finish: {}\n\nThe safety backups are in \
-                 /var/backups/appliance/safety (`va-backup list --all`); \
-                 `va-backup restore FILE` restores one.",
+                "The rollback did not finish: {}\n\nThe safety backups are the .abf files in \
+                 /var/backups/appliance/safety; `va-backup restore FILE` restores one.",
                 appliance::error_chain(error.as_ref())
             ),
         ),
