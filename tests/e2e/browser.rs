@@ -60,29 +60,7 @@ pub(crate) fn administrator_session(root: &Root, port: u16, system: &str, screen
     );
     browser.screenshot("updates");
 
-    // Unattended updates on, security updates only, at 04:15 (appliance-control recommends
-    // unattended-upgrades: the appliance's installation brought it).
-    browser.script(
-        "document.querySelector('#unattended input[name=enable]').checked = true; \
-         document.querySelector('#unattended input[name=updates][value=security]').checked = true; \
-         document.querySelector('#unattended input[name=time]').value = '04:15';",
-    );
-    browser.click("form[action='/updates/unattended'] button");
-    browser.wait_for_text(
-        ".message",
-        "Unattended updates are on: security updates at 04:15",
-        30,
-    );
-    browser.screenshot("updates-unattended");
-    let config = root.read("/etc/apt/apt.conf.d/52appliance-unattended-upgrades");
-    assert!(
-        config.contains("APT::Periodic::Unattended-Upgrade \"1\";")
-            && config.contains("label=Debian-Security")
-            && !config.contains("label=Debian\";"),
-        "{config}"
-    );
-    let timer = root.exec_ok("systemctl show -p TimersCalendar apt-daily-upgrade.timer");
-    assert!(timer.contains("04:15"), "{timer}");
+    turn_unattended_updates_on(&browser, root);
 
     // Make a backup and download it.
     browser.go(&format!("{site}/backups"));
@@ -139,4 +117,31 @@ pub(crate) fn administrator_session(root: &Root, port: u16, system: &str, screen
     browser.find("form[action='/login']");
     browser.go(&format!("{site}/backups"));
     assert!(browser.current_url().ends_with("/login"));
+}
+
+/// On the Updates page open in `browser`, unattended updates on, security updates only, at 04:15
+/// (appliance-control recommends unattended-upgrades: the appliance's installation brought it);
+/// APT's configuration and the timer of `root` take it.
+fn turn_unattended_updates_on(browser: &Browser, root: &Root) {
+    browser.script(
+        "document.querySelector('#unattended input[name=enable]').checked = true; \
+         document.querySelector('#unattended input[name=updates][value=security]').checked = true; \
+         document.querySelector('#unattended input[name=time]').value = '04:15';",
+    );
+    browser.click("form[action='/updates/unattended'] button");
+    browser.wait_for_text(
+        ".message",
+        "Unattended updates are on: security updates at 04:15",
+        30,
+    );
+    browser.screenshot("updates-unattended");
+    let config = root.read("/etc/apt/apt.conf.d/52appliance-unattended-upgrades");
+    assert!(
+        config.contains("APT::Periodic::Unattended-Upgrade \"1\";")
+            && config.contains("label=Debian-Security")
+            && !config.contains("label=Debian\";"),
+        "{config}"
+    );
+    let timer = root.exec_ok("systemctl show -p TimersCalendar apt-daily-upgrade.timer");
+    assert!(timer.contains("04:15"), "{timer}");
 }
