@@ -350,6 +350,7 @@ pub fn prepare(root: &Path, file: &Path, request: &RestoreRequest) -> Result<Pre
         options.after.clone_from(&plan.after_restore);
         options.keep_set_id.clone_from(&plan.keep_set_id);
     }
+    options.from_this_system = origin == Origin::ThisSystem;
     options.roots = match plan {
         _ if request.paths_from_backup => {
             let mut moves = plan

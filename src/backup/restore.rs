@@ -92,6 +92,9 @@ pub struct Options {
     pub stop: Vec<String>,
     /// Run after the swap, before the services start; a failure puts the previous data back.
     pub after: Vec<Command>,
+    /// Whether the backup's MAC was made with this system's key: only then may the commands after
+    /// trust what is derived data in it (a search index, which its program loads as code).
+    pub from_this_system: bool,
 }
 
 /// What a restore did not put back as it was.
@@ -420,8 +423,9 @@ fn migrate(
 /// from the backup (one a line, as the commands see them; a directory the manifest declares but
 /// the backup lacks is not among them and holds what it held), and `APPLIANCE_MIGRATED`, `yes`
 /// when migrations changed the data (anything derived from it, a search index say, is then out of
-/// date) or `no`.
-fn after_env(swaps: &[Swap], options: &Options, runner: &dyn Runner) -> [(String, String); 2] {
+/// date) or `no`; and `APPLIANCE_ORIGIN`, `this-system` when the backup's MAC was made with this
+/// system's key or `elsewhere` (nothing derived in it is to be trusted then).
+fn after_env(swaps: &[Swap], options: &Options, runner: &dyn Runner) -> [(String, String); 3] {
     let mut restored = String::new();
     for swap in swaps {
         let _ = writeln!(restored, "{}", runner.inside(&swap.target).display());
@@ -434,6 +438,15 @@ fn after_env(swaps: &[Swap], options: &Options, runner: &dyn Runner) -> [(String
                 "no"
             } else {
                 "yes"
+            }
+            .to_owned(),
+        ),
+        (
+            "APPLIANCE_ORIGIN".to_owned(),
+            if options.from_this_system {
+                "this-system"
+            } else {
+                "elsewhere"
             }
             .to_owned(),
         ),

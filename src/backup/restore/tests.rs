@@ -365,6 +365,7 @@ fn without_a_migration_the_commands_after_are_told_so() {
     let recorder = Recorder::default();
     let options = Options {
         migrations: Vec::new(),
+        from_this_system: true,
         ..plugin_options()
     };
     restore(
@@ -376,7 +377,8 @@ fn without_a_migration_the_commands_after_are_told_so() {
     .unwrap();
     let env = recorder.env.borrow().clone();
     assert!(
-        env.contains(&("APPLIANCE_MIGRATED".into(), "no".into())),
+        env.contains(&("APPLIANCE_MIGRATED".into(), "no".into()))
+            && env.contains(&("APPLIANCE_ORIGIN".into(), "this-system".into())),
         "{env:?}"
     );
 }
@@ -433,6 +435,8 @@ fn migrations_change_the_staged_data_then_services_stop_around_the_swap() {
         ]
     );
     assert!(env.contains(&("APPLIANCE_MIGRATED".into(), "yes".into())));
+    // Options made by hand claim no origin: elsewhere.
+    assert!(env.contains(&("APPLIANCE_ORIGIN".into(), "elsewhere".into())));
     // The migration's changes are what went live, in every root.
     assert_eq!(read(&system.join("etc/moin/migrated")), "2.0 2.1");
     assert_eq!(
