@@ -51,6 +51,9 @@ pub(crate) fn administrator_session(root: &Root, port: u16, system: &str, screen
     browser.click("form[action='/updates/refresh'] button");
     browser.wait_for_text("#job-log", "Reading package lists", 180);
     browser.wait_for_text("#job-state", "succeeded", 180);
+    // The page reloads itself once the job has ended: the server's page says so in `data-state`
+    // (the live page only changes the text). A form sent before the reload would be cut short.
+    browser.find(".job[data-state='succeeded']");
     browser.wait_for_text("main", "Pending updates", 10);
     // The history: APT's transactions, the appliance's installation among them.
     browser.wait_for_text(
