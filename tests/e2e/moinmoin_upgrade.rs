@@ -361,6 +361,17 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
         "apt-get -o Appliance::Safety-Backup=false install",
     ));
     assert!(!without.contains("Safety backup"), "{without}");
+    // The reinstall took the version asked for, and the wiki's configuration is still the one
+    // the rollback put back.
+    assert!(
+        packages_of(&root).contains(&format!("moinmoin-appliance installed {appliance_version}"))
+            && !root
+                .read("/etc/moin/wikiconfig.py")
+                .contains("broken by this upgrade"),
+        "{without}\n{}\n{}",
+        packages_of(&root),
+        root.exec_ok("ls -la /etc/moin /etc/.moin* 2>&1; tail -n 40 /var/log/dpkg.log; true")
+    );
     root.exec_ok(
         "rm /var/backups/appliance/safety && mv /var/tmp/safety /var/backups/appliance/safety",
     );
