@@ -6,12 +6,15 @@
 //! 2. Each root is extracted into a staging directory beside its target (same file system), never
 //!    following a link: an entry whose path passes through a symbolic link is refused.
 //! 3. A journal (`var/lib/appliance/restore.journal`) records the swaps, then each target is moved
-//!    aside and its staged copy moved in. Only when every swap is done does the journal say so.
+//!    aside and its staged copy moved in. Only when every swap is done, and the commands after
+//!    the restore succeeded, does the journal say so; the old data is deleted after that, once the
+//!    stopped services are started again.
 //! 4. [`recover`], run before any backup operation, finishes a committed restore or rolls back an
 //!    interrupted one, so a restore killed at any moment leaves the old data or the new.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use super::commands::Runner;
@@ -232,7 +235,9 @@ pub fn restore(
     options: &Options,
     runner: &dyn Runner,
 ) -> Result<Restored, RestoreError> {
-    recover(system_root)?;
+    // One restore at a time, and no `recover` of another command in the middle of it.
+    let _lock = lock(system_root)?;
+    recover_locked(system_root)?;
     let owners = Owners::of_system(system_root)?;
     let mut restored = Restored::default();
     // Where every root goes, decided before anything is read further or written.
@@ -292,33 +297,92 @@ pub fn restore(
             backup.check_digests(member, &sha256, &sha1)?;
         }
         restored.migrated = migrate(backup, &swaps, options, runner)?;
-        // Everything staged reaches the disk before the first swap: one syncfs per file system
-        // rather than an fsync per file.
-        for swap in &swaps {
-            let staging = |source| RestoreError::Staging {
-                path: swap.staged.clone(),
-                source,
-            };
-            let directory = std::fs::File::open(&swap.staged).map_err(staging)?;
-            nix::unistd::syncfs(&directory).map_err(|e| staging(e.into()))?;
-        }
         Ok(())
     })();
-    let result = result.and_then(|()| runner.stop(&options.stop).map_err(RestoreError::Stop));
-    if let Err(error) = result {
-        for swap in &swaps {
-            let _ = std::fs::remove_dir_all(&swap.staged);
+    // Everything staged reaches the disk while the services stop, the data is swapped and the
+    // commands after the restore run: one syncfs per file system rather than an fsync per file,
+    // waited for before the restore is committed.
+    let result = result.and_then(|()| start_sync(&swaps));
+    let result = result.and_then(|syncing| {
+        runner
+            .stop(&options.stop)
+            .map(|()| syncing)
+            .map_err(RestoreError::Stop)
+    });
+    let syncing = match result {
+        Ok(syncing) => syncing,
+        Err(error) => {
+            for swap in &swaps {
+                let _ = std::fs::remove_dir_all(&swap.staged);
+            }
+            if matches!(error, RestoreError::Stop(_)) {
+                let _ = runner.start(&options.stop);
+            }
+            return Err(error);
         }
-        if matches!(error, RestoreError::Stop(_)) {
-            let _ = runner.start(&options.stop);
+    };
+    swap_and_commit(system_root, &swaps, options, runner, syncing)?;
+    Ok(restored)
+}
+
+/// The syncfs of each staged directory's file system, started in a thread of its own: what it
+/// says once joined.
+type Syncing = std::thread::JoinHandle<Result<(), RestoreError>>;
+
+fn start_sync(swaps: &[Swap]) -> Result<Syncing, RestoreError> {
+    let mut directories = Vec::new();
+    for swap in swaps {
+        let directory =
+            std::fs::File::open(&swap.staged).map_err(|source| RestoreError::Staging {
+                path: swap.staged.clone(),
+                source,
+            })?;
+        directories.push((swap.staged.clone(), directory));
+    }
+    Ok(std::thread::spawn(move || {
+        for (path, directory) in directories {
+            nix::unistd::syncfs(&directory).map_err(|error| RestoreError::Staging {
+                path,
+                source: error.into(),
+            })?;
         }
+        Ok(())
+    }))
+}
+
+/// Swaps the staged data in and runs the commands after the restore (a failure puts the old data
+/// back), starts the services again, then commits the restore once the staged data is on the
+/// disk, and deletes the old data while the services start up: a big wiki's thousands of files
+/// go after its application is back rather than before. Until the commit, a crash or a kill
+/// leaves the old data, which was never changed.
+fn swap_and_commit(
+    system_root: &Path,
+    swaps: &[Swap],
+    options: &Options,
+    runner: &dyn Runner,
+    syncing: Syncing,
+) -> Result<(), RestoreError> {
+    let swapped = swap_in(system_root, swaps, options, runner);
+    let synced = syncing.join().unwrap_or_else(|_| {
+        Err(std::io::Error::other("the sync of the restored data panicked").into())
+    });
+    if let Err(error) = swapped {
+        let _ = runner.start(&options.stop);
         return Err(error);
     }
-    let swapped = swap_in(system_root, &swaps, options, runner);
     let started = runner.start(&options.stop).map_err(RestoreError::Start);
-    swapped?;
+    if let Err(error) = synced {
+        // Not on the disk: the old data comes back, as after a crash.
+        let _ = runner.stop(&options.stop);
+        recover_locked(system_root)?;
+        let _ = runner.start(&options.stop);
+        return Err(error);
+    }
+    let journal = system_root.join(JOURNAL);
+    crate::atomic::write(&journal, journal_text("committed", swaps).as_bytes(), 0o600)?;
+    let finished = recover_locked(system_root);
     started?;
-    Ok(restored)
+    finished
 }
 
 /// Makes an empty staging directory beside each of `targets` (absolute, on this system), records
@@ -503,21 +567,47 @@ fn swap_in(
     let env = after_env(swaps, options, runner);
     for command in &options.after {
         if let Err(reason) = runner.run(command, &env) {
-            recover(system_root)?;
+            recover_locked(system_root)?;
             return Err(RestoreError::After(reason));
         }
     }
-    crate::atomic::write(&journal, journal_text("committed", swaps).as_bytes(), 0o600)?;
-    recover(system_root)
+    // Still "swapping": `restore` commits once the staged data is on the disk.
+    Ok(())
 }
 
 /// Finishes a committed restore (removes the old data) or rolls back an interrupted one (puts the
-/// old data back); nothing to do without a journal.
+/// old data back); nothing to do without a journal. Waits for a restore under way to end.
+pub fn recover(system_root: &Path) -> Result<(), RestoreError> {
+    let _lock = lock(system_root)?;
+    recover_locked(system_root)
+}
+
+/// Where restores and [`recover`] take turns, relative to the system's root.
+pub const LOCK: &str = "var/lib/appliance/restore.lock";
+
+/// The lock of restores on the system at `system_root`, waited for.
+fn lock(system_root: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, RestoreError> {
+    let path = system_root.join(LOCK);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&path)?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| RestoreError::Io(errno.into()))
+}
+
+/// [`recover`], the lock held already.
 #[expect(
     clippy::disallowed_methods,
     reason = "undoes the journalled swap of whole directories, rename by rename"
 )]
-pub fn recover(system_root: &Path) -> Result<(), RestoreError> {
+fn recover_locked(system_root: &Path) -> Result<(), RestoreError> {
     let journal = system_root.join(JOURNAL);
     let text = match std::fs::read_to_string(&journal) {
         Ok(text) => text,

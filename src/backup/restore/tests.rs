@@ -744,3 +744,71 @@ fn a_declared_set_user_id_file_keeps_its_bit() {
     );
     assert_eq!(std::fs::metadata(&tool).unwrap().mode() & 0o7777, 0o2755);
 }
+
+/// Says, when the services start, whether the old data of the target is still aside and what the
+/// journal says; starts then a `recover` of the same system, as another va-backup command would,
+/// and says whether it is still waiting after a while.
+struct Watcher {
+    system: PathBuf,
+    old: PathBuf,
+    seen: RefCell<Option<(bool, String, bool)>>,
+    other: RefCell<Option<std::thread::JoinHandle<Result<(), RestoreError>>>>,
+}
+
+impl Runner for Watcher {
+    fn run(&self, _: &[String], _: &[(String, String)]) -> Result<String, ProgramError> {
+        Ok(String::new())
+    }
+    fn stop(&self, _: &[String]) -> Result<(), ProgramError> {
+        Ok(())
+    }
+    fn start(&self, _: &[String]) -> Result<(), ProgramError> {
+        let journal = std::fs::read_to_string(self.system.join(JOURNAL)).unwrap_or_default();
+        let system = self.system.clone();
+        let other = std::thread::spawn(move || recover(&system));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        *self.seen.borrow_mut() = Some((self.old.is_dir(), journal, !other.is_finished()));
+        *self.other.borrow_mut() = Some(other);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_old_data_goes_once_the_services_started_and_a_recover_meanwhile_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (system, abf) = system_and_backup(dir.path());
+    let target = system.join("var/lib/moin/wiki/data");
+    write(&target.join("pages/Front/current"), "00000003\n");
+    let watcher = Watcher {
+        system: system.clone(),
+        old: sibling(&target, "old"),
+        seen: RefCell::new(None),
+        other: RefCell::new(None),
+    };
+    let options = Options {
+        stop: vec!["moin".into()],
+        after: vec![vec!["/usr/lib/after-restore".into()]],
+        ..own()
+    };
+    restore(
+        &mut Backup::open(&abf).unwrap(),
+        &system,
+        &options,
+        &watcher,
+    )
+    .unwrap();
+    let (old_there, journal, waiting) = watcher.seen.borrow().clone().expect("started");
+    assert!(
+        old_there,
+        "the old data was deleted before the services started"
+    );
+    // Not committed before the staged data is on the disk: a crash until then keeps the old.
+    assert!(journal.starts_with("state swapping\n"), "{journal}");
+    assert!(waiting, "a recover did not wait for the restore");
+    // The recover that waited found a finished restore: it put nothing back.
+    watcher.other.take().unwrap().join().unwrap().unwrap();
+    assert!(!watcher.old.exists());
+    assert!(!system.join(JOURNAL).exists());
+    assert_eq!(read(&target.join("pages/Front/current")), "00000002\n");
+    assert_eq!(leftovers(&system), Vec::<String>::new());
+}
