@@ -586,7 +586,7 @@ pub fn recover(system_root: &Path) -> Result<(), RestoreError> {
 pub const LOCK: &str = "var/lib/appliance/restore.lock";
 
 /// The lock of restores on the system at `system_root`, waited for.
-fn lock(system_root: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, RestoreError> {
+fn lock(system_root: &Path) -> Result<std::fs::File, RestoreError> {
     let path = system_root.join(LOCK);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
@@ -598,8 +598,9 @@ fn lock(system_root: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, RestoreE
         .mode(0o600)
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&path)?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, errno)| RestoreError::Io(errno.into()))
+    // flock(2), released when the file is closed.
+    file.lock()?;
+    Ok(file)
 }
 
 /// [`recover`], the lock held already.
