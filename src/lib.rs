@@ -16,6 +16,7 @@
 //! - `va-backup`: [`backup`] (`backup::plan` is the command's entry), with [`plugin`] (the
 //!   plugin manifests);
 //! - `va-build`: [`image`];
+//! - the move to the next Debian release (`va-upgrade-release`, under way): [`release`];
 //! - shared mechanisms: [`target`] (programs on a system), [`atomic`] (files written whole, with
 //!   their mode), [`system_root`] (the root a tool works on), [`random`], [`cli`] (the
 //!   binaries' messages and exit status).
@@ -39,6 +40,7 @@ pub mod health;
 pub mod image;
 pub mod plugin;
 pub mod random;
+pub mod release;
 pub mod secrets;
 pub mod seed;
 pub mod system_root;
