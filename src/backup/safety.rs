@@ -510,12 +510,10 @@ pub struct RolledBack {
     pub restored: plan::RestoreReport,
 }
 
-/// Puts back the last transaction's safety backup on the system at `root`: first the guarded
-/// packages' versions before it (from the `.debs` the hook kept, else from APT's sources), then
-/// the data. A package that cannot be put back is said, not fatal: the data is restored anyway
-/// (a restore into a newer version is a restore like any other, migrations included).
-pub fn rollback(root: &Path) -> Result<RolledBack, RollbackError> {
-    let (path, mut record) = list(root)
+/// The safety backup a rollback would put back: the last transaction's, unless it was put back
+/// already. What `va-backup rollback` and appliance-control's Roll back button check first.
+pub fn to_roll_back(root: &Path) -> Result<(PathBuf, Record), RollbackError> {
+    let (path, record) = list(root)
         .map_err(RollbackError::Read)?
         .pop()
         .ok_or_else(|| RollbackError::Nothing(root.join(SAFETY_DIR)))?;
@@ -526,6 +524,15 @@ pub fn rollback(root: &Path) -> Result<RolledBack, RollbackError> {
             at: at.clone(),
         });
     }
+    Ok((path, record))
+}
+
+/// Puts back the last transaction's safety backup on the system at `root`: first the guarded
+/// packages' versions before it (from the `.debs` the hook kept, else from APT's sources), then
+/// the data. A package that cannot be put back is said, not fatal: the data is restored anyway
+/// (a restore into a newer version is a restore like any other, migrations included).
+pub fn rollback(root: &Path) -> Result<RolledBack, RollbackError> {
+    let (path, mut record) = to_roll_back(root)?;
     let packages = put_back_packages(root, &path, &record);
     let restored = plan::restore(
         root,

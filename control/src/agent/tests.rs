@@ -752,7 +752,7 @@ fn a_rollback_needs_a_safety_backup_not_yet_rolled_back() {
     )
     .unwrap();
     let (done, _) = ask(&agent, Some(998), r#"{"op":"rollback"}"#);
-    assert!(done.error.unwrap().contains("rolled back already"));
+    assert!(done.error.unwrap().contains("was put back already"));
     // The history shows the transaction with its backup.
     std::fs::create_dir_all(root.path().join("var/log/apt")).unwrap();
     std::fs::write(

@@ -121,19 +121,11 @@ impl Agent<'_> {
     /// Starts the rollback job, when there is a transaction to roll back (said now, not at the
     /// end of a job).
     fn rollback(&self) -> Result<Answer, String> {
-        match appliance::backup::safety::list(&self.root)
-            .map_err(|e| format!("cannot read the safety backups: {e}"))?
-            .pop()
-        {
-            None => Err("there is no safety backup to roll back to".into()),
-            Some((_, record)) if record.rolled_back.is_some() => Err(format!(
-                "the last transaction ({}) was rolled back already",
-                record.made
-            )),
-            Some(_) => ok(&Started {
-                job: jobs::start(&self.root, self.system, Kind::Rollback)?,
-            }),
-        }
+        appliance::backup::safety::to_roll_back(&self.root)
+            .map_err(|e| appliance::error_chain(&e))?;
+        ok(&Started {
+            job: jobs::start(&self.root, self.system, Kind::Rollback)?,
+        })
     }
 
     /// Writes unattended-upgrades' settings (APT's configuration, the timer's drop-in) and has
