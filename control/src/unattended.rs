@@ -31,6 +31,10 @@ pub const DEFAULT_TIME: &str = "06:00";
 pub const WINDOW_MINUTES: u32 = 60;
 /// How many transactions the page shows.
 pub const HISTORY_SHOWN: usize = 20;
+/// APT's log before its last rotation (logrotate's `/etc/logrotate.d/apt`, compressed).
+pub const HISTORY_ROTATED: &str = "var/log/apt/history.log.1.gz";
+/// How much of the rotated log is read at most, decompressed.
+const HISTORY_ROTATED_LIMIT: u64 = 64 << 20;
 
 /// The security archive of the running release, as unattended-upgrades matches origins.
 pub const SECURITY_ORIGINS: [&str; 2] = [
@@ -259,6 +263,53 @@ fn packages(list: &str, action: &str) -> Vec<Change> {
 }
 
 /// APT's history log, oldest first.
+/// APT's history on the system at `root`, oldest first: its log, after the log before the last
+/// rotation when the current one holds fewer than [`HISTORY_SHOWN`] transactions (a new month's
+/// log would otherwise hide the last upgrades). No log is no history.
+pub fn read_history(root: &std::path::Path) -> std::io::Result<String> {
+    let read = |relative: &str| {
+        let path = root.join(relative);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(std::io::Error::new(
+                error.kind(),
+                format!("cannot read {}: {error}", path.display()),
+            )),
+        }
+    };
+    let current = String::from_utf8_lossy(&read(HISTORY)?.unwrap_or_default()).into_owned();
+    if parse_history(&current).len() >= HISTORY_SHOWN {
+        return Ok(current);
+    }
+    let Some(rotated) = read(HISTORY_ROTATED)? else {
+        return Ok(current);
+    };
+    let mut older = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            flate2::read::GzDecoder::new(rotated.as_slice()),
+            HISTORY_ROTATED_LIMIT,
+        ),
+        &mut older,
+    )
+    .map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            format!(
+                "cannot read {}: {error}",
+                root.join(HISTORY_ROTATED).display()
+            ),
+        )
+    })?;
+    let mut text = String::from_utf8_lossy(&older).into_owned();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&current);
+    Ok(text)
+}
+
 pub fn parse_history(text: &str) -> Vec<Transaction> {
     let mut transactions = Vec::new();
     let mut current: Option<Transaction> = None;

@@ -157,11 +157,8 @@ impl Agent<'_> {
 
     /// APT's last transactions with their safety backups, and the last safety backup.
     fn history(&self) -> Result<Answer, String> {
-        let log = match std::fs::read_to_string(self.root.join(unattended::HISTORY)) {
-            Ok(log) => log,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(error) => return Err(format!("cannot read APT's history: {error}")),
-        };
+        let log = unattended::read_history(&self.root)
+            .map_err(|error| format!("cannot read APT's history: {error}"))?;
         let records = appliance::backup::safety::list(&self.root)
             .map_err(|e| format!("cannot read the safety backups: {e}"))?;
         let last = records.last().map(|(_, r)| LastSafety {

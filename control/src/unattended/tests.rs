@@ -219,3 +219,47 @@ fn each_transaction_gets_the_safety_backup_made_for_it() {
     assert_eq!(shown[2].safety_backup.as_deref(), Some("a.abf"));
     assert!(!shown[2].health.as_ref().unwrap().ok);
 }
+
+#[test]
+fn the_history_reaches_into_the_log_before_its_rotation_when_the_current_one_is_short() {
+    use std::io::Write as _;
+    let root = tempfile::tempdir().unwrap();
+    let transaction = |day: u32| {
+        format!(
+            "\nStart-Date: 2026-11-{day:02}  03:15:00\nCommandline: apt-get upgrade\nUpgrade: nginx:amd64 (1.{day}, 1.{})\nEnd-Date: 2026-11-{day:02}  03:15:09\n",
+            day + 1
+        )
+    };
+    assert_eq!(
+        read_history(root.path()).unwrap(),
+        "",
+        "no log is no history"
+    );
+    std::fs::create_dir_all(root.path().join("var/log/apt")).unwrap();
+    std::fs::write(root.path().join(HISTORY), transaction(30)).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all((transaction(1) + &transaction(2)).as_bytes())
+        .unwrap();
+    std::fs::write(root.path().join(HISTORY_ROTATED), gz.finish().unwrap()).unwrap();
+    let starts: Vec<String> = parse_history(&read_history(root.path()).unwrap())
+        .into_iter()
+        .map(|t| t.start)
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "2026-11-01  03:15:00",
+            "2026-11-02  03:15:00",
+            "2026-11-30  03:15:00"
+        ]
+    );
+    // A current log with enough transactions is read alone.
+    let many: String = (1..=20).map(transaction).collect();
+    std::fs::write(root.path().join(HISTORY), &many).unwrap();
+    assert_eq!(read_history(root.path()).unwrap(), many);
+    // A rotated log that is not gzip is an error that names it.
+    std::fs::write(root.path().join(HISTORY), transaction(30)).unwrap();
+    std::fs::write(root.path().join(HISTORY_ROTATED), "not gzip").unwrap();
+    let error = read_history(root.path()).unwrap_err().to_string();
+    assert!(error.contains("history.log.1.gz"), "{error}");
+}
