@@ -352,7 +352,10 @@ fn login_context(
         appliance => pages::appliance_cached(state),
         csrf => csrf,
         login_user => user,
-        message => message.map(|(kind, text)| minijinja::context! { kind => kind, text => text }),
+        messages => message
+            .map(|(kind, text)| minijinja::context! { kind => kind, text => text })
+            .into_iter()
+            .collect::<Vec<_>>(),
     }
 }
 

@@ -1017,3 +1017,38 @@ async fn an_upload_larger_than_the_limit_is_refused_and_not_kept() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_posts_message_and_an_error_of_the_page_after_it_are_both_shown() {
+    let root = tempfile::tempdir().unwrap();
+    let system = root.path();
+    lived_in(system);
+    std::fs::create_dir_all(system.join("etc/apt/apt.conf.d")).unwrap();
+    let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
+    let response = login(&state, "admin", PASSWORD).await;
+    let session = cookie_value(&response, SESSION_COOKIE);
+    let html = text(send(&state, get_in(&session, "/updates")).await).await;
+    let csrf = hidden_csrf(&html);
+    // APT's history cannot be read once the form is sent: the page says so, and still says
+    // what the form did.
+    std::fs::create_dir_all(system.join("var/log/apt")).unwrap();
+    std::fs::write(system.join(crate::unattended::HISTORY_ROTATED), "not gzip").unwrap();
+    let response = send(
+        &state,
+        post_in(
+            &session,
+            "/updates/safety-backups",
+            format!("csrf={csrf}&enable=no"),
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let html = text(send(&state, get_in(&session, "/updates")).await).await;
+    assert!(
+        html.contains("No more safety backups") && html.contains("cannot read APT&#x27;s history"),
+        "{html}"
+    );
+    // Each was said once.
+    let html = text(send(&state, get_in(&session, "/updates")).await).await;
+    assert!(!html.contains("No more safety backups"), "{html}");
+}

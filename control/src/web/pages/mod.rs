@@ -48,7 +48,9 @@ pub struct Cache {
     plugins: Slot<Plugins>,
     last_backup: Mutex<Option<(Instant, Option<String>)>>,
     /// Messages for the next page of a session (by its CSRF token).
-    flashes: Mutex<HashMap<String, (String, String)>>,
+    /// The messages waiting for each session's next page (a POST's outcome, then what the page
+    /// itself could not get: each is shown, none replaces another).
+    flashes: Mutex<HashMap<String, Vec<(String, String)>>>,
 }
 
 fn cached<T: Clone>(
@@ -161,7 +163,12 @@ const NAV: [(&str, &str); 5] = [
 
 fn flash(state: &Shared, session: &CurrentSession, kind: &str, text: impl Into<String>) {
     if let Ok(mut flashes) = state.cache.flashes.lock() {
-        flashes.insert(session.csrf.clone(), (kind.to_owned(), text.into()));
+        let waiting = flashes.entry(session.csrf.clone()).or_default();
+        // A page reloaded in a loop while the agent is down says it once.
+        let message = (kind.to_owned(), text.into());
+        if !waiting.contains(&message) {
+            waiting.push(message);
+        }
     }
 }
 
@@ -178,13 +185,16 @@ fn page(
     let appliance = cached(&state.cache.appliance, Duration::from_secs(60), || {
         appliance(root)
     });
-    let message = state
+    let messages: Vec<Value> = state
         .cache
         .flashes
         .lock()
         .ok()
         .and_then(|mut f| f.remove(&session.csrf))
-        .map(|(kind, text)| context! { kind => kind, text => text });
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(kind, text)| context! { kind => kind, text => text })
+        .collect();
     let plugins = cached(&state.cache.plugins, Duration::from_secs(60), || {
         plugins(root)
     });
@@ -205,7 +215,7 @@ fn page(
             appliance => appliance,
             nav => nav,
             broken_plugins => plugins.broken,
-            message => message,
+            messages => messages,
             ..extra
         },
     )
