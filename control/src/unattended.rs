@@ -47,6 +47,11 @@ pub const OTHER_ORIGINS: [&str; 2] = [
     "origin=Debian,codename=${distro_codename}-updates",
 ];
 
+/// The appliances' own repository, for the running release: its updates come with "every
+/// update of the release" (its `Origin`: `appliance::release::sources::APPLIANCES_ORIGIN`).
+pub const APPLIANCES_ORIGINS: [&str; 1] =
+    ["origin=virtual-appliance-tools,codename=${distro_codename}"];
+
 /// How unattended updates are set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -78,6 +83,7 @@ pub fn config_text(settings: &Settings) -> String {
     let mut origins: Vec<&str> = SECURITY_ORIGINS.to_vec();
     if settings.all_updates {
         origins.extend(OTHER_ORIGINS);
+        origins.extend(APPLIANCES_ORIGINS);
     }
     let origins = origins.iter().fold(String::new(), |mut text, o| {
         text.push_str("        \"");

@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 
 /// The Release files' `Origin` whose entries move with the release: Debian's archive and its
 /// security archive, and the appliances' own repository (`make-repo`).
-pub const MOVED_ORIGINS: [&str; 2] = ["Debian", "virtual-appliance-tools"];
+pub const MOVED_ORIGINS: [&str; 2] = ["Debian", APPLIANCES_ORIGIN];
+
+/// The `Origin` of the appliances' own repository (`tools/make-repo`).
+pub const APPLIANCES_ORIGIN: &str = "virtual-appliance-tools";
 
 /// The codename of the Debian release after `codename`, for the releases this tool upgrades from.
 pub fn next_codename(codename: &str) -> Option<&'static str> {

@@ -98,9 +98,27 @@ fn security_updates_only_unless_asked() {
     for origin in SECURITY_ORIGINS {
         assert!(security.contains(&format!("\"{origin}\";")));
     }
-    for origin in OTHER_ORIGINS {
+    for origin in OTHER_ORIGINS.iter().chain(&APPLIANCES_ORIGINS) {
         assert!(!security.contains(&format!("\"{origin}\";")));
     }
+    // Every update of the release: Debian's and the appliances' own repository's.
+    let all = config_text(&Settings {
+        enabled: true,
+        all_updates: true,
+        time: "03:00".into(),
+        reboot: false,
+    });
+    for origin in SECURITY_ORIGINS
+        .iter()
+        .chain(&OTHER_ORIGINS)
+        .chain(&APPLIANCES_ORIGINS)
+    {
+        assert!(all.contains(&format!("\"{origin}\";")), "{all}");
+    }
+    assert!(APPLIANCES_ORIGINS[0].contains(&format!(
+        "origin={},",
+        appliance::release::sources::APPLIANCES_ORIGIN
+    )));
     assert!(security.contains("Unattended-Upgrade::Automatic-Reboot \"false\";"));
     assert!(timer_text("03:00").contains("OnCalendar=\nOnCalendar=*-*-* 03:00\n"));
 }
