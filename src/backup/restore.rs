@@ -8,7 +8,7 @@
 //! 3. A journal (`var/lib/appliance/restore.journal`) records the swaps, then each target is moved
 //!    aside and its staged copy moved in. Only when every swap is done, and the commands after
 //!    the restore succeeded, does the journal say so; the old data is deleted after that, once the
-//!    stopped services are started again.
+//!    stopped services are started again. Restores and [`recover`] take turns on a lock.
 //! 4. [`recover`], run before any backup operation, finishes a committed restore or rolls back an
 //!    interrupted one, so a restore killed at any moment leaves the old data or the new.
 
@@ -33,6 +33,12 @@ pub enum RestoreError {
     Read(#[from] ReadError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error("cannot take the restores' lock `{}`", .path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the backup would write {needed} bytes, more than the limit of {limit} bytes (--max-size, or the free space of `{}`)", .target.display())]
     TooLarge {
         needed: u64,
@@ -297,92 +303,37 @@ pub fn restore(
             backup.check_digests(member, &sha256, &sha1)?;
         }
         restored.migrated = migrate(backup, &swaps, options, runner)?;
-        Ok(())
-    })();
-    // Everything staged reaches the disk while the services stop, the data is swapped and the
-    // commands after the restore run: one syncfs per file system rather than an fsync per file,
-    // waited for before the restore is committed.
-    let result = result.and_then(|()| start_sync(&swaps));
-    let result = result.and_then(|syncing| {
-        runner
-            .stop(&options.stop)
-            .map(|()| syncing)
-            .map_err(RestoreError::Stop)
-    });
-    let syncing = match result {
-        Ok(syncing) => syncing,
-        Err(error) => {
-            for swap in &swaps {
-                let _ = std::fs::remove_dir_all(&swap.staged);
-            }
-            if matches!(error, RestoreError::Stop(_)) {
-                let _ = runner.start(&options.stop);
-            }
-            return Err(error);
-        }
-    };
-    swap_and_commit(system_root, &swaps, options, runner, syncing)?;
-    Ok(restored)
-}
-
-/// The syncfs of each staged directory's file system, started in a thread of its own: what it
-/// says once joined.
-type Syncing = std::thread::JoinHandle<Result<(), RestoreError>>;
-
-fn start_sync(swaps: &[Swap]) -> Result<Syncing, RestoreError> {
-    let mut directories = Vec::new();
-    for swap in swaps {
-        let directory =
-            std::fs::File::open(&swap.staged).map_err(|source| RestoreError::Staging {
+        // Everything staged reaches the disk before the first swap: one syncfs per file system
+        // rather than an fsync per file.
+        for swap in &swaps {
+            let staging = |source| RestoreError::Staging {
                 path: swap.staged.clone(),
                 source,
-            })?;
-        directories.push((swap.staged.clone(), directory));
-    }
-    Ok(std::thread::spawn(move || {
-        for (path, directory) in directories {
-            nix::unistd::syncfs(&directory).map_err(|error| RestoreError::Staging {
-                path,
-                source: error.into(),
-            })?;
+            };
+            let directory = std::fs::File::open(&swap.staged).map_err(staging)?;
+            nix::unistd::syncfs(&directory).map_err(|e| staging(e.into()))?;
         }
         Ok(())
-    }))
-}
-
-/// Swaps the staged data in and runs the commands after the restore (a failure puts the old data
-/// back), starts the services again, then commits the restore once the staged data is on the
-/// disk, and deletes the old data while the services start up: a big wiki's thousands of files
-/// go after its application is back rather than before. Until the commit, a crash or a kill
-/// leaves the old data, which was never changed.
-fn swap_and_commit(
-    system_root: &Path,
-    swaps: &[Swap],
-    options: &Options,
-    runner: &dyn Runner,
-    syncing: Syncing,
-) -> Result<(), RestoreError> {
-    let swapped = swap_in(system_root, swaps, options, runner);
-    let synced = syncing.join().unwrap_or_else(|_| {
-        Err(std::io::Error::other("the sync of the restored data panicked").into())
-    });
-    if let Err(error) = swapped {
-        let _ = runner.start(&options.stop);
+    })();
+    let result = result.and_then(|()| runner.stop(&options.stop).map_err(RestoreError::Stop));
+    if let Err(error) = result {
+        for swap in &swaps {
+            let _ = std::fs::remove_dir_all(&swap.staged);
+        }
+        if matches!(error, RestoreError::Stop(_)) {
+            let _ = runner.start(&options.stop);
+        }
         return Err(error);
     }
+    let swapped = swap_in(system_root, &swaps, options, runner);
     let started = runner.start(&options.stop).map_err(RestoreError::Start);
-    if let Err(error) = synced {
-        // Not on the disk: the old data comes back, as after a crash.
-        let _ = runner.stop(&options.stop);
-        recover_locked(system_root)?;
-        let _ = runner.start(&options.stop);
-        return Err(error);
-    }
-    let journal = system_root.join(JOURNAL);
-    crate::atomic::write(&journal, journal_text("committed", swaps).as_bytes(), 0o600)?;
+    swapped?;
+    // Committed: the old data goes once the services are started again, while they start up
+    // (a big wiki's thousands of files), not while they wait for it.
     let finished = recover_locked(system_root);
     started?;
-    finished
+    finished?;
+    Ok(restored)
 }
 
 /// Makes an empty staging directory beside each of `targets` (absolute, on this system), records
@@ -571,7 +522,9 @@ fn swap_in(
             return Err(RestoreError::After(reason));
         }
     }
-    // Still "swapping": `restore` commits once the staged data is on the disk.
+    // Committed: `restore` deletes the old data once the services run again (a kill before
+    // that leaves it to the next `recover`).
+    crate::atomic::write(&journal, journal_text("committed", swaps).as_bytes(), 0o600)?;
     Ok(())
 }
 
@@ -588,19 +541,22 @@ pub const LOCK: &str = "var/lib/appliance/restore.lock";
 /// The lock of restores on the system at `system_root`, waited for.
 fn lock(system_root: &Path) -> Result<std::fs::File, RestoreError> {
     let path = system_root.join(LOCK);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&path)?;
-    // flock(2), released when the file is closed.
-    file.lock()?;
-    Ok(file)
+    let locked = (|| {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)?;
+        // flock(2), released when the file is closed.
+        file.lock()?;
+        Ok(file)
+    })();
+    locked.map_err(|source| RestoreError::Lock { path, source })
 }
 
 /// [`recover`], the lock held already.

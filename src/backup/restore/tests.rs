@@ -802,8 +802,8 @@ fn the_old_data_goes_once_the_services_started_and_a_recover_meanwhile_waits() {
         old_there,
         "the old data was deleted before the services started"
     );
-    // Not committed before the staged data is on the disk: a crash until then keeps the old.
-    assert!(journal.starts_with("state swapping\n"), "{journal}");
+    // Committed before the services start: a crash from then on keeps the new data.
+    assert!(journal.starts_with("state committed\n"), "{journal}");
     assert!(waiting, "a recover did not wait for the restore");
     // The recover that waited found a finished restore: it put nothing back.
     watcher.other.take().unwrap().join().unwrap().unwrap();
