@@ -269,10 +269,10 @@ fn packages(list: &str, action: &str) -> Vec<Change> {
 }
 
 /// APT's history log, oldest first.
-/// APT's history on the system at `root`, oldest first: its log, after the log before the last
-/// rotation when the current one holds fewer than [`HISTORY_SHOWN`] transactions (a new month's
-/// log would otherwise hide the last upgrades). No log is no history.
-pub fn read_history(root: &std::path::Path) -> std::io::Result<String> {
+/// APT's transactions on the system at `root`, oldest first: its log's, after those of the log
+/// before the last rotation when the current one holds fewer than [`HISTORY_SHOWN`] (a new
+/// month's log would otherwise hide the last upgrades). No log is no history.
+pub fn read_history(root: &std::path::Path) -> std::io::Result<Vec<Transaction>> {
     let read = |relative: &str| {
         let path = root.join(relative);
         match std::fs::read(&path) {
@@ -284,8 +284,10 @@ pub fn read_history(root: &std::path::Path) -> std::io::Result<String> {
             )),
         }
     };
-    let current = String::from_utf8_lossy(&read(HISTORY)?.unwrap_or_default()).into_owned();
-    if parse_history(&current).len() >= HISTORY_SHOWN {
+    let current = parse_history(&String::from_utf8_lossy(
+        &read(HISTORY)?.unwrap_or_default(),
+    ));
+    if current.len() >= HISTORY_SHOWN {
         return Ok(current);
     }
     let Some(rotated) = read(HISTORY_ROTATED)? else {
@@ -308,12 +310,9 @@ pub fn read_history(root: &std::path::Path) -> std::io::Result<String> {
             ),
         )
     })?;
-    let mut text = String::from_utf8_lossy(&older).into_owned();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(&current);
-    Ok(text)
+    let mut transactions = parse_history(&String::from_utf8_lossy(&older));
+    transactions.extend(current);
+    Ok(transactions)
 }
 
 pub fn parse_history(text: &str) -> Vec<Transaction> {

@@ -157,7 +157,7 @@ impl Agent<'_> {
 
     /// APT's last transactions with their safety backups, and the last safety backup.
     fn history(&self) -> Result<Answer, String> {
-        let log = unattended::read_history(&self.root)
+        let transactions = unattended::read_history(&self.root)
             .map_err(|error| format!("cannot read APT's history: {error}"))?;
         let records = appliance::backup::safety::list(&self.root)
             .map_err(|e| format!("cannot read the safety backups: {e}"))?;
@@ -168,11 +168,7 @@ impl Agent<'_> {
             rolled_back: r.rolled_back.clone(),
         });
         ok(&History {
-            transactions: unattended::history(
-                unattended::parse_history(&log),
-                &records,
-                unattended::HISTORY_SHOWN,
-            ),
+            transactions: unattended::history(transactions, &records, unattended::HISTORY_SHOWN),
             last_safety_backup: last,
         })
     }

@@ -1025,8 +1025,7 @@ async fn a_posts_message_and_an_error_of_the_page_after_it_are_both_shown() {
     lived_in(system);
     std::fs::create_dir_all(system.join("etc/apt/apt.conf.d")).unwrap();
     let state = AppState::new(Config::new(system.to_owned(), agent_thread(system)));
-    let response = login(&state, "admin", PASSWORD).await;
-    let session = cookie_value(&response, SESSION_COOKIE);
+    let session = admin_session(&state).await;
     let html = text(send(&state, get_in(&session, "/updates")).await).await;
     let csrf = hidden_csrf(&html);
     // APT's history cannot be read once the form is sent: the page says so, and still says
