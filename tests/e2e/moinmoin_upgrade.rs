@@ -394,10 +394,16 @@ fn a_newer_moin_and_appliance_install_over_the_old_ones_with_the_wiki_kept() {
     // stop ("Failed to kill control group …: Input/output error", then "Failed to attach to
     // cgroup /system.slice/moin.service: No such file or directory" at the next start): it
     // learns the cgroups again on a reload. A moin that cannot start fails the second start too.
-    root.exec_ok(
-        "systemctl start moin \
-         || { systemctl daemon-reload && systemctl reset-failed moin && systemctl start moin; }",
-    );
+    let start = root.exec("systemctl start moin 2>&1");
+    if !start.status.success() {
+        eprintln!(
+            "the root's systemd could not start moin; started again after a reload: {}",
+            output_text(&start)
+        );
+        root.exec_ok(
+            "systemctl daemon-reload && systemctl reset-failed moin && systemctl start moin",
+        );
+    }
     let healthy = root.exec_ok("va-backup health");
     assert!(healthy.contains("moinmoin-appliance: healthy"), "{healthy}");
 }
