@@ -532,7 +532,7 @@ pub fn to_roll_back(root: &Path) -> Result<(PathBuf, Record), RollbackError> {
 /// the data. A package that cannot be put back is said, not fatal: the data is restored anyway
 /// (a restore into a newer version is a restore like any other, migrations included).
 pub fn rollback(root: &Path) -> Result<RolledBack, RollbackError> {
-    let (path, mut record) = to_roll_back(root)?;
+    let (path, record) = to_roll_back(root)?;
     let packages = put_back_packages(root, &path, &record);
     let restored = plan::restore(
         root,
@@ -544,8 +544,7 @@ pub fn rollback(root: &Path) -> Result<RolledBack, RollbackError> {
         path: path.clone(),
         source,
     })?;
-    record.rolled_back = Some(store::rfc3339(store::now()));
-    write_record(&path, &record).map_err(|source| RollbackError::Record {
+    let record = mark_rolled_back(&path, record).map_err(|source| RollbackError::Record {
         path: path.with_extension("json"),
         source,
     })?;
@@ -555,6 +554,19 @@ pub fn rollback(root: &Path) -> Result<RolledBack, RollbackError> {
         packages,
         restored,
     })
+}
+
+/// Marks the backup at `path` rolled back in its record as it is now, not as `read` was when the
+/// rollback began: the health checks that started the rollback may have kept their result since.
+fn mark_rolled_back(path: &Path, read: Record) -> std::io::Result<Record> {
+    let mut record = std::fs::read(path.with_extension("json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Record>(&bytes).ok())
+        .filter(|now| now.backup == read.backup)
+        .unwrap_or(read);
+    record.rolled_back = Some(store::rfc3339(store::now()));
+    write_record(path, &record)?;
+    Ok(record)
 }
 
 /// The guarded packages whose version differs from the one before the transaction, installed at

@@ -337,6 +337,32 @@ fn a_rollback_restores_the_data_says_what_it_could_not_put_back_and_happens_once
 }
 
 #[test]
+fn a_health_result_kept_while_the_rollback_ran_stays_in_the_record() {
+    let root = system(MANIFEST);
+    before_transaction(
+        &input(&[], &UPGRADE_NGINX),
+        root.path(),
+        &mut Collected::default(),
+    )
+    .unwrap();
+    // The rollback read the record; the health checks that started it keep their result after.
+    let (path, read) = to_roll_back(root.path()).unwrap();
+    let report = crate::health::Report {
+        appliance: "wiki-appliance".into(),
+        checked: "2026-12-01T04:00:00Z".into(),
+        after: crate::health::AFTER_UNATTENDED.into(),
+        ok: false,
+        checks: Vec::new(),
+    };
+    assert!(note_health(root.path(), &report).unwrap());
+    let marked = mark_rolled_back(&path, read).unwrap();
+    let (_, record) = list(root.path()).unwrap().pop().unwrap();
+    assert_eq!(record, marked);
+    assert!(record.rolled_back.is_some());
+    assert_eq!(record.health.map(|h| h.ok), Some(false));
+}
+
+#[test]
 fn the_previous_debs_in_apts_cache_are_kept_beside_the_backup() {
     let root = system(MANIFEST);
     let archives = root.path().join("var/cache/apt/archives");

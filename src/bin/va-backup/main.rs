@@ -312,7 +312,24 @@ fn checked(root: &Path, after: &str) -> anyhow::Result<Vec<appliance::health::Re
     }
     let transaction =
         after == appliance::health::AFTER_UPGRADE || after == appliance::health::AFTER_UNATTENDED;
-    // After unattended-upgrades, nobody is there to roll back: it is done on its own.
+    // A result that cannot be recorded must not stop the rollback: the error comes last.
+    let mut unrecorded = None;
+    for report in &reports {
+        if let Err(error) = appliance::health::record(root, report) {
+            unrecorded.get_or_insert(anyhow::Error::new(error).context(format!(
+                "cannot record the health of {} under {}",
+                report.appliance,
+                root.join(appliance::health::HEALTH_DIR).display()
+            )));
+        }
+        if transaction && let Err(error) = appliance::backup::safety::note_health(root, report) {
+            appliance::cli::warning(&format!(
+                "the safety backup's record does not keep the result: {error}"
+            ));
+        }
+    }
+    // After unattended-upgrades, nobody is there to roll back: it is done on its own, once the
+    // result is kept in the safety backup's record (the rollback marks that record too).
     let rollback = (after == appliance::health::AFTER_UNATTENDED && reports.iter().any(|r| !r.ok))
         .then(|| match appliance::health::start_rollback(root) {
             Ok(()) => format!(
@@ -326,29 +343,18 @@ fn checked(root: &Path, after: &str) -> anyhow::Result<Vec<appliance::health::Re
                  ({why}): `va-backup rollback` rolls it back."
             ),
         });
-    for report in &reports {
-        appliance::health::record(root, report).with_context(|| {
-            format!(
-                "cannot record the health of {} under {}",
-                report.appliance,
-                root.join(appliance::health::HEALTH_DIR).display()
-            )
-        })?;
-        if transaction && let Err(error) = appliance::backup::safety::note_health(root, report) {
-            appliance::cli::warning(&format!(
-                "the safety backup's record does not keep the result: {error}"
-            ));
-        }
-        if !report.ok
-            && let Err(why) = appliance::health::mail_failure(root, report, rollback.as_deref())
-        {
+    for report in reports.iter().filter(|r| !r.ok) {
+        if let Err(why) = appliance::health::mail_failure(root, report, rollback.as_deref()) {
             appliance::cli::warning(&format!("the failure was not mailed: {why}"));
         }
     }
     if let Some(rollback) = &rollback {
         appliance::cli::warning(rollback);
     }
-    Ok(reports)
+    match unrecorded {
+        Some(error) => Err(error),
+        None => Ok(reports),
+    }
 }
 
 fn create(
