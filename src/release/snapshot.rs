@@ -160,6 +160,31 @@ pub fn remove(root: &Path) -> Result<(), SnapshotError> {
     }
 }
 
+/// The bytes of the regular files under the linked trees of `trees` at `root`: what the snapshot
+/// keeps of the old release once the new one has replaced it all.
+pub fn linked_size(root: &Path, trees: &[(&str, Keep)]) -> u64 {
+    fn size(path: &Path) -> u64 {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return 0;
+        };
+        if meta.is_dir() {
+            std::fs::read_dir(path).map_or(0, |entries| {
+                entries.flatten().map(|entry| size(&entry.path())).sum()
+            })
+        } else if meta.is_file() {
+            // Blocks, as the file system counts them (sparse files, small ones).
+            meta.blocks() * 512
+        } else {
+            0
+        }
+    }
+    trees
+        .iter()
+        .filter(|(_, keep)| *keep == Keep::Link)
+        .map(|(tree, _)| size(&root.join(tree)))
+        .sum()
+}
+
 /// Keeps `source` (at `name` under the root) as `kept`, a directory with all it holds.
 fn keep_entry(
     source: &Path,

@@ -137,6 +137,12 @@ fn a_release_upgrade_cut_short_is_put_back_as_it_was_and_the_snapshot_costs_no_c
         inode(&r.join("etc/os-release"))
     );
     assert_eq!(read(r).unwrap(), made);
+    // What it keeps of /usr, counted before: the three files of 4 KiB blocks (at least).
+    assert!(
+        linked_size(r, &TREES_HERE) >= 3 * 512,
+        "{}",
+        linked_size(r, &TREES_HERE)
+    );
 
     upgrade_halfway(r);
     assert_ne!(state(r), before);

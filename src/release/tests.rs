@@ -1,0 +1,171 @@
+use super::*;
+
+use std::os::unix::fs::PermissionsExt as _;
+
+fn ready() -> Before {
+    Before {
+        release: Some("bookworm".into()),
+        free: 8 << 30,
+        kept: 1 << 30,
+        ..Before::default()
+    }
+}
+
+#[test]
+fn a_healthy_up_to_date_bookworm_system_with_room_can_move() {
+    assert!(problems(&ready()).is_empty(), "{:?}", problems(&ready()));
+}
+
+#[test]
+fn each_reason_not_to_move_is_said_with_its_way_out() {
+    for (before, said) in [
+        (
+            Before {
+                release: None,
+                ..ready()
+            },
+            "release is unknown",
+        ),
+        (
+            Before {
+                release: Some("trixie".into()),
+                ..ready()
+            },
+            "runs trixie, which va-upgrade-release does not upgrade from",
+        ),
+        (
+            Before {
+                audit: "The following packages are only half configured".into(),
+                ..ready()
+            },
+            "dpkg --configure -a",
+        ),
+        (
+            Before {
+                pending: vec!["nginx".into(), "moin".into()],
+                ..ready()
+            },
+            "2 updates of this release are not installed yet (nginx, moin)",
+        ),
+        (
+            Before {
+                unhealthy: vec!["moinmoin-appliance: 1 check of 2 failed".into()],
+                ..ready()
+            },
+            "does not work now",
+        ),
+        (
+            Before {
+                free: 2 << 30,
+                kept: 3 << 30,
+                ..ready()
+            },
+            "2.0 GiB free, and the upgrade needs 4.0 GiB",
+        ),
+    ] {
+        let problems = problems(&before);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains(said), "{problems:?}");
+    }
+}
+
+#[test]
+fn the_installs_of_a_simulation_are_its_inst_lines() {
+    let simulation = "\
+Reading package lists...
+Building dependency tree...
+The following packages will be upgraded:
+  moin nginx
+Inst moin [2.0] (2.1 Debian:12.12/oldstable [all])
+Inst nginx [1.22.1-9] (1.22.1-9+deb12u1 Debian-Security:12/oldstable-security [amd64])
+Inst libnew1 (1.0 Debian:12.12/oldstable [amd64])
+Conf moin (2.1 Debian:12.12/oldstable [all])
+";
+    assert_eq!(simulated_installs(simulation), ["moin", "nginx", "libnew1"]);
+    assert!(simulated_installs("0 upgraded, 0 newly installed").is_empty());
+}
+
+#[test]
+fn the_sources_files_are_read_and_written_as_apt_reads_them() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join(SOURCES_DIR)).unwrap();
+    std::fs::write(
+        r.join(SOURCES_LIST),
+        "deb http://deb.debian.org/debian bookworm main\n",
+    )
+    .unwrap();
+    std::fs::write(
+        r.join(SOURCES_DIR).join("debian.sources"),
+        "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n",
+    )
+    .unwrap();
+    std::fs::write(
+        r.join(SOURCES_DIR).join("example.list"),
+        "deb https://packages.example.org/debian bookworm main\n",
+    )
+    .unwrap();
+    // Files APT does not read.
+    std::fs::write(
+        r.join(SOURCES_DIR).join("old.list.save"),
+        "deb x bookworm main\n",
+    )
+    .unwrap();
+    std::fs::write(
+        r.join(SOURCES_DIR).join("bad name.list"),
+        "deb x bookworm main\n",
+    )
+    .unwrap();
+    let names: Vec<String> = sources_files(r)
+        .unwrap()
+        .iter()
+        .map(|p| p.strip_prefix(r).unwrap().display().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "etc/apt/sources.list",
+            "etc/apt/sources.list.d/debian.sources",
+            "etc/apt/sources.list.d/example.list"
+        ]
+    );
+    let policy = "\
+ 500 http://deb.debian.org/debian bookworm/main amd64 Packages
+     release v=12.12,o=Debian,a=oldstable,n=bookworm,l=Debian,c=main,b=amd64
+ 500 http://deb.debian.org/debian bookworm-updates/main amd64 Packages
+     release v=12-updates,o=Debian,a=oldstable-updates,n=bookworm-updates,l=Debian,c=main,b=amd64
+ 500 https://packages.example.org/debian bookworm/main amd64 Packages
+     release o=Example,a=bookworm,n=bookworm,l=Example,c=main,b=amd64
+";
+    let origins = sources::Origins::from_policy(policy);
+    let moved = move_sources(r, &origins, "bookworm", "trixie").unwrap();
+    assert_eq!(moved.len(), 3);
+    assert_eq!(moved[2].1.left.len(), 1);
+    assert_eq!(
+        moved[2].1.left[0].place,
+        "/etc/apt/sources.list.d/example.list:1"
+    );
+    std::fs::set_permissions(r.join(SOURCES_LIST), std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_eq!(write_sources(&moved).unwrap(), 2);
+    assert_eq!(
+        std::fs::read_to_string(r.join(SOURCES_LIST)).unwrap(),
+        "deb http://deb.debian.org/debian trixie main\n"
+    );
+    assert!(
+        std::fs::read_to_string(r.join(SOURCES_DIR).join("debian.sources"))
+            .unwrap()
+            .contains("Suites: trixie trixie-updates\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.join(SOURCES_DIR).join("example.list")).unwrap(),
+        "deb https://packages.example.org/debian bookworm main\n"
+    );
+    assert_eq!(
+        std::fs::metadata(r.join(SOURCES_LIST))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o640
+    );
+}
