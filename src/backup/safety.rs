@@ -558,7 +558,7 @@ pub fn rollback(root: &Path) -> Result<RolledBack, RollbackError> {
 
 /// Marks the backup at `path` rolled back in its record as it is now, not as `read` was when the
 /// rollback began: the health checks that started the rollback may have kept their result since.
-fn mark_rolled_back(path: &Path, read: Record) -> std::io::Result<Record> {
+pub fn mark_rolled_back(path: &Path, read: Record) -> std::io::Result<Record> {
     let mut record = std::fs::read(path.with_extension("json"))
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Record>(&bytes).ok())

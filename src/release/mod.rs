@@ -162,5 +162,70 @@ pub fn problems(before: &Before) -> Vec<String> {
     problems
 }
 
+/// Why a release upgrade could not be rolled back.
+#[derive(Debug, thiserror::Error)]
+pub enum RollBackError {
+    #[error("cannot put back the files of the release left")]
+    Snapshot(#[from] snapshot::SnapshotError),
+    #[error("cannot read the safety backups")]
+    Safety(#[source] std::io::Error),
+    #[error("the files of {from} are back, but not the appliance's data from {backup}")]
+    Restore {
+        from: String,
+        backup: PathBuf,
+        #[source]
+        source: crate::backup::plan::PlanError,
+    },
+}
+
+/// What [`roll_back`] did.
+#[derive(Debug)]
+pub struct RolledBack {
+    /// The release the system runs again.
+    pub from: String,
+    pub files: snapshot::PutBack,
+    /// The safety backup whose data was restored: the one the upgrade's transaction made, if it
+    /// got as far as that.
+    pub data: Option<PathBuf>,
+}
+
+/// Puts the system at `root` back as it was before its release upgrade: the files of the
+/// snapshot (programs, configuration, dpkg's database), then the appliance's data from the safety
+/// backup that the upgrade's transaction made (the APT hook's, before dpkg changed anything),
+/// whose record then says it was rolled back. Idempotent: a rollback cut short runs again.
+pub fn roll_back(root: &Path) -> Result<RolledBack, RollBackError> {
+    let made = snapshot::read(root)?;
+    let files = snapshot::put_back(root)?;
+    let since = crate::backup::safety::list(root)
+        .map_err(RollBackError::Safety)?
+        .into_iter()
+        .rev()
+        .find(|(_, record)| record.made >= made.taken && record.rolled_back.is_none());
+    let data = match since {
+        Some((path, record)) => {
+            crate::backup::plan::restore(
+                root,
+                &path,
+                &crate::backup::plan::RestoreRequest::accepting(),
+                Box::new(crate::backup::Quiet),
+            )
+            .map_err(|source| RollBackError::Restore {
+                from: made.from.clone(),
+                backup: path.clone(),
+                source,
+            })?;
+            crate::backup::safety::mark_rolled_back(&path, record)
+                .map_err(RollBackError::Safety)?;
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(RolledBack {
+        from: made.from,
+        files,
+        data,
+    })
+}
+
 #[cfg(test)]
 mod tests;

@@ -64,6 +64,9 @@ const COMPLETE: &str = "complete.json";
 pub struct Made {
     /// The release left (`bookworm`).
     pub from: String,
+    /// When it was taken (RFC 3339, UTC): the safety backup the upgrade's transaction made is
+    /// the one made since.
+    pub taken: String,
     /// The trees kept (those the system has).
     pub trees: Vec<(String, Keep)>,
     /// The mode, owner and group of every file of the linked trees, by path under the root.
@@ -103,6 +106,7 @@ pub fn take(root: &Path, from: &str, trees: &[(&str, Keep)]) -> Result<Made, Sna
     fs_err::create_dir_all(&dir).map_err(io_at(&dir))?;
     let mut made = Made {
         from: from.to_owned(),
+        taken: crate::backup::store::rfc3339(crate::backup::store::now()),
         trees: Vec::new(),
         owners: BTreeMap::new(),
     };
@@ -202,9 +206,15 @@ fn keep_entry(
             .collect::<Result<_, _>>()
             .map_err(io_at(source))?;
         entries.sort_by_key(fs_err::DirEntry::file_name);
+        let dev = meta.dev();
         for entry in entries {
             let path = entry.path();
             let meta = std::fs::symlink_metadata(&path).map_err(io_at(&path))?;
+            if meta.dev() != dev {
+                // Another file system mounted here (/boot/efi): not the packages' to change
+                // but through their scripts, which a rollback runs again (the boot loader).
+                continue;
+            }
             let file = entry.file_name();
             let child = format!("{name}/{}", file.to_string_lossy());
             keep_entry(&path, &kept.join(&file), keep, &meta, &child, owners)?;
@@ -227,6 +237,10 @@ fn keep_entry(
         // Sockets, pipes and devices are made by programs at run time, not by packages.
         Ok(())
     }
+}
+
+fn meta_dev(dir: &Path) -> Result<u64, SnapshotError> {
+    Ok(std::fs::symlink_metadata(dir).map_err(io_at(dir))?.dev())
 }
 
 /// Copies the regular file `source` to the new `to`, with its owner, mode, times and extended
@@ -319,11 +333,16 @@ fn restore_entry(
             )?;
             wanted.insert(file);
         }
+        let dev = meta_dev(target)?;
         for entry in fs_err::read_dir(target).map_err(io_at(target))? {
             let entry = entry.map_err(io_at(target))?;
             if !wanted.contains(&entry.file_name()) {
                 let path = entry.path();
                 let meta = std::fs::symlink_metadata(&path).map_err(io_at(&path))?;
+                if meta.dev() != dev {
+                    // A mount point the snapshot left out, never what the upgrade added.
+                    continue;
+                }
                 remove_any(&path, &meta).map_err(io_at(&path))?;
                 done.removed += 1;
             }

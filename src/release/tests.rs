@@ -169,3 +169,57 @@ fn the_sources_files_are_read_and_written_as_apt_reads_them() {
         0o640
     );
 }
+
+#[test]
+fn a_rollback_puts_back_the_files_and_the_data_the_upgrades_transaction_backed_up() {
+    use crate::backup::safety;
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let plugins = r.join(crate::plugin::PLUGIN_DIR);
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(
+        plugins.join("wiki.yaml"),
+        "appliance: wiki-appliance\npackages: [wiki]\nbackup:\n  appdata: [/var/lib/wiki]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(r.join("var/lib/wiki")).unwrap();
+    std::fs::write(r.join("var/lib/wiki/page.txt"), "a page").unwrap();
+    std::fs::create_dir_all(r.join("usr/bin")).unwrap();
+    std::fs::write(r.join("usr/bin/wiki"), "wiki for bookworm").unwrap();
+    std::fs::create_dir_all(r.join("var/lib/appliance")).unwrap();
+    let error = roll_back(r).unwrap_err();
+    assert!(matches!(error, RollBackError::Snapshot(_)), "{error}");
+
+    snapshot::take(r, "bookworm", &[("usr", snapshot::Keep::Link)]).unwrap();
+    // The upgrade's transaction: the hook's safety backup, then dpkg and the new release's
+    // scripts, which change the data.
+    let hook = crate::seed::hook::parse(
+        "VERSION 3\nAPT::Architecture=amd64\n\n\
+         wiki 1 all none > 2 all none /var/cache/apt/archives/wiki_2_all.deb\n",
+    )
+    .unwrap();
+    let made = safety::before_transaction(&hook, r, &mut crate::Collected::default()).unwrap();
+    assert_eq!(made.len(), 1);
+    std::fs::write(r.join("usr/bin/wiki.dpkg-new"), "wiki for trixie").unwrap();
+    crate::atomic::write(&r.join("usr/bin/wiki"), b"wiki for trixie", 0o755).unwrap();
+    std::fs::write(r.join("var/lib/wiki/page.txt"), "migrated").unwrap();
+
+    let done = roll_back(r).unwrap();
+    assert_eq!(done.from, "bookworm");
+    assert_eq!(done.data.as_deref(), Some(made[0].path.as_path()));
+    assert_eq!(
+        std::fs::read_to_string(r.join("usr/bin/wiki")).unwrap(),
+        "wiki for bookworm"
+    );
+    assert!(!r.join("usr/bin/wiki.dpkg-new").exists());
+    assert_eq!(
+        std::fs::read_to_string(r.join("var/lib/wiki/page.txt")).unwrap(),
+        "a page"
+    );
+    let (_, record) = safety::list(r).unwrap().pop().unwrap();
+    assert!(record.rolled_back.is_some());
+    // Again: the files are as they were, and the data is not restored twice.
+    let again = roll_back(r).unwrap();
+    assert_eq!(again.files, snapshot::PutBack::default());
+    assert_eq!(again.data, None);
+}

@@ -192,3 +192,36 @@ fn a_system_without_some_trees_keeps_those_it_has() {
         ["usr", "etc", "var/lib/dpkg", "var/lib/apt/extended_states"]
     );
 }
+
+#[test]
+fn a_file_system_mounted_in_a_tree_is_neither_kept_nor_removed() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: mounting needs root");
+        return;
+    }
+    let root = bookworm();
+    let r = root.path();
+    let efi = r.join("usr/efi");
+    std::fs::create_dir_all(&efi).unwrap();
+    let mount = |args: &[&str]| {
+        let status = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{args:?}");
+    };
+    mount(&["mount", "-t", "tmpfs", "tmpfs", efi.to_str().unwrap()]);
+    std::fs::write(efi.join("grubx64.efi"), "boot loader").unwrap();
+    let result = std::panic::catch_unwind(|| {
+        take(r, "bookworm", &TREES_HERE).unwrap();
+        assert!(!r.join(SNAPSHOT_DIR).join("usr/efi").exists());
+        upgrade_halfway(r);
+        put_back(r).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(efi.join("grubx64.efi")).unwrap(),
+            "boot loader"
+        );
+    });
+    mount(&["umount", efi.to_str().unwrap()]);
+    result.unwrap();
+}
