@@ -620,6 +620,7 @@ fn every_man_page_named_is_made_with_exit_status_files_and_examples() {
         "vainstall",
         "va-backup",
         "va-build",
+        "va-upgrade-release",
         "appliance-control",
     ];
     let (mut pages, mut references) = (0, 0);
@@ -668,7 +669,7 @@ fn every_man_page_named_is_made_with_exit_status_files_and_examples() {
 /// wrong.
 #[test]
 fn every_tool_and_subcommand_keeps_the_usage_conventions() {
-    let tools: [(&str, &str, &[&str]); 6] = [
+    let tools: [(&str, &str, &[&str]); 7] = [
         ("valist", env!("CARGO_BIN_EXE_valist"), &[]),
         ("vainstall", env!("CARGO_BIN_EXE_vainstall"), &[]),
         (
@@ -690,6 +691,11 @@ fn every_tool_and_subcommand_keeps_the_usage_conventions() {
             &["create", "verify", "show", "list", "restore", "prune"],
         ),
         ("va-build", env!("CARGO_BIN_EXE_va-build"), &[]),
+        (
+            "va-upgrade-release",
+            env!("CARGO_BIN_EXE_va-upgrade-release"),
+            &[],
+        ),
         (
             "appliance-trigger",
             env!("CARGO_BIN_EXE_appliance-trigger"),

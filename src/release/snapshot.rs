@@ -293,6 +293,27 @@ pub fn put_back(root: &Path) -> Result<PutBack, SnapshotError> {
     Ok(done)
 }
 
+/// Makes `name` (a path under the root, within one of the snapshot's trees: `etc/apt`) what the
+/// snapshot holds, and nothing else.
+pub fn put_back_path(root: &Path, name: &str) -> Result<PutBack, SnapshotError> {
+    let made = read(root)?;
+    let (_, keep) = made
+        .trees
+        .iter()
+        .find(|(tree, _)| name == tree || name.starts_with(&format!("{tree}/")))
+        .ok_or_else(|| SnapshotError::Missing(root.join(SNAPSHOT_DIR).join(name)))?;
+    let mut done = PutBack::default();
+    restore_entry(
+        &root.join(SNAPSHOT_DIR).join(name),
+        &root.join(name),
+        *keep,
+        name,
+        &made.owners,
+        &mut done,
+    )?;
+    Ok(done)
+}
+
 /// Makes `target` (at `name` under the root) what `kept` is.
 fn restore_entry(
     kept: &Path,

@@ -22,6 +22,10 @@ mod va_backup;
 #[allow(dead_code, reason = "only the definitions are used here")]
 mod va_build;
 
+#[path = "../va-upgrade-release/cli.rs"]
+#[allow(dead_code, reason = "only the definitions are used here")]
+mod va_upgrade_release;
+
 #[path = "../vainstall/cli.rs"]
 #[allow(dead_code, reason = "only the definitions are used here")]
 mod vainstall;
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         vainstall::Cli::command(),
         va_backup::Cli::command(),
         va_build::Cli::command(),
+        va_upgrade_release::Cli::command(),
         appliance_control::Cli::command(),
     ];
     match commands.iter().try_for_each(|c| write(c, Path::new(&out))) {

@@ -239,6 +239,60 @@ pub const PAGES: &[Extra] = &[
         ],
     },
     Extra {
+        tool: "va-upgrade-release",
+        exit_status: &[
+            (
+                "0",
+                "The system runs the next release and the appliance is healthy; --check: it can move; --rollback: the release left is back and healthy.",
+            ),
+            (
+                "1",
+                "The system cannot move now (each reason is said, with its way out), the answer was no, or the sources or the download failed and were put back: nothing else was changed. --rollback: no snapshot, or the rollback or the checks after it failed.",
+            ),
+            USAGE,
+            (
+                "3",
+                "The upgrade or its health checks failed, and the release left was put back (its files, then the appliance's data): reboot.",
+            ),
+            (
+                "4",
+                "The upgrade failed and the system is left halfway (--on-failure stay, or the rollback failed): va-upgrade-release --rollback puts the release left back.",
+            ),
+        ],
+        environment: &[],
+        files: &[
+            (
+                "/var/lib/appliance/release/snapshot/",
+                "The release left's files while the upgrade runs: /usr, /boot and /opt as hard links, /etc and dpkg's, debconf's and ucf's databases as copies; complete.json says it is whole. Removed once the upgrade is healthy.",
+            ),
+            (
+                "/etc/apt/sources.list, /etc/apt/sources.list.d/",
+                "The entries of Debian's archives and the appliances' repository move to the next release's suites; any other is left as it is, and listed.",
+            ),
+            (
+                "/var/backups/appliance/safety/",
+                "The safety backup APT's hook makes before the upgrade's dpkg run; a rollback restores its data.",
+            ),
+        ],
+        examples: &[
+            (
+                "",
+                "Can this system move, and which sources would?",
+                "sudo va-upgrade-release --check",
+            ),
+            (
+                "",
+                "Move it, without a question (from a script or appliance-control):",
+                "sudo va-upgrade-release --yes",
+            ),
+            (
+                "",
+                "Put the release left back after an upgrade left halfway:",
+                "sudo va-upgrade-release --rollback",
+            ),
+        ],
+    },
+    Extra {
         tool: "va-build",
         exit_status: &[
             ("0", "The image is written."),

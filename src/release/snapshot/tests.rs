@@ -165,6 +165,45 @@ fn a_release_upgrade_cut_short_is_put_back_as_it_was_and_the_snapshot_costs_no_c
 }
 
 #[test]
+fn one_directory_is_put_back_alone() {
+    let root = bookworm();
+    let r = root.path();
+    write(
+        r,
+        "etc/apt/sources.list",
+        "deb http://deb.debian.org/debian bookworm main\n",
+    );
+    take(r, "bookworm", &TREES_HERE).unwrap();
+    write(
+        r,
+        "etc/apt/sources.list",
+        "deb http://deb.debian.org/debian trixie main\n",
+    );
+    write(r, "etc/apt/sources.list.d/new.sources", "Types: deb\n");
+    std::fs::write(r.join("etc/os-release"), "VERSION_CODENAME=trixie").unwrap();
+    let done = put_back_path(r, "etc/apt").unwrap();
+    assert_eq!(
+        done,
+        PutBack {
+            replaced: 1,
+            removed: 1
+        }
+    );
+    assert!(
+        std::fs::read_to_string(r.join("etc/apt/sources.list"))
+            .unwrap()
+            .contains("bookworm")
+    );
+    assert!(!r.join("etc/apt/sources.list.d").exists());
+    // The rest of /etc is left as it is.
+    assert_eq!(
+        std::fs::read_to_string(r.join("etc/os-release")).unwrap(),
+        "VERSION_CODENAME=trixie"
+    );
+    assert!(put_back_path(r, "srv").is_err());
+}
+
+#[test]
 fn a_snapshot_whose_taking_was_cut_short_is_never_put_back() {
     let root = bookworm();
     let r = root.path();
