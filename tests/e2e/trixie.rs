@@ -8,6 +8,8 @@ use crate::harness::{Root, TREE, needs_of, output_text, repo_of, version_of};
 use crate::seeds::{NONINTERACTIVE, assert_nothing_asked, assert_seeded, state_field};
 use crate::{backups, browser, catalog, control, image, moinmoin, seeds};
 
+mod release_upgrade;
+
 const TRIXIE: &str = "trixie";
 const BOOKWORM: &str = "bookworm";
 
