@@ -102,6 +102,24 @@ pub fn simulated_installs(simulation: &str) -> Vec<String> {
         .collect()
 }
 
+/// The files whose contents differ from their package in `dpkg --verify`'s output
+/// (`??5??????   /usr/lib/locale/locale-archive`), configuration files (`c`) aside: the
+/// administrator's to change.
+pub fn changed_in_place(verify: &str) -> Vec<String> {
+    verify
+        .lines()
+        .filter_map(|line| {
+            let (checks, rest) = line.split_once(' ')?;
+            let digest = checks.as_bytes().get(2)?;
+            let (kind, path) = rest
+                .trim_start()
+                .split_once('/')
+                .map_or(("", rest), |(k, p)| (k.trim(), p));
+            (*digest == b'5' && kind != "c").then(|| format!("/{path}"))
+        })
+        .collect()
+}
+
 /// What the system is like before a release upgrade, as [`problems`] judges it.
 #[derive(Debug, Default, Clone)]
 pub struct Before {
@@ -192,10 +210,13 @@ pub struct RolledBack {
 /// Puts the system at `root` back as it was before its release upgrade: the files of the
 /// snapshot (programs, configuration, dpkg's database), then the appliance's data from the safety
 /// backup that the upgrade's transaction made (the APT hook's, before dpkg changed anything),
-/// whose record then says it was rolled back. Idempotent: a rollback cut short runs again.
-pub fn roll_back(root: &Path) -> Result<RolledBack, RollBackError> {
+/// whose record then says it was rolled back. `between` runs after the files and before the data
+/// (systemd reads its units again there, before the restore stops and starts the services).
+/// Idempotent: a rollback cut short runs again.
+pub fn roll_back(root: &Path, between: &mut dyn FnMut()) -> Result<RolledBack, RollBackError> {
     let made = snapshot::read(root)?;
     let files = snapshot::put_back(root)?;
+    between();
     let since = crate::backup::safety::list(root)
         .map_err(RollBackError::Safety)?
         .into_iter()

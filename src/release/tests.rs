@@ -187,7 +187,7 @@ fn a_rollback_puts_back_the_files_and_the_data_the_upgrades_transaction_backed_u
     std::fs::create_dir_all(r.join("usr/bin")).unwrap();
     std::fs::write(r.join("usr/bin/wiki"), "wiki for bookworm").unwrap();
     std::fs::create_dir_all(r.join("var/lib/appliance")).unwrap();
-    let error = roll_back(r).unwrap_err();
+    let error = roll_back(r, &mut || ()).unwrap_err();
     assert!(matches!(error, RollBackError::Snapshot(_)), "{error}");
 
     snapshot::take(r, "bookworm", &[("usr", snapshot::Keep::Link)]).unwrap();
@@ -204,7 +204,9 @@ fn a_rollback_puts_back_the_files_and_the_data_the_upgrades_transaction_backed_u
     crate::atomic::write(&r.join("usr/bin/wiki"), b"wiki for trixie", 0o755).unwrap();
     std::fs::write(r.join("var/lib/wiki/page.txt"), "migrated").unwrap();
 
-    let done = roll_back(r).unwrap();
+    let mut between = 0;
+    let done = roll_back(r, &mut || between += 1).unwrap();
+    assert_eq!(between, 1);
     assert_eq!(done.from, "bookworm");
     assert_eq!(done.data.as_deref(), Some(made[0].path.as_path()));
     assert_eq!(
@@ -219,7 +221,26 @@ fn a_rollback_puts_back_the_files_and_the_data_the_upgrades_transaction_backed_u
     let (_, record) = safety::list(r).unwrap().pop().unwrap();
     assert!(record.rolled_back.is_some());
     // Again: the files are as they were, and the data is not restored twice.
-    let again = roll_back(r).unwrap();
+    let again = roll_back(r, &mut || ()).unwrap();
     assert_eq!(again.files, snapshot::PutBack::default());
     assert_eq!(again.data, None);
+}
+
+#[test]
+fn the_files_changed_in_place_are_the_verify_lines_of_a_digest_but_configuration() {
+    let verify = "\
+??5??????   /usr/lib/locale/locale-archive
+??5?????? c /etc/moin/nginx-site.conf
+missing     /usr/share/doc/x/README
+????????? c /etc/default/foo
+??5??????   /usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache
+";
+    assert_eq!(
+        changed_in_place(verify),
+        [
+            "/usr/lib/locale/locale-archive",
+            "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache"
+        ]
+    );
+    assert!(changed_in_place("").is_empty());
 }

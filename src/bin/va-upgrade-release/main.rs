@@ -284,6 +284,28 @@ fn checked(root: &Path, after: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Says the installed files that differ from their packages after a rollback (`dpkg --verify`,
+/// configuration files aside): a file a script of the new release rewrote in place, not by a
+/// rename, was changed in the snapshot too.
+fn verify(from: &str) {
+    let mut command = appliance::target::command("dpkg");
+    command.arg("--verify").env("LC_ALL", "C.UTF-8");
+    let Ok(ran) = appliance::target::output(command, "dpkg --verify", None) else {
+        appliance::cli::warning("dpkg --verify could not run");
+        return;
+    };
+    let changed = release::changed_in_place(&ran.stdout);
+    if !changed.is_empty() {
+        appliance::cli::warning(&format!(
+            "{} file{} differ from {from}'s packages (rewritten in place during the upgrade): {}; \
+             `dpkg -S FILE` names the package, `apt-get install --reinstall PACKAGE` mends it",
+            changed.len(),
+            if changed.len() == 1 { "" } else { "s" },
+            changed.join(", ")
+        ));
+    }
+}
+
 /// Puts the release left back, files and data, then reinstalls the boot loader of that release
 /// and checks the appliance.
 fn roll_back(root: &Path) -> anyhow::Result<()> {
@@ -295,7 +317,15 @@ fn roll_back(root: &Path) -> anyhow::Result<()> {
     step(&format!(
         "Putting back {from}'s files and the appliance's data"
     ));
-    let done = release::roll_back(root)?;
+    let done = release::roll_back(root, &mut || {
+        // The units of the release left, before the restore stops and starts the services.
+        let reloaded = appliance::target::command("systemctl")
+            .arg("daemon-reload")
+            .status();
+        if !reloaded.is_ok_and(|s| s.success()) {
+            appliance::cli::warning("systemctl daemon-reload failed");
+        }
+    })?;
     println!(
         "  {} files put back, {} added by the upgrade removed; data: {}",
         done.files.replaced,
@@ -305,10 +335,7 @@ fn roll_back(root: &Path) -> anyhow::Result<()> {
             |path| format!("restored from {}", path.display())
         )
     );
-    appliance::target::command("systemctl")
-        .arg("daemon-reload")
-        .status()
-        .ok();
+    verify(&from);
     for boot_loader in ["grub-pc", "grub-efi-amd64"] {
         let installed = output("dpkg-query", &["-W", "-f=${db:Status-Status}", boot_loader])
             .is_ok_and(|status| status == "installed");
