@@ -24,6 +24,8 @@ pub enum Kind {
     Upgrade,
     ConfigurePending,
     Rollback,
+    ReleaseCheck,
+    ReleaseUpgrade,
 }
 
 impl Kind {
@@ -33,6 +35,8 @@ impl Kind {
             Kind::Upgrade => "upgrade",
             Kind::ConfigurePending => "configure-pending",
             Kind::Rollback => "rollback",
+            Kind::ReleaseCheck => "release-check",
+            Kind::ReleaseUpgrade => "release-upgrade",
         }
     }
 
@@ -42,6 +46,8 @@ impl Kind {
             Kind::Upgrade,
             Kind::ConfigurePending,
             Kind::Rollback,
+            Kind::ReleaseCheck,
+            Kind::ReleaseUpgrade,
         ]
         .into_iter()
         .find(|k| k.name() == name)
@@ -53,6 +59,8 @@ impl Kind {
             Kind::Upgrade => "Installing updates",
             Kind::ConfigurePending => "Finishing an interrupted installation",
             Kind::Rollback => "Rolling back the last transaction",
+            Kind::ReleaseCheck => "Checking the move to the next Debian release",
+            Kind::ReleaseUpgrade => "Moving to the next Debian release",
         }
     }
 }
@@ -276,6 +284,14 @@ pub fn run(root: &Path, kind: Kind, id: &str) -> Result<State, String> {
         Kind::ConfigurePending => command(&file, "dpkg", &["--configure", "-a"]),
         // Packages, then data, then the health checks; it says what it could not put back.
         Kind::Rollback => command(&file, "va-backup", &["rollback"]),
+        // The sources moved and left, or why it cannot move.
+        Kind::ReleaseCheck => command(&file, "va-upgrade-release", &["--check"]),
+        // Snapshot, sources, download, upgrade, health checks; rolled back when it fails.
+        Kind::ReleaseUpgrade => {
+            let result = command(&file, "va-upgrade-release", &["--yes"]);
+            job.safety_backup = safety_backup_since(root, &job.started);
+            result
+        }
     };
     // What is left to upgrade now.
     let mut simulate = Target::new(Path::new("/")).command("apt-get");
@@ -414,6 +430,9 @@ mod tests {
         std::fs::write(root.path().join("var/lib/dpkg/updates/0001"), "x").unwrap();
         assert!(dpkg_interrupted(root.path()));
         assert_eq!(Kind::from_name("upgrade"), Some(Kind::Upgrade));
+        for kind in [Kind::ReleaseCheck, Kind::ReleaseUpgrade] {
+            assert_eq!(Kind::from_name(kind.name()), Some(kind));
+        }
         assert_eq!(Kind::from_name("rm"), None);
     }
 }

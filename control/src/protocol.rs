@@ -85,6 +85,12 @@ pub enum Request {
     /// `va-backup rollback` as a job: the last transaction's safety backup put back, packages
     /// and data.
     Rollback,
+    /// `va-upgrade-release --check` as a job: whether the system can move to the next Debian
+    /// release, and which sources would move.
+    ReleaseCheck,
+    /// `va-upgrade-release --yes` as a job: the move to the next Debian release, rolled back
+    /// when it fails.
+    ReleaseUpgrade,
     /// Sets unattended-upgrades (on or off, security updates only or all, when, whether to
     /// reboot).
     Unattended {

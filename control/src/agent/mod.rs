@@ -156,6 +156,8 @@ impl Agent<'_> {
             | Request::Upgrades
             | Request::SafetyBackups { .. }
             | Request::Rollback
+            | Request::ReleaseCheck
+            | Request::ReleaseUpgrade
             | Request::Unattended { .. }
             | Request::UnattendedState
             | Request::History => self.updates(request),

@@ -67,6 +67,12 @@ impl Agent<'_> {
                 job: jobs::start(root, self.system, Kind::ConfigurePending)?,
             }),
             Request::Rollback => self.rollback(),
+            Request::ReleaseCheck => ok(&Started {
+                job: jobs::start(root, self.system, Kind::ReleaseCheck)?,
+            }),
+            Request::ReleaseUpgrade => ok(&Started {
+                job: jobs::start(root, self.system, Kind::ReleaseUpgrade)?,
+            }),
             Request::Unattended {
                 enable,
                 all_updates,

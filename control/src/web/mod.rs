@@ -138,6 +138,16 @@ pub fn protected_routes() -> Vec<(Method, &'static str, MethodRouter<Shared>)> {
         (Method::POST, "/updates/rollback", post(pages::rollback)),
         (
             Method::POST,
+            "/updates/release-check",
+            post(pages::release_check),
+        ),
+        (
+            Method::POST,
+            "/updates/release-upgrade",
+            post(pages::release_upgrade),
+        ),
+        (
+            Method::POST,
             "/updates/unattended",
             post(pages::unattended_save),
         ),

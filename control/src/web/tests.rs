@@ -616,6 +616,31 @@ async fn the_updates_page_turns_the_safety_backups_off_and_on() {
     );
     // The last transaction can be rolled back from the page.
     assert!(html.contains("action=\"/updates/rollback\""), "{html}");
+    // Debian 12 can move to 13 from the page; 13, the newest, cannot move yet.
+    assert!(!html.contains("id=\"release\""), "no release known: {html}");
+    std::fs::create_dir_all(system.join("etc")).unwrap();
+    for (release, offered) in [("bookworm", true), ("trixie", false)] {
+        std::fs::write(
+            system.join("etc/os-release"),
+            format!("ID=debian\nVERSION_CODENAME={release}\n"),
+        )
+        .unwrap();
+        let html = text(send(&state, get_in(&session, "/updates")).await).await;
+        assert_eq!(
+            html.contains("id=\"release\""),
+            offered,
+            "{release}: {html}"
+        );
+        if offered {
+            assert!(
+                html.contains("This system runs Debian bookworm")
+                    && html.contains("action=\"/updates/release-check\"")
+                    && html.contains("action=\"/updates/release-upgrade\"")
+                    && html.contains(">Move to trixie</button>"),
+                "{html}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -32,7 +32,8 @@ pub use overview::overview;
 pub use plugins::{plugin, plugin_action, plugin_settings};
 pub use power::{power, poweroff, reboot, restart};
 pub use updates::{
-    configure, events, refresh, rollback, safety_backups, unattended_save, updates, upgrade,
+    configure, events, refresh, release_check, release_upgrade, rollback, safety_backups,
+    unattended_save, updates, upgrade,
 };
 
 /// A value kept with the moment it was made.

@@ -43,6 +43,7 @@ pub async fn updates(State(state): State<Shared>, session: CurrentSession) -> Re
     if let Some(error) = history.as_ref().err().or(unattended.as_ref().err()) {
         flash(&state, &session, "error", error.clone());
     }
+    let release = appliance::system_root::release(root).ok();
     let (transactions, last_safety_backup) = history
         .map(|h| {
             let transactions: Vec<minijinja::Value> = h
@@ -76,6 +77,8 @@ pub async fn updates(State(state): State<Shared>, session: CurrentSession) -> Re
             last_safety_backup => last_safety_backup,
             unattended => unattended.ok(),
             window_minutes => unattended::WINDOW_MINUTES,
+            release => release,
+            next_release => release.as_deref().and_then(appliance::release::sources::next_codename),
         },
     )
 }
@@ -162,6 +165,30 @@ pub async fn unattended_save(
 
 pub async fn rollback(State(state): State<Shared>, session: CurrentSession) -> Response {
     act(&state, &session, Request::Rollback, job_started, "/updates").await
+}
+
+/// `va-upgrade-release --check`, as a job whose log says what it found.
+pub async fn release_check(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(
+        &state,
+        &session,
+        Request::ReleaseCheck,
+        job_started,
+        "/updates",
+    )
+    .await
+}
+
+/// The move to the next Debian release, as a job.
+pub async fn release_upgrade(State(state): State<Shared>, session: CurrentSession) -> Response {
+    act(
+        &state,
+        &session,
+        Request::ReleaseUpgrade,
+        job_started,
+        "/updates",
+    )
+    .await
 }
 
 /// Where an event stream is in a job's log.
