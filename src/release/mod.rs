@@ -211,7 +211,8 @@ pub struct RolledBack {
 /// snapshot (programs, configuration, dpkg's database), then the appliance's data from the safety
 /// backup that the upgrade's transaction made (the APT hook's, before dpkg changed anything),
 /// whose record then says it was rolled back. `between` runs after the files and before the data
-/// (systemd reads its units again there, before the restore stops and starts the services).
+/// (systemd starts again from the old release's files there, before the restore stops and starts
+/// the services).
 /// Idempotent: a rollback cut short runs again.
 pub fn roll_back(root: &Path, between: &mut dyn FnMut()) -> Result<RolledBack, RollBackError> {
     let made = snapshot::read(root)?;

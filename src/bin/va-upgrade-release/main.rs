@@ -318,12 +318,14 @@ fn roll_back(root: &Path) -> anyhow::Result<()> {
         "Putting back {from}'s files and the appliance's data"
     ));
     let done = release::roll_back(root, &mut || {
-        // The units of the release left, before the restore stops and starts the services.
-        let reloaded = appliance::target::command("systemctl")
-            .arg("daemon-reload")
+        // systemd as the release left has it, with its units, before the restore stops and
+        // starts the services: the new release's systemd runs every service through programs
+        // of its own (systemd-executor) that the old release's files no longer hold.
+        let reexecuted = appliance::target::command("systemctl")
+            .arg("daemon-reexec")
             .status();
-        if !reloaded.is_ok_and(|s| s.success()) {
-            appliance::cli::warning("systemctl daemon-reload failed");
+        if !reexecuted.is_ok_and(|s| s.success()) {
+            appliance::cli::warning("systemctl daemon-reexec failed: reboot before anything else");
         }
     })?;
     println!(

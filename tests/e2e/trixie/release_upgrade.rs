@@ -14,14 +14,14 @@ use crate::seeds::NONINTERACTIVE;
 
 use super::{BOOKWORM, TRIXIE};
 
-/// `release-breaker` at `version`, whose postinst ends with `status` when configured.
-fn breaker(work: &Path, version: &str, status: u8) -> PathBuf {
-    let tree = work.join(format!("breaker-{version}"));
+/// Package `name` at `version`, whose postinst ends with `status` when configured.
+fn package(work: &Path, name: &str, version: &str, status: u8) -> PathBuf {
+    let tree = work.join(format!("{name}-{version}"));
     std::fs::create_dir_all(tree.join("DEBIAN")).unwrap();
     std::fs::write(
         tree.join("DEBIAN/control"),
         format!(
-            "Package: release-breaker\nVersion: {version}\nArchitecture: all\n\
+            "Package: {name}\nVersion: {version}\nArchitecture: all\n\
              Maintainer: Tests <tests@example.org>\nDescription: a package whose upgrade fails\n"
         ),
     )
@@ -100,9 +100,9 @@ fn va_upgrade_release_moves_a_debian_12_moinmoin_appliance_to_13_and_back_when_i
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     let root = Root::fresh_of(BOOKWORM, "release-upgrade");
-    let good = breaker(&work, "1", 0);
-    let bad = breaker(&work, "2", 1);
-    let mended = breaker(&work, "3", 0);
+    let good = package(&work, "release-breaker", "1", 0);
+    let bad = package(&work, "release-breaker", "2", 1);
+    let mended = package(&work, "release-breaker", "3", 0);
     repository(
         &root,
         &work,
@@ -110,14 +110,17 @@ fn va_upgrade_release_moves_a_debian_12_moinmoin_appliance_to_13_and_back_when_i
         "virtual-appliance-tools",
         &[(BOOKWORM, &[&good]), (TRIXIE, &[&bad])],
     );
-    repository(&root, &work, "third", "Example", &[(BOOKWORM, &[])]);
+    // A third party's repository (its Release file's Origin is its own) with a package of its
+    // own, which the upgrade keeps.
+    let third = package(&work, "third-party-tool", "7", 0);
+    repository(&root, &work, "third", "Example", &[(BOOKWORM, &[&third])]);
     root.ok(
         "cp /var/tmp/extra/bookworm.sources /etc/apt/sources.list.d/extra.sources && \
-         sed 's/^Suites: .*/Suites: bookworm/' /var/tmp/third/bookworm.sources > /etc/apt/sources.list.d/third.sources && \
+         cp /var/tmp/third/bookworm.sources /etc/apt/sources.list.d/third.sources && \
          apt-get update -q >/dev/null",
     );
     root.ok(&format!(
-        "{NONINTERACTIVE} apt-get install -y -q appliance-tools moinmoin-appliance release-breaker >/dev/null"
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools moinmoin-appliance release-breaker third-party-tool >/dev/null"
     ));
     let ports = moinmoin::serve(&root);
     let abf2009 = moinmoin::original_backup(&root);
@@ -204,6 +207,7 @@ fn va_upgrade_release_moves_a_debian_12_moinmoin_appliance_to_13_and_back_when_i
         "{state}"
     );
     assert!(state.contains("release-breaker installed 3\n"), "{state}");
+    assert!(state.contains("third-party-tool installed 7\n"), "{state}");
     assert!(
         root.read("/etc/apt/sources.list.d/third.sources")
             .contains("Suites: bookworm\n")
