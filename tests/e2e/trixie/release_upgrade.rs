@@ -3,7 +3,8 @@
 //! repository whose Debian 13 version cannot be configured) puts Debian 12 back, files, packages
 //! and wiki; once that package is mended, the upgrade goes through without a question, the
 //! administrator's configuration (the test's ports) kept, every page there and the health check
-//! green. A third party's source is left as it is, and said.
+//! green. A third party's source is left as it is, and said. A Debian 12 dokuwiki-appliance moves
+//! too, its pages, users and Apache port kept.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -227,4 +228,60 @@ fn va_upgrade_release_moves_a_debian_12_moinmoin_appliance_to_13_and_back_when_i
             .unwrap();
     assert_eq!(health["ok"], true, "{health}");
     let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+#[cfg_attr(not(appliance_e2e), ignore = "end-to-end: make test runs it")]
+fn va_upgrade_release_moves_a_debian_12_dokuwiki_appliance_to_13_with_every_page() {
+    const NAME: &str =
+        "va_upgrade_release_moves_a_debian_12_dokuwiki_appliance_to_13_with_every_page";
+    needs_of(NAME, TRIXIE, &[]);
+    needs_of(NAME, BOOKWORM, &[]);
+    let root = Root::fresh_of(BOOKWORM, "release-upgrade-dokuwiki");
+    root.ok(&format!(
+        "{NONINTERACTIVE} apt-get install -y -q appliance-tools dokuwiki-appliance >/dev/null"
+    ));
+    let port = crate::backups::serve(&root);
+    let pages = "/var/lib/dokuwiki/data/pages";
+    root.exec_ok(&format!(
+        "set -e; printf '====== Written on Debian 12 ======\\n' > {pages}/start.txt
+         mkdir -p {pages}/team; printf 'A page in a namespace.\\n' > {pages}/team/notes.txt
+         chown -R www-data: {pages}"
+    ));
+    let users = root.read("/var/lib/dokuwiki/acl/users.auth.php");
+
+    let upgraded = root.exec("va-upgrade-release --yes 2>&1");
+    let said = output_text(&upgraded);
+    assert!(upgraded.status.success(), "{said}");
+    assert_eq!(
+        root.exec_ok(". /etc/os-release && echo $VERSION_CODENAME")
+            .trim(),
+        TRIXIE
+    );
+    let state = root.exec_ok("dpkg-query -W -f '${Package} ${db:Status-Status} ${Version}\\n'");
+    for package in ["dokuwiki-appliance", "appliance-tools"] {
+        assert!(
+            state.contains(&format!(
+                "{package} installed {}\n",
+                version_of(TRIXIE, package)
+            )),
+            "{state}"
+        );
+    }
+    // Whole: each package installed, or removed by the upgrade with its configuration kept.
+    assert!(
+        state
+            .lines()
+            .all(|l| l.contains(" installed ") || l.contains(" config-files ")),
+        "not all installed: {state}"
+    );
+    // The administrator's Apache port kept; every page and every user; nothing left behind.
+    reboot(&root);
+    assert_eq!(root.exec_ok("systemctl is-active apache2").trim(), "active");
+    let start = crate::backups::wiki_page(&root, port, "start");
+    assert!(start.contains("Written on Debian 12"), "{start}");
+    let notes = crate::backups::wiki_page(&root, port, "team:notes");
+    assert!(notes.contains("A page in a namespace."), "{notes}");
+    assert_eq!(root.read("/var/lib/dokuwiki/acl/users.auth.php"), users);
+    assert!(!root.exists("/var/lib/appliance/release/snapshot"));
 }
