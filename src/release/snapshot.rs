@@ -104,6 +104,9 @@ pub fn take(root: &Path, from: &str, trees: &[(&str, Keep)]) -> Result<Made, Sna
     let dir = root.join(SNAPSHOT_DIR);
     remove(root)?;
     fs_err::create_dir_all(&dir).map_err(io_at(&dir))?;
+    // Root's alone: the links keep the old release's set-user-ID programs (a sudo or passwd the
+    // upgrade fixed), which nobody else may reach by this path.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(io_at(&dir))?;
     let mut made = Made {
         from: from.to_owned(),
         taken: crate::backup::store::rfc3339(crate::backup::store::now()),

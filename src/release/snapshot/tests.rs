@@ -137,6 +137,8 @@ fn a_release_upgrade_cut_short_is_put_back_as_it_was_and_the_snapshot_costs_no_c
         inode(&r.join("etc/os-release"))
     );
     assert_eq!(read(r).unwrap(), made);
+    // Nobody but root reaches the old release's programs through it.
+    assert_eq!(std::fs::metadata(&kept).unwrap().mode() & 0o777, 0o700);
     // What it keeps of /usr, counted before: the three files of 4 KiB blocks (at least).
     assert!(
         linked_size(r, &TREES_HERE) >= 3 * 512,
