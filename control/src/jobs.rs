@@ -320,11 +320,8 @@ pub fn run(root: &Path, kind: Kind, id: &str) -> Result<State, String> {
 
 /// The newest safety backup the hook made since `started` (RFC 3339), by its file name.
 fn safety_backup_since(root: &Path, started: &str) -> Option<String> {
-    appliance::backup::safety::list(root)
+    appliance::backup::safety::made_since(root, started)
         .ok()?
-        .into_iter()
-        .rev()
-        .find(|(_, record)| record.made.as_str() >= started)
         .map(|(_, record)| record.backup)
 }
 

@@ -406,6 +406,15 @@ pub fn list(root: &Path) -> std::io::Result<Vec<(PathBuf, Record)>> {
     Ok(found)
 }
 
+/// The newest safety backup made at `since` (RFC 3339) or later and not rolled back: the one the
+/// hook made for a transaction that began then.
+pub fn made_since(root: &Path, since: &str) -> std::io::Result<Option<(PathBuf, Record)>> {
+    Ok(list(root)?
+        .into_iter()
+        .rev()
+        .find(|(_, record)| record.made.as_str() >= since && record.rolled_back.is_none()))
+}
+
 /// Keeps `report` in the record of the newest safety backup of its appliance that has no result
 /// yet (the transaction the checks followed); `false` when there is none.
 pub fn note_health(root: &Path, report: &crate::health::Report) -> std::io::Result<bool> {

@@ -218,11 +218,8 @@ pub fn roll_back(root: &Path, between: &mut dyn FnMut()) -> Result<RolledBack, R
     let made = snapshot::read(root)?;
     let files = snapshot::put_back(root)?;
     between();
-    let since = crate::backup::safety::list(root)
-        .map_err(RollBackError::Safety)?
-        .into_iter()
-        .rev()
-        .find(|(_, record)| record.made >= made.taken && record.rolled_back.is_none());
+    let since =
+        crate::backup::safety::made_since(root, &made.taken).map_err(RollBackError::Safety)?;
     let data = match since {
         Some((path, record)) => {
             crate::backup::plan::restore(
