@@ -89,6 +89,8 @@ pub enum SnapshotError {
     TwoFileSystems { tree: PathBuf, snapshot: PathBuf },
     #[error("there is no whole snapshot in {0} (none was taken, or its taking was cut short)")]
     Missing(PathBuf),
+    #[error("the snapshot keeps no tree that holds {0}")]
+    NotKept(String),
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
@@ -304,7 +306,7 @@ pub fn put_back_path(root: &Path, name: &str) -> Result<PutBack, SnapshotError> 
         .trees
         .iter()
         .find(|(tree, _)| name == tree || name.starts_with(&format!("{tree}/")))
-        .ok_or_else(|| SnapshotError::Missing(root.join(SNAPSHOT_DIR).join(name)))?;
+        .ok_or_else(|| SnapshotError::NotKept(name.to_owned()))?;
     let mut done = PutBack::default();
     restore_entry(
         &root.join(SNAPSHOT_DIR).join(name),

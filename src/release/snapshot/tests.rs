@@ -202,7 +202,8 @@ fn one_directory_is_put_back_alone() {
         std::fs::read_to_string(r.join("etc/os-release")).unwrap(),
         "VERSION_CODENAME=trixie"
     );
-    assert!(put_back_path(r, "srv").is_err());
+    let error = put_back_path(r, "srv").unwrap_err();
+    assert!(matches!(error, SnapshotError::NotKept(_)), "{error}");
 }
 
 #[test]
