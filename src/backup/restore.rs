@@ -628,8 +628,9 @@ fn recover_locked(system_root: &Path) -> Result<(), RestoreError> {
     Ok(())
 }
 
-/// Free bytes on the file system that holds `path` (or its nearest existing parent).
-fn free_space(path: &Path) -> Result<u64, RestoreError> {
+/// Free bytes on the file system that holds `path` (or its nearest existing parent), as an
+/// unprivileged user may use them (statvfs(3)'s available blocks).
+pub fn free_space(path: &Path) -> std::io::Result<u64> {
     let mut existing = path;
     while !existing.exists() {
         existing = existing.parent().unwrap_or(Path::new("/"));

@@ -255,9 +255,8 @@ fn confirmed(from: &str, to: &str) -> anyhow::Result<bool> {
 
 /// The free bytes of the file system holding the snapshot.
 fn free_bytes(root: &Path) -> anyhow::Result<u64> {
-    let stats = nix::sys::statvfs::statvfs(&root.join("var/lib"))
-        .context("cannot read the free space of /var/lib")?;
-    Ok(stats.blocks_available() * stats.fragment_size())
+    appliance::backup::restore::free_space(&root.join(snapshot::SNAPSHOT_DIR))
+        .context("cannot read the free space of /var/lib")
 }
 
 /// Runs and records the appliances' health checks; an error when one fails.
