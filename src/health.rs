@@ -132,7 +132,7 @@ pub fn check(root: &Path, manifest: &Manifest, after: &str) -> Report {
     let checks: Vec<Outcome> = manifest
         .health
         .iter()
-        .map(|check| run_one(check, &runner))
+        .map(|check| run_one(root, check, &runner))
         .collect();
     Report {
         appliance: manifest.appliance.clone(),
@@ -144,11 +144,19 @@ pub fn check(root: &Path, manifest: &Manifest, after: &str) -> Report {
 }
 
 /// Tries `check` until it passes or its time is up (every [`RETRY`]); the last attempt's outcome.
-fn run_one(check: &HealthCheck, runner: &dyn Runner) -> Outcome {
+fn run_one(root: &Path, check: &HealthCheck, runner: &dyn Runner) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(check.timeout);
     loop {
         let attempt = match (&check.http, &check.run) {
-            (Some(url), _) => http_check(url, check.contains.as_deref(), deadline),
+            (Some(url), _) => Url::parse(url)
+                .and_then(|url| match &check.port_from {
+                    Some(file) => Ok(Url {
+                        port: port_from(root, file)?,
+                        ..url
+                    }),
+                    None => Ok(url),
+                })
+                .and_then(|url| http_check(&url, check.contains.as_deref(), deadline)),
             (None, Some(command)) => runner
                 .run(command, &[])
                 .map(|_| "succeeded".to_owned())
@@ -177,8 +185,7 @@ fn run_one(check: &HealthCheck, runner: &dyn Runner) -> Outcome {
 
 /// One request (HTTP/1.0: an answer without chunks); `Ok` with its status line when it is a
 /// success that holds `contains`.
-fn http_check(url: &str, contains: Option<&str>, deadline: Instant) -> Result<String, String> {
-    let url = Url::parse(url)?;
+fn http_check(url: &Url, contains: Option<&str>, deadline: Instant) -> Result<String, String> {
     let left = deadline
         .saturating_duration_since(Instant::now())
         .clamp(Duration::from_secs(1), Duration::from_secs(30));
@@ -220,6 +227,32 @@ fn http_check(url: &str, contains: Option<&str>, deadline: Instant) -> Result<St
         }
         _ => Ok(format!("answered `{status_line}`")),
     }
+}
+
+/// The port of the first `Listen` (Apache) or `listen` (nginx) directive of the configuration
+/// file `file` of the system at `root`: `Listen 80`, `Listen 127.0.0.1:8081`, `listen [::]:80
+/// default_server;`. A directive without a port (`listen unix:…`) is passed over.
+fn port_from(root: &Path, file: &Path) -> Result<u16, String> {
+    let path = root.join(file.strip_prefix("/").unwrap_or(file));
+    let text = fs_err::read_to_string(&path).map_err(|e| crate::error_chain(&e))?;
+    listen_port(&text)
+        .ok_or_else(|| format!("{} has no `Listen` directive with a port", file.display()))
+}
+
+/// The port of `text`'s first `Listen`/`listen` directive that gives one.
+pub fn listen_port(text: &str) -> Option<u16> {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter_map(|line| {
+            let (directive, rest) = line.split_once(char::is_whitespace)?;
+            directive.eq_ignore_ascii_case("listen").then_some(rest)
+        })
+        .find_map(|rest| {
+            let address = rest.split_whitespace().next()?.trim_end_matches(';');
+            // `[::]:80`, `127.0.0.1:80`, `*:80`, `80`; the last colon ends the host.
+            let port = address.rsplit_once(':').map_or(address, |(_, port)| port);
+            port.parse().ok().filter(|&port: &u16| port != 0)
+        })
 }
 
 /// Writes `report` where appliance-control and [`last`] find it.

@@ -72,6 +72,11 @@ pub struct HealthCheck {
     /// What the answer's body must contain.
     #[serde(default)]
     pub contains: Option<String>,
+    /// A web server's configuration file (`/etc/apache2/ports.conf`, an nginx site) whose first
+    /// `Listen`/`listen` directive gives the port asked instead of the address's: the check
+    /// follows an administrator who moved the site to another port.
+    #[serde(default, rename = "port-from")]
+    pub port_from: Option<PathBuf>,
     /// A command that must exit 0 (tried until it does, or the time is up).
     #[serde(default)]
     pub run: Option<Command>,
@@ -463,12 +468,26 @@ impl Manifest {
                 (Some(url), None) => {
                     crate::health::Url::parse(url)
                         .map_err(|e| format!("the health check `{}`: {e}", check.name))?;
+                    if let Some(file) = &check.port_from
+                        && (!file.is_absolute() || file.components().any(|c| c.as_os_str() == ".."))
+                    {
+                        return Err(format!(
+                            "the health check `{}`: `port-from` {} is not an absolute path",
+                            check.name,
+                            file.display()
+                        ));
+                    }
                 }
                 (None, Some(command)) => {
                     check_command(command)?;
-                    if check.contains.is_some() {
+                    let field = match (&check.contains, &check.port_from) {
+                        (Some(_), _) => Some("`contains` goes"),
+                        (None, Some(_)) => Some("`port-from` goes"),
+                        (None, None) => None,
+                    };
+                    if let Some(field) = field {
                         return Err(format!(
-                            "the health check `{}`: `contains` goes with `http`, not `run`",
+                            "the health check `{}`: {field} with `http`, not `run`",
                             check.name
                         ));
                     }

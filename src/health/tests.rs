@@ -265,3 +265,66 @@ fn unattended_upgrades_is_known_by_its_command_line() {
     // This test is not run by it.
     assert!(!run_by_unattended_upgrades());
 }
+
+#[test]
+fn the_port_comes_from_the_first_listen_directive_of_apache_or_nginx() {
+    let apache = "# If you just change the port...\n#Listen 8000\nListen 127.0.0.1:8081\n\
+                  <IfModule ssl_module>\n\tListen 443\n</IfModule>\n";
+    assert_eq!(listen_port(apache), Some(8081));
+    assert_eq!(listen_port("Listen 80 http\n"), Some(80));
+    assert_eq!(listen_port("Listen [::]:8443\n"), Some(8443));
+    let nginx = "server {\n    listen unix:/run/wiki.sock;\n    listen [::]:8000 default_server;\n\
+                 listen 80;\n    server_name _;\n}\n";
+    assert_eq!(listen_port(nginx), Some(8000));
+    assert_eq!(listen_port("\tlisten 127.0.0.1:8080 ssl;\n"), Some(8080));
+    for none in [
+        "",
+        "ListenBacklog 511\n",
+        "# Listen 80\n",
+        "listen 0;\n",
+        "listen :x;\n",
+    ] {
+        assert_eq!(listen_port(none), None, "{none:?}");
+    }
+}
+
+#[test]
+fn a_check_with_port_from_asks_the_port_the_site_listens_on() {
+    let good = server("HTTP/1.0 200 OK\r\n\r\n<title>Home - Wiki</title>", 1);
+    let root = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(root.path().join("etc/apache2")).unwrap();
+    fs_err::write(
+        root.path().join("etc/apache2/ports.conf"),
+        format!("Listen 127.0.0.1:{good}\n"),
+    )
+    .unwrap();
+    // The address says port 1, where nothing answers: the file's port is the one asked.
+    let checks = "  - {name: moved, http: 'http://127.0.0.1:1/', contains: '<title>Home', \
+                  port-from: /etc/apache2/ports.conf}\n  \
+                  - {name: unread, http: 'http://127.0.0.1/', port-from: /etc/nginx/none, timeout: 1}\n";
+    let report = check(root.path(), &manifest(checks), "a request");
+    assert_eq!(
+        report.checks[0].said, "answered `HTTP/1.0 200 OK`",
+        "{report:?}"
+    );
+    assert!(report.checks[0].ok);
+    assert!(
+        !report.checks[1].ok && report.checks[1].said.contains("/etc/nginx/none"),
+        "{report:?}"
+    );
+    for (bad, says) in [
+        ("port-from: etc/ports.conf", "not an absolute path"),
+        ("port-from: /etc/../ports.conf", "not an absolute path"),
+    ] {
+        let error = Manifest::parse(&format!(
+            "appliance: wiki-appliance\nhealth:\n  - {{name: x, http: 'http://127.0.0.1/', {bad}}}\n"
+        ))
+        .unwrap_err();
+        assert!(error.contains(says), "{bad}: {error}");
+    }
+    let error = Manifest::parse(
+        "appliance: wiki-appliance\nhealth:\n  - {name: x, run: [/bin/true], port-from: /etc/a}\n",
+    )
+    .unwrap_err();
+    assert!(error.contains("`port-from` goes with `http`"), "{error}");
+}

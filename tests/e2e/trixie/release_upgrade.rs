@@ -253,6 +253,11 @@ fn va_upgrade_release_moves_a_debian_12_dokuwiki_appliance_to_13_with_every_page
     let upgraded = root.exec("va-upgrade-release --yes 2>&1");
     let said = output_text(&upgraded);
     assert!(upgraded.status.success(), "{said}");
+    // The plugin's checks (Apache, and the start page on the port ports.conf gives) passed.
+    assert!(
+        said.contains("dokuwiki-appliance: healthy (2 checks passed)"),
+        "{said}"
+    );
     assert_eq!(
         root.exec_ok(". /etc/os-release && echo $VERSION_CODENAME")
             .trim(),
