@@ -15,6 +15,8 @@ use super::origin::{self, MAC_MEMBER, Origin};
 use super::paths::{self, PathError};
 use super::{DATA_MEMBERS, FORMAT_VERSION, Progress, Quiet};
 
+mod inflate;
+
 /// Which format a backup is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Format {
@@ -496,42 +498,34 @@ impl Backup {
         };
         let missing = self.missing(member);
         let zip_entry = self.archive.by_name(member).map_err(|_| missing)?;
-        let hashing = HashingReader {
-            inner: zip_entry,
-            sha256: Sha256::new(),
-            sha1: Sha1::new(),
-            progress: self.progress.as_ref(),
-        };
-        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(hashing));
-        for entry in tar.entries().map_err(damaged)? {
-            let mut entry = entry.map_err(damaged)?;
-            let valid = checker
-                .check(&mut entry)
-                .map_err(|(name, problem)| match problem {
-                    Problem::Path(source) => ReadError::EntryPath {
-                        path: path.clone(),
-                        member: member.to_owned(),
-                        source,
-                    },
-                    Problem::Refused(reason) => ReadError::Entry {
-                        path: path.clone(),
-                        member: member.to_owned(),
-                        entry: name,
-                        reason,
-                    },
-                    Problem::Io(source) => damaged(source),
-                })?;
-            visit(&valid, &mut entry)?;
-        }
-        // The digest covers the whole member, padding after the tar's end included.
-        let mut gzip = tar.into_inner();
-        std::io::copy(&mut gzip, &mut std::io::sink()).map_err(damaged)?;
-        let mut hashing = gzip.into_inner();
-        std::io::copy(&mut hashing, &mut std::io::sink()).map_err(damaged)?;
-        Ok((
-            hex::encode(hashing.sha256.finalize()),
-            hex::encode(hashing.sha1.finalize()),
-        ))
+        let (walked, digests) = inflate::inflated(zip_entry, self.progress.as_ref(), |stream| {
+            let mut tar = tar::Archive::new(stream);
+            for entry in tar.entries().map_err(damaged)? {
+                let mut entry = entry.map_err(damaged)?;
+                let valid = checker
+                    .check(&mut entry)
+                    .map_err(|(name, problem)| match problem {
+                        Problem::Path(source) => ReadError::EntryPath {
+                            path: path.clone(),
+                            member: member.to_owned(),
+                            source,
+                        },
+                        Problem::Refused(reason) => ReadError::Entry {
+                            path: path.clone(),
+                            member: member.to_owned(),
+                            entry: name,
+                            reason,
+                        },
+                        Problem::Io(source) => damaged(source),
+                    })?;
+                visit(&valid, &mut entry)?;
+            }
+            // What follows the tar's end is read too: the digests cover the whole member.
+            std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(damaged)?;
+            Ok::<(), E>(())
+        });
+        walked?;
+        Ok(digests.map_err(damaged)?)
     }
 
     /// Compares digests computed by [`Backup::walk`] with the member's sums.
@@ -583,23 +577,6 @@ struct Sums {
 }
 
 /// A reader that hashes what it reads, and reports it.
-struct HashingReader<'a, R: Read> {
-    inner: R,
-    sha256: Sha256,
-    sha1: Sha1,
-    progress: &'a dyn Progress,
-}
-
-impl<R: Read> Read for HashingReader<'_, R> {
-    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        let read = self.inner.read(buffer)?;
-        self.sha256.update(&buffer[..read]);
-        self.sha1.update(&buffer[..read]);
-        self.progress.advance(read as u64);
-        Ok(read)
-    }
-}
-
 enum Problem {
     Path(PathError),
     Refused(String),
