@@ -34,8 +34,8 @@ pub const ROLLBACK_UNIT: &str = "appliance-rollback";
 const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The pause between two attempts of a failing check: a service that comes up (moin, after a
-/// restore) is seen within a fifth of a second.
-const RETRY: Duration = Duration::from_millis(200);
+/// restore) is seen within a tenth of a second: its wait is part of what a restore takes.
+const RETRY: Duration = Duration::from_millis(100);
 
 /// The most of an answer read (a wiki's page is far smaller).
 const MAX_ANSWER: u64 = 4 << 20;

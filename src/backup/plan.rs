@@ -429,6 +429,10 @@ pub fn prepare(root: &Path, file: &Path, request: &RestoreRequest) -> Result<Pre
 }
 
 /// Carries out a prepared restore.
+///
+/// The old data goes on a thread of its own once the services are started again: the caller
+/// checks them meanwhile, then waits for it with `report.restored.finish()` (dropped, the report
+/// waits for it all the same).
 pub fn execute(
     root: &Path,
     mut prepared: Prepared,
@@ -455,14 +459,22 @@ pub fn execute(
     })
 }
 
-/// [`prepare`] then [`execute`].
+/// [`prepare`] then [`execute`], the old data's removal waited for.
 pub fn restore(
     root: &Path,
     file: &Path,
     request: &RestoreRequest,
     progress: Box<dyn Progress>,
 ) -> Result<RestoreReport, PlanError> {
-    execute(root, prepare(root, file, request)?, progress)
+    let mut report = execute(root, prepare(root, file, request)?, progress)?;
+    report
+        .restored
+        .finish()
+        .map_err(|source| PlanError::Restore {
+            path: file.to_owned(),
+            source,
+        })?;
+    Ok(report)
 }
 
 /// `FROM=TO` as va-backup's `--move` takes it.

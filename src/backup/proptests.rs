@@ -606,7 +606,8 @@ fn a_restore_of_a_hostile_archive_writes_only_into_the_declared_directories() {
             let before = snapshot(&system, &skip);
             let result = Backup::open(&abf)
                 .map_err(restore::RestoreError::from)
-                .and_then(|mut backup| restore::restore(&mut backup, &system, &options, &Offline));
+                .and_then(|mut backup| restore::restore(&mut backup, &system, &options, &Offline))
+                .and_then(|mut restored| restored.finish().map(|()| restored));
             let after = snapshot(&system, &skip);
             prop_assert_eq!(&before, &after, "written outside: {:?}", result);
             match &result {

@@ -116,6 +116,15 @@ pub struct Restored {
     pub cleared_set_id: Vec<String>,
     /// What the migrations said they did, a line each (their standard output).
     pub migrated: Vec<String>,
+    /// The old data's removal, under way: [`Restored::finish`].
+    pub cleanup: Option<Cleanup>,
+}
+
+impl Restored {
+    /// Waits for the old data's removal; its error, if any.
+    pub fn finish(&mut self) -> Result<(), RestoreError> {
+        self.cleanup.take().map_or(Ok(()), Cleanup::finish)
+    }
 }
 
 /// Where the roots of a backup go on this system.
@@ -242,7 +251,7 @@ pub fn restore(
     runner: &dyn Runner,
 ) -> Result<Restored, RestoreError> {
     // One restore at a time, and no `recover` of another command in the middle of it.
-    let _lock = lock(system_root)?;
+    let lock = lock(system_root)?;
     recover_locked(system_root)?;
     let owners = Owners::of_system(system_root)?;
     let mut restored = Restored::default();
@@ -303,19 +312,23 @@ pub fn restore(
             backup.check_digests(member, &sha256, &sha1)?;
         }
         restored.migrated = migrate(backup, &swaps, options, runner)?;
-        // Everything staged reaches the disk before the first swap: one syncfs per file system
-        // rather than an fsync per file.
-        for swap in &swaps {
-            let staging = |source| RestoreError::Staging {
-                path: swap.staged.clone(),
-                source,
-            };
-            let directory = std::fs::File::open(&swap.staged).map_err(staging)?;
-            nix::unistd::syncfs(&directory).map_err(|e| staging(e.into()))?;
-        }
         Ok(())
     })();
-    let result = result.and_then(|()| runner.stop(&options.stop).map_err(RestoreError::Stop));
+    // Everything staged reaches the disk before the first swap (one syncfs per file system
+    // rather than an fsync per file), while the services stop.
+    let result = result.and_then(|()| {
+        std::thread::scope(|scope| {
+            let synced = scope.spawn(|| sync_staged(&swaps));
+            let stopped = runner.stop(&options.stop).map_err(RestoreError::Stop);
+            let synced = synced
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the sync panicked").into()));
+            stopped?;
+            synced.inspect_err(|_| {
+                let _ = runner.start(&options.stop);
+            })
+        })
+    });
     if let Err(error) = result {
         for swap in &swaps {
             let _ = std::fs::remove_dir_all(&swap.staged);
@@ -328,12 +341,78 @@ pub fn restore(
     let swapped = swap_in(system_root, &swaps, options, runner);
     let started = runner.start(&options.stop).map_err(RestoreError::Start);
     swapped?;
-    // Committed: the old data goes once the services are started again, while they start up
-    // (a big wiki's thousands of files), not while they wait for it.
-    let finished = recover_locked(system_root);
+    // Committed: the old data goes on a thread of its own while the services start up and the
+    // caller checks them (a big wiki's tens of thousands of files), not while they wait for it.
+    let cleanup = Cleanup::spawn(system_root, lock);
     started?;
-    finished?;
+    restored.cleanup = Some(cleanup);
     Ok(restored)
+}
+
+/// Syncs the file system of each staging directory.
+fn sync_staged(swaps: &[Swap]) -> Result<(), RestoreError> {
+    for swap in swaps {
+        let staging = |source| RestoreError::Staging {
+            path: swap.staged.clone(),
+            source,
+        };
+        let directory = std::fs::File::open(&swap.staged).map_err(staging)?;
+        nix::unistd::syncfs(&directory).map_err(|e| staging(e.into()))?;
+    }
+    Ok(())
+}
+
+/// The removal of a committed restore's old data, under the restores' lock, on a thread of its
+/// own: [`Cleanup::finish`] waits for it and says how it went; dropped, it is waited for all the
+/// same. Cut short, the journal still says what is left, and the next restore or `recover`
+/// removes it.
+pub struct Cleanup {
+    thread: Option<std::thread::JoinHandle<Result<(), RestoreError>>>,
+}
+
+impl Cleanup {
+    fn spawn(system_root: &Path, lock: std::fs::File) -> Self {
+        let root = system_root.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("restore-cleanup".into())
+            .spawn(move || {
+                let _lock = lock;
+                recover_locked(&root)
+            });
+        match thread {
+            Ok(thread) => Self {
+                thread: Some(thread),
+            },
+            // No thread to be had: the removal waits for the next restore or `recover`.
+            Err(_) => Self { thread: None },
+        }
+    }
+
+    /// Waits for the removal; its error, if any.
+    pub fn finish(mut self) -> Result<(), RestoreError> {
+        self.wait()
+    }
+
+    fn wait(&mut self) -> Result<(), RestoreError> {
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the removal panicked").into())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = self.wait();
+    }
+}
+
+impl std::fmt::Debug for Cleanup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cleanup")
+    }
 }
 
 /// Makes an empty staging directory beside each of `targets` (absolute, on this system), records
@@ -599,9 +678,7 @@ fn recover_locked(system_root: &Path) -> Result<(), RestoreError> {
     match state {
         "committed" => {
             for swap in &swaps {
-                if swap.old.exists() {
-                    std::fs::remove_dir_all(&swap.old)?;
-                }
+                remove::remove_tree(&swap.old)?;
             }
         }
         "swapping" => {
@@ -639,6 +716,7 @@ pub fn free_space(path: &Path) -> std::io::Result<u64> {
     Ok(stats.blocks_available() * stats.fragment_size())
 }
 
+mod remove;
 mod stage;
 
 #[cfg(test)]

@@ -150,7 +150,11 @@ impl Agent<'_> {
                         e.unwrap_or_else(|| format!("`{}` is gone", manifest.display()))
                     })?;
                 }
-                let report = plan::execute(root, prepared, Box::new(Quiet))
+                let mut report = plan::execute(root, prepared, Box::new(Quiet))
+                    .map_err(|e| appliance::error_chain(&e))?;
+                report
+                    .restored
+                    .finish()
                     .map_err(|e| appliance::error_chain(&e))?;
                 ok(&Restored {
                     restored: name.clone(),

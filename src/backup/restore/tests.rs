@@ -388,13 +388,16 @@ fn migrations_change_the_staged_data_then_services_stop_around_the_swap() {
     let dir = tempfile::tempdir().unwrap();
     let (system, abf) = system_and_backup(dir.path());
     let recorder = Recorder::default();
-    let restored = restore(
+    let mut restored = restore(
         &mut Backup::open(&abf).unwrap(),
         &system,
         &plugin_options(),
         &recorder,
     )
     .unwrap();
+    // The old data goes while the services start: gone once the caller waited for it.
+    restored.finish().unwrap();
+    assert!(restored.cleanup.is_none());
     // What the migration said, a line each, blank lines left out.
     assert_eq!(
         restored.migrated.len(),

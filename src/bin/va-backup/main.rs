@@ -494,7 +494,7 @@ fn restore_command(
             "the backup comes from elsewhere: its system configuration is restored, and runs as root from now on",
         );
     }
-    let report = plan::execute(root, prepared, progress::bar(cli, "restoring"))?;
+    let mut report = plan::execute(root, prepared, progress::bar(cli, "restoring"))?;
     for skipped in &report.restored.skipped_attributes {
         appliance::cli::warning(&format!("extended attribute not restored: {skipped}"));
     }
@@ -545,6 +545,13 @@ fn restore_command(
             Err(error) => appliance::cli::warning(&format!("{error:#}")),
         }
     }
+    // The old data went meanwhile.
+    report.restored.finish().with_context(|| {
+        format!(
+            "{} is restored, but its old data could not all be removed",
+            file.display()
+        )
+    })?;
     Ok(())
 }
 
