@@ -120,8 +120,11 @@ fn va_upgrade_release_moves_a_debian_12_moinmoin_appliance_to_13_and_back_when_i
          cp /var/tmp/third/bookworm.sources /etc/apt/sources.list.d/third.sources && \
          apt-get update -q >/dev/null",
     );
+    // Up to date first, as va-upgrade-release asks (the cached base root may be older than the
+    // mirror's last point release).
     root.ok(&format!(
-        "{NONINTERACTIVE} apt-get install -y -q appliance-tools moinmoin-appliance release-breaker third-party-tool >/dev/null"
+        "{NONINTERACTIVE} apt-get full-upgrade -y -q >/dev/null && \
+         {NONINTERACTIVE} apt-get install -y -q appliance-tools moinmoin-appliance release-breaker third-party-tool >/dev/null"
     ));
     let ports = moinmoin::serve(&root);
     let abf2009 = moinmoin::original_backup(&root);
@@ -238,8 +241,11 @@ fn va_upgrade_release_moves_a_debian_12_dokuwiki_appliance_to_13_with_every_page
     needs_of(NAME, TRIXIE, &[]);
     needs_of(NAME, BOOKWORM, &[]);
     let root = Root::fresh_of(BOOKWORM, "release-upgrade-dokuwiki");
+    // Up to date first, as va-upgrade-release asks (the cached base root may be older than the
+    // mirror's last point release).
     root.ok(&format!(
-        "{NONINTERACTIVE} apt-get install -y -q appliance-tools dokuwiki-appliance >/dev/null"
+        "apt-get update -q >/dev/null && {NONINTERACTIVE} apt-get full-upgrade -y -q >/dev/null && \
+         {NONINTERACTIVE} apt-get install -y -q appliance-tools dokuwiki-appliance >/dev/null"
     ));
     let port = crate::backups::serve(&root);
     let pages = "/var/lib/dokuwiki/data/pages";
