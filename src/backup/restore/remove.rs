@@ -2,38 +2,86 @@
 //! few threads at a time, then its directories go, deepest first. Unlinking tens of thousands of
 //! small files (a big wiki's revisions) waits on the file system far more than it computes, so
 //! the threads overlap those waits: about twice as fast as one `remove_dir_all` here.
+//!
+//! Every step is relative to a directory descriptor opened without following links, as the
+//! standard library's `remove_dir_all` does: the old data lies in a directory the application's
+//! user may write (moin's), and a path walked a second time could be switched for a link to `/etc`
+//! between the listing and the unlinking.
 
+use std::ffi::CString;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::sync::Arc;
+
+use nix::dir::{Dir, Type};
+use nix::fcntl::{AT_FDCWD, OFlag, openat};
+use nix::sys::stat::{Mode, SFlag, fstatat};
+use nix::unistd::{UnlinkatFlags, unlinkat};
 
 /// The threads that unlink at once.
 const THREADS: usize = 4;
 /// Below this many files one thread does it all.
 const ALONE: usize = 256;
 
+/// An entry: the descriptor of the directory that holds it, and its name there.
+type Entry = (Arc<OwnedFd>, CString);
+
+fn open_directory(parent: &impl std::os::fd::AsFd, name: &CString) -> nix::Result<OwnedFd> {
+    openat(
+        parent,
+        name.as_c_str(),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
 /// Removes `root` and everything in it; symbolic links are removed, never followed. A tree that
 /// is already gone is not an error.
 pub(super) fn remove_tree(root: &Path) -> io::Result<()> {
-    let mut files = Vec::new();
-    let mut directories = Vec::new();
     match std::fs::symlink_metadata(root) {
         Ok(metadata) if metadata.is_dir() => {}
         Ok(_) => return std::fs::remove_file(root),
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(error) => return Err(error),
     }
+    let name = CString::new(root.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::other("a path with a NUL byte"))?;
+    let top = Arc::new(open_directory(&AT_FDCWD, &name)?);
+    let mut files: Vec<Entry> = Vec::new();
     // Listed depth first: a directory before what it holds.
-    let mut pending = vec![root.to_owned()];
+    let mut directories: Vec<Entry> = Vec::new();
+    let mut pending = vec![top];
     while let Some(directory) = pending.pop() {
-        for entry in std::fs::read_dir(&directory)? {
+        let mut listing = Dir::openat(
+            &*directory,
+            c".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        for entry in listing.iter() {
             let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                pending.push(entry.path());
+            let name = entry.file_name().to_owned();
+            if matches!(name.as_bytes(), b"." | b"..") {
+                continue;
+            }
+            let is_directory = if let Some(kind) = entry.file_type() {
+                kind == Type::Directory
             } else {
-                files.push(entry.path());
+                let stat = fstatat(
+                    &*directory,
+                    name.as_c_str(),
+                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                )?;
+                SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+            };
+            if is_directory {
+                pending.push(Arc::new(open_directory(&*directory, &name)?));
+                directories.push((directory.clone(), name));
+            } else {
+                files.push((directory.clone(), name));
             }
         }
-        directories.push(directory);
     }
     if files.len() < ALONE {
         unlink_all(&files)?;
@@ -52,17 +100,17 @@ pub(super) fn remove_tree(root: &Path) -> io::Result<()> {
         })?;
     }
     // A directory was listed before the ones it holds: the reverse empties each in turn.
-    for directory in directories.iter().rev() {
-        std::fs::remove_dir(directory)?;
+    for (parent, name) in directories.iter().rev() {
+        unlinkat(&**parent, name.as_c_str(), UnlinkatFlags::RemoveDir)?;
     }
-    Ok(())
+    std::fs::remove_dir(root)
 }
 
-fn unlink_all(files: &[PathBuf]) -> io::Result<()> {
-    for file in files {
-        match std::fs::remove_file(file) {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
-            _ => {}
+fn unlink_all(files: &[Entry]) -> io::Result<()> {
+    for (parent, name) in files {
+        match unlinkat(&**parent, name.as_c_str(), UnlinkatFlags::NoRemoveDir) {
+            Err(nix::errno::Errno::ENOENT) | Ok(()) => {}
+            Err(error) => return Err(error.into()),
         }
     }
     Ok(())
