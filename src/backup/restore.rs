@@ -368,6 +368,8 @@ fn sync_staged(swaps: &[Swap]) -> Result<(), RestoreError> {
 /// removes it.
 pub struct Cleanup {
     thread: Option<std::thread::JoinHandle<Result<(), RestoreError>>>,
+    /// Why no thread could start: said by [`Cleanup::finish`].
+    unstarted: Option<std::io::Error>,
 }
 
 impl Cleanup {
@@ -382,9 +384,13 @@ impl Cleanup {
         match thread {
             Ok(thread) => Self {
                 thread: Some(thread),
+                unstarted: None,
             },
-            // No thread to be had: the removal waits for the next restore or `recover`.
-            Err(_) => Self { thread: None },
+            // The old data stays, the journal says where: the next restore or `recover` removes it.
+            Err(error) => Self {
+                thread: None,
+                unstarted: Some(error),
+            },
         }
     }
 
@@ -394,6 +400,9 @@ impl Cleanup {
     }
 
     fn wait(&mut self) -> Result<(), RestoreError> {
+        if let Some(error) = self.unstarted.take() {
+            return Err(error.into());
+        }
         match self.thread.take() {
             Some(thread) => thread
                 .join()
