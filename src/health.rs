@@ -146,17 +146,27 @@ pub fn check(root: &Path, manifest: &Manifest, after: &str) -> Report {
 /// Tries `check` until it passes or its time is up (every [`RETRY`]); the last attempt's outcome.
 fn run_one(root: &Path, check: &HealthCheck, runner: &dyn Runner) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(check.timeout);
+    // The address, once: with the port of the site's configuration file when it names one.
+    let url = check.http.as_deref().map(|url| -> Result<Url, String> {
+        let url = Url::parse(url)?;
+        match &check.port_from {
+            Some(file) => Ok(Url {
+                port: port_from(root, file)?,
+                ..url
+            }),
+            None => Ok(url),
+        }
+    });
     loop {
-        let attempt = match (&check.http, &check.run) {
-            (Some(url), _) => Url::parse(url)
-                .and_then(|url| match &check.port_from {
-                    Some(file) => Ok(Url {
-                        port: port_from(root, file)?,
-                        ..url
-                    }),
-                    None => Ok(url),
-                })
-                .and_then(|url| http_check(&url, check.contains.as_deref(), deadline)),
+        let attempt = match (&url, &check.run) {
+            (Some(Err(error)), _) => {
+                return Outcome {
+                    name: check.name.clone(),
+                    ok: false,
+                    said: error.clone(),
+                };
+            }
+            (Some(Ok(url)), _) => http_check(url, check.contains.as_deref(), deadline),
             (None, Some(command)) => runner
                 .run(command, &[])
                 .map(|_| "succeeded".to_owned())
